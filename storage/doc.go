@@ -1,0 +1,67 @@
+// Package storage is a node's store: one Pebble instance holding, for every
+// Raft group (range) on the node, its MVCC user data, its Raft log and
+// state, its replica metadata, and the node's own store-local keys.
+//
+// # Keyspace
+//
+// Every raw key starts with one prefix byte:
+//
+//	0x01 <name>                              store-local (SetLocal/GetLocal)
+//	0x02 <group u64 BE> 'c'                  Raft conf state (proto)
+//	0x02 <group u64 BE> 'h'                  Raft hard state (proto)
+//	0x02 <group u64 BE> 'l' <index u64 BE>   Raft log entry (proto)
+//	0x02 <group u64 BE> 'm'                  replica metadata (opaque blob)
+//	0x02 <group u64 BE> 't'                  truncated state: index, term (u64 BE each)
+//	0x03 ...                                 reserved: prepared-transaction records
+//	0x10 <escaped user key> 0x00 0x01 <^ts u64 BE>   MVCC version
+//
+// User keys are escaped (0x00 -> 0x00 0xFF) and terminated with 0x00 0x01,
+// and the timestamp is stored inverted, so raw order is user-key order,
+// then newest version first. MVCC values carry a tag byte: 0x01 followed
+// by the value, or 0x02 alone for a tombstone.
+//
+// # Flow
+//
+// Writes are staged in a Batch (MVCC versions, Raft entries and state via a
+// group's RaftStorage, span clears and raw snapshot records) and committed
+// at once; Batch.Commit(true) fsyncs the WAL, and concurrent synced commits
+// share one fsync through Pebble's commit pipeline. Reads go through the
+// Reader interface: Engine (latest state), Batch (plus its own writes) or
+// Snapshot (fixed point in time, also the source of Raft snapshot data via
+// ExportSpan).
+//
+// # Invariants
+//
+//  1. Encoded MVCC key order equals (user key ascending, timestamp
+//     descending), and no encoded user key is a prefix of another's
+//     encoding (property-tested in keys_test.go).
+//  2. A point read at ts is one SeekGE to (key, ts): the first key found
+//     within the key's prefix is the newest version <= ts.
+//  3. MVCC versions have positive timestamps, keys are at most MaxKeySize
+//     and values at most MaxValueSize bytes; nothing outside the MVCC
+//     prefix is ever written by PutRaw, ClearSpan or MVCCGC.
+//  4. RaftStorage caches (first/last index, terms, hard and conf state)
+//     change only in a committed batch's OnCommit callbacks, so raft never
+//     sees state that is not in the store. On disk, no log entry exists
+//     above the last index or at or below the truncated index, so the
+//     cached state is reloaded exactly on restart.
+//  5. A Commit(true) that returned nil is durable: it survives process
+//     crash and power loss (tested with a crashable filesystem).
+//  6. Fail-stop: the first failed WAL write or sync makes Commit return an
+//     error marked ErrStoreFailed (and ErrDiskFull for ENOSPC), and from
+//     then on every read and write of the Engine returns that error. The
+//     failed batch may already be applied to Pebble's memtable (Pebble
+//     applies before the sync finishes), so serving any further read could
+//     expose a write that a restart will not have; the node must restart.
+//
+// # Never
+//
+//   - Never acknowledge a write whose WAL sync failed, and never keep
+//     accepting writes after one did (invariant 6).
+//   - Never exit the process: Pebble's Fatalf is replaced by a logger that
+//     panics with the error, and Batch.Commit turns that panic into an
+//     error. A Fatalf from a Pebble background goroutine still crashes the
+//     process, which is the correct response to a broken Pebble invariant.
+//   - Never interpret replica metadata or log entry payloads: they belong
+//     to the group host (paxosgroup).
+package storage

@@ -1,0 +1,57 @@
+package storage
+
+import (
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configures an Engine. The zero value is valid; EnsureDefaults fills
+// in every unset field. Options are independent of the directory, so one
+// Options value can open many stores (tests do).
+type Options struct {
+	// FS is the filesystem the store lives on. Default: vfs.Default. Tests
+	// use vfs.NewMem, vfs.NewCrashableMem or an errorfs wrapper.
+	FS vfs.FS
+
+	// CacheSize is the size in bytes of the block cache. Default: 64 MiB.
+	CacheSize int64
+
+	// MemTableSize is the size in bytes of one memtable; a full memtable is
+	// flushed to an sstable. Default: 64 MiB (Pebble caps it below 4 GiB).
+	MemTableSize uint64
+
+	// SyncObserver, if non-nil, is called after every WAL fsync with its
+	// latency, from Pebble's WAL flusher goroutine. It must not block.
+	// Default: nil.
+	SyncObserver func(d time.Duration)
+
+	// Unsafe holds knobs that trade durability for speed. Never set them in
+	// production.
+	Unsafe struct {
+		// NoSync makes Batch.Commit(true) skip the WAL fsync. Acknowledged
+		// writes may then be lost on power failure. Default: false.
+		NoSync bool
+	}
+}
+
+// Defaults.
+const (
+	defaultCacheSize    = 64 << 20
+	defaultMemTableSize = 64 << 20
+)
+
+// EnsureDefaults returns a copy of o with every unset field set to its
+// documented default.
+func (o Options) EnsureDefaults() Options {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = defaultCacheSize
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = defaultMemTableSize
+	}
+	return o
+}
