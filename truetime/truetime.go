@@ -1,0 +1,277 @@
+package truetime
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/errors"
+)
+
+// TrueTime is an interval clock: Now returns an interval that contains true
+// time, kept tight by polling time sources (Run) and widened by the drift
+// bound between polls. Now, After, Before, CheckCommit and WaitUntilAfter
+// are safe for concurrent use and take no lock.
+//
+// Lock order: mu, then (inside publish) nothing; readers take no lock.
+type TrueTime struct {
+	clock   Clock
+	opts    Options
+	sources []string
+	querier Querier
+
+	// state is the estimate readers use; replaced (never mutated) under mu.
+	state atomic.Pointer[published]
+
+	// floor makes Now monotonic across all callers: each end of the
+	// returned interval is the maximum of the computed one and every one
+	// returned before. That is safe: an earliest returned before was below
+	// true time then and true time only grew; a larger latest is still above
+	// true time. The two words share a cache line on purpose: they are
+	// written together.
+	floor struct {
+		earliest, latest atomic.Int64
+	}
+
+	mu struct {
+		sync.Mutex
+		syncer *Syncer
+	}
+}
+
+// published is an immutable snapshot of what readers need.
+type published struct {
+	est         estimate
+	driftPPM    int64
+	fencedUntil int64
+	violation   string
+	// changed is closed when a newer snapshot replaces this one, waking
+	// commit waits that might now finish earlier.
+	changed chan struct{}
+}
+
+// New returns a TrueTime reading clock, configured by opts (defaults are
+// filled in on a copy). It is unsynchronised until the first successful
+// round: call Run (usually in its own goroutine) and WaitSynced.
+func New(clock Clock, opts Options) (*TrueTime, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.Masters = append([]string(nil), opts.Masters...)
+	tt := &TrueTime{clock: clock, opts: opts, sources: opts.Masters}
+	switch {
+	case opts.TestingKnobs.Querier != nil:
+		tt.querier = opts.TestingKnobs.Querier
+	case len(opts.Masters) > 0:
+		tt.querier = &NTPQuerier{Clock: clock, Timeout: opts.QueryTimeout}
+	default:
+		wall, ok := clock.(WallClock)
+		if !ok {
+			return nil, errors.New("truetime: single-machine mode needs a clock that can read the wall clock (WallClock)")
+		}
+		tt.querier = &localQuerier{clock: clock, wall: wall, uncertainty: opts.LocalUncertainty}
+	}
+	if len(tt.sources) == 0 {
+		tt.sources = []string{LocalSource}
+	}
+	tt.mu.syncer = NewSyncer(tt.sources, opts)
+	tt.floor.earliest.Store(unknownInterval.Earliest)
+	tt.floor.latest.Store(unknownInterval.Earliest)
+	tt.state.Store(&published{driftPPM: tt.mu.syncer.driftPPM, changed: make(chan struct{})})
+	return tt, nil
+}
+
+// Options returns the options in force (with defaults filled in).
+func (tt *TrueTime) Options() Options { return tt.opts }
+
+// Sources returns the configured source names, in Status order.
+func (tt *TrueTime) Sources() []string { return append([]string(nil), tt.sources...) }
+
+// Now returns an interval containing true time. Before the first
+// synchronisation it is the whole int64 range (Known is false). Both ends
+// never decrease across calls. It does not allocate or lock.
+func (tt *TrueTime) Now() Interval {
+	p := tt.state.Load()
+	iv := p.est.at(tt.clock.Now(), p.driftPPM)
+	if !p.est.synced {
+		return iv
+	}
+	return tt.monotonic(iv)
+}
+
+func (tt *TrueTime) monotonic(iv Interval) Interval {
+	for {
+		e := tt.floor.earliest.Load()
+		if iv.Earliest <= e {
+			iv.Earliest = e
+			break
+		}
+		if tt.floor.earliest.CompareAndSwap(e, iv.Earliest) {
+			break
+		}
+	}
+	for {
+		l := tt.floor.latest.Load()
+		if iv.Latest <= l {
+			iv.Latest = l
+			break
+		}
+		if tt.floor.latest.CompareAndSwap(l, iv.Latest) {
+			break
+		}
+	}
+	// Only possible after a detected violation, when an earliest from
+	// before it is above the new estimate: commits are fenced then.
+	if iv.Latest < iv.Earliest {
+		iv.Latest = iv.Earliest
+	}
+	return iv
+}
+
+// After reports whether true time is certainly after t (Now().Earliest > t).
+func (tt *TrueTime) After(t int64) bool { return tt.Now().Earliest > t }
+
+// Before reports whether true time is certainly before t (Now().Latest < t).
+func (tt *TrueTime) Before(t int64) bool { return tt.Now().Latest < t }
+
+// Epsilon returns the current ε, half the width of Now.
+func (tt *TrueTime) Epsilon() time.Duration { return tt.Now().Epsilon() }
+
+// Synced reports whether the clock has agreed with its sources at least once.
+func (tt *TrueTime) Synced() bool { return tt.state.Load().est.synced }
+
+// WaitUntilAfter blocks until Now().Earliest > t (commit wait), the context
+// is done (returning its error), or never if the clock never synchronises.
+// It sleeps on the clock's timers for the computed remaining time and wakes
+// early when a new synchronisation may have raised Earliest.
+func (tt *TrueTime) WaitUntilAfter(ctx context.Context, t int64) error {
+	for {
+		p := tt.state.Load()
+		iv := tt.Now()
+		if iv.Earliest > t {
+			return nil
+		}
+		var timer Timer
+		var fire <-chan struct{}
+		if iv.Known() {
+			// Earliest grows at least at rate 1−ρ of the local clock.
+			need := float64(t-iv.Earliest+1) / (1 - float64(p.driftPPM)/1e6)
+			timer = tt.clock.NewTimer(time.Duration(need) + 1)
+			fire = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return ctx.Err()
+		case <-p.changed:
+		case <-fire:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// WaitSynced blocks until the clock has synchronised or ctx is done. A node
+// calls it before serving read-write transactions.
+func (tt *TrueTime) WaitSynced(ctx context.Context) error {
+	for {
+		p := tt.state.Load()
+		if p.est.synced {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.changed:
+		}
+	}
+}
+
+// CheckCommit returns nil when a read-write transaction may pick a commit
+// timestamp now, and otherwise an error marked ErrCommitFenced that says why
+// and what to do: the clock has not synchronised yet, ε exceeds MaxEpsilon,
+// or a violation of the clock's assumptions was detected less than
+// ViolationFence ago. Reads at past timestamps need no check.
+func (tt *TrueTime) CheckCommit() error {
+	p := tt.state.Load()
+	return tt.fence(p, tt.clock.Now(), tt.Now())
+}
+
+func (tt *TrueTime) fence(p *published, now int64, iv Interval) error {
+	if !p.est.synced {
+		return errors.Mark(errors.WithHint(errors.Wrapf(ErrNotSynced,
+			"read-write commits are refused until it has (sources: %v)", tt.sources),
+			"check that the time masters are running and reachable; reads at past timestamps work meanwhile"),
+			ErrCommitFenced)
+	}
+	if now < p.fencedUntil {
+		return errors.Mark(errors.WithHint(errors.Newf(
+			"truetime: read-write commits refused for %s after a clock violation: %s",
+			time.Duration(p.fencedUntil-now), p.violation),
+			"check the time masters and this host's clock; commits resume by themselves once the fence expires"),
+			ErrCommitFenced)
+	}
+	if eps := iv.Epsilon(); eps > tt.opts.MaxEpsilon {
+		return errors.Mark(errors.WithHint(errors.Newf(
+			"truetime: clock uncertainty ε=%s exceeds max epsilon %s (last agreement with the time sources %s ago); "+
+				"read-write commits are refused until the clock resynchronises",
+			eps, tt.opts.MaxEpsilon, time.Duration(now-p.est.anchor)),
+			"check that a majority of the time masters (--time-masters) are reachable and agree, or raise --max-epsilon; reads at past timestamps work meanwhile"),
+			ErrCommitFenced)
+	}
+	return nil
+}
+
+// Observe feeds an exchange with source src (an index into Sources) to the
+// core; see Syncer.Observe. Together with Fail and Sync it lets tests and
+// custom pollers drive the clock without Run.
+func (tt *TrueTime) Observe(src int, x Exchange) error {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return tt.mu.syncer.Observe(src, x)
+}
+
+// Fail records a failed exchange with source src.
+func (tt *TrueTime) Fail(src int, reason DropReason, err error) {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	tt.mu.syncer.Fail(src, reason, err)
+}
+
+// Sync runs one agreement round at the current local reading and publishes
+// the result to readers.
+func (tt *TrueTime) Sync() {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	tt.syncLocked()
+}
+
+func (tt *TrueTime) syncLocked() {
+	s := tt.mu.syncer
+	s.Sync(tt.clock.Now())
+	old := tt.state.Load()
+	next := &published{
+		est:         s.est,
+		driftPPM:    s.driftPPM,
+		fencedUntil: s.fencedUntil,
+		violation:   s.lastViolation,
+		changed:     make(chan struct{}),
+	}
+	tt.state.Store(next)
+	close(old.changed)
+}
+
+// Status returns a snapshot for status pages and metrics.
+func (tt *TrueTime) Status() Status {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	p := tt.state.Load()
+	now := tt.clock.Now()
+	iv := tt.Now()
+	return tt.mu.syncer.status(now, iv, tt.fence(p, now, iv))
+}
