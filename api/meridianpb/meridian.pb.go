@@ -114,7 +114,7 @@ func (x KVCommand_Op) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KVCommand_Op.Descriptor instead.
 func (KVCommand_Op) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{14, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{15, 0}
 }
 
 type RoutingError_Reason int32
@@ -163,7 +163,7 @@ func (x RoutingError_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RoutingError_Reason.Descriptor instead.
 func (RoutingError_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{25, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{26, 0}
 }
 
 // NodeDescriptor names one node: where to reach it and where it lives.
@@ -923,6 +923,7 @@ type Command struct {
 	//
 	//	*Command_User
 	//	*Command_Split
+	//	*Command_Meta
 	Cmd           isCommand_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -990,6 +991,15 @@ func (x *Command) GetSplit() *SplitCommand {
 	return nil
 }
 
+func (x *Command) GetMeta() *MetaCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*Command_Meta); ok {
+			return x.Meta
+		}
+	}
+	return nil
+}
+
 type isCommand_Cmd interface {
 	isCommand_Cmd()
 }
@@ -1003,9 +1013,87 @@ type Command_Split struct {
 	Split *SplitCommand `protobuf:"bytes,3,opt,name=split,proto3,oneof"`
 }
 
+type Command_Meta struct {
+	Meta *MetaCommand `protobuf:"bytes,4,opt,name=meta,proto3,oneof"`
+}
+
 func (*Command_User) isCommand_Cmd() {}
 
 func (*Command_Split) isCommand_Cmd() {}
+
+func (*Command_Meta) isCommand_Cmd() {}
+
+// MetaCommand runs on the meta group: it records group descriptors and
+// nodes in the range directory and hands out cluster-unique IDs.
+type MetaCommand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Written only where newer (by generation) than what the directory has.
+	Descriptors []*GroupDescriptor `protobuf:"bytes,1,rep,name=descriptors,proto3" json:"descriptors,omitempty"`
+	Nodes       []*NodeDescriptor  `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Allocate this many node IDs / group IDs; the result is the first one.
+	AllocateNodeIds  uint32 `protobuf:"varint,3,opt,name=allocate_node_ids,json=allocateNodeIds,proto3" json:"allocate_node_ids,omitempty"`
+	AllocateGroupIds uint32 `protobuf:"varint,4,opt,name=allocate_group_ids,json=allocateGroupIds,proto3" json:"allocate_group_ids,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MetaCommand) Reset() {
+	*x = MetaCommand{}
+	mi := &file_meridian_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetaCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetaCommand) ProtoMessage() {}
+
+func (x *MetaCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetaCommand.ProtoReflect.Descriptor instead.
+func (*MetaCommand) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *MetaCommand) GetDescriptors() []*GroupDescriptor {
+	if x != nil {
+		return x.Descriptors
+	}
+	return nil
+}
+
+func (x *MetaCommand) GetNodes() []*NodeDescriptor {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *MetaCommand) GetAllocateNodeIds() uint32 {
+	if x != nil {
+		return x.AllocateNodeIds
+	}
+	return 0
+}
+
+func (x *MetaCommand) GetAllocateGroupIds() uint32 {
+	if x != nil {
+		return x.AllocateGroupIds
+	}
+	return 0
+}
 
 // SplitCommand cuts the group at split_key: the left side keeps the group ID,
 // the right side becomes right.group_id with the same replica nodes.
@@ -1020,7 +1108,7 @@ type SplitCommand struct {
 
 func (x *SplitCommand) Reset() {
 	*x = SplitCommand{}
-	mi := &file_meridian_proto_msgTypes[12]
+	mi := &file_meridian_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1120,7 @@ func (x *SplitCommand) String() string {
 func (*SplitCommand) ProtoMessage() {}
 
 func (x *SplitCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[12]
+	mi := &file_meridian_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1133,7 @@ func (x *SplitCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitCommand.ProtoReflect.Descriptor instead.
 func (*SplitCommand) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{12}
+	return file_meridian_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SplitCommand) GetSplitKey() []byte {
@@ -1074,13 +1162,14 @@ func (x *SplitCommand) GetRight() *GroupDescriptor {
 type ConfChangeContext struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Descriptor_   *GroupDescriptor       `protobuf:"bytes,1,opt,name=descriptor,proto3" json:"descriptor,omitempty"`
+	ProposalId    uint64                 `protobuf:"varint,2,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfChangeContext) Reset() {
 	*x = ConfChangeContext{}
-	mi := &file_meridian_proto_msgTypes[13]
+	mi := &file_meridian_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1181,7 @@ func (x *ConfChangeContext) String() string {
 func (*ConfChangeContext) ProtoMessage() {}
 
 func (x *ConfChangeContext) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[13]
+	mi := &file_meridian_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1194,7 @@ func (x *ConfChangeContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfChangeContext.ProtoReflect.Descriptor instead.
 func (*ConfChangeContext) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{13}
+	return file_meridian_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfChangeContext) GetDescriptor_() *GroupDescriptor {
@@ -1113,6 +1202,13 @@ func (x *ConfChangeContext) GetDescriptor_() *GroupDescriptor {
 		return x.Descriptor_
 	}
 	return nil
+}
+
+func (x *ConfChangeContext) GetProposalId() uint64 {
+	if x != nil {
+		return x.ProposalId
+	}
+	return 0
 }
 
 // KVCommand is the single-key write the KV state machine applies.
@@ -1128,7 +1224,7 @@ type KVCommand struct {
 
 func (x *KVCommand) Reset() {
 	*x = KVCommand{}
-	mi := &file_meridian_proto_msgTypes[14]
+	mi := &file_meridian_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1236,7 @@ func (x *KVCommand) String() string {
 func (*KVCommand) ProtoMessage() {}
 
 func (x *KVCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[14]
+	mi := &file_meridian_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1249,7 @@ func (x *KVCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KVCommand.ProtoReflect.Descriptor instead.
 func (*KVCommand) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{14}
+	return file_meridian_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *KVCommand) GetOp() KVCommand_Op {
@@ -1196,7 +1292,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_meridian_proto_msgTypes[15]
+	mi := &file_meridian_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1304,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[15]
+	mi := &file_meridian_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1317,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{15}
+	return file_meridian_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Routing) GetGroupId() uint64 {
@@ -1248,7 +1344,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_meridian_proto_msgTypes[16]
+	mi := &file_meridian_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1356,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[16]
+	mi := &file_meridian_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1369,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{16}
+	return file_meridian_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRequest) GetKey() []byte {
@@ -1301,7 +1397,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_meridian_proto_msgTypes[17]
+	mi := &file_meridian_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1409,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[17]
+	mi := &file_meridian_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1422,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{17}
+	return file_meridian_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetResponse) GetFound() bool {
@@ -1361,7 +1457,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_meridian_proto_msgTypes[18]
+	mi := &file_meridian_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1469,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[18]
+	mi := &file_meridian_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1482,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{18}
+	return file_meridian_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PutRequest) GetKey() []byte {
@@ -1419,7 +1515,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_meridian_proto_msgTypes[19]
+	mi := &file_meridian_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1527,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[19]
+	mi := &file_meridian_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1540,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{19}
+	return file_meridian_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PutResponse) GetTimestamp() int64 {
@@ -1464,7 +1560,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_meridian_proto_msgTypes[20]
+	mi := &file_meridian_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1572,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[20]
+	mi := &file_meridian_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1585,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{20}
+	return file_meridian_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
@@ -1515,7 +1611,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_meridian_proto_msgTypes[21]
+	mi := &file_meridian_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1623,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[21]
+	mi := &file_meridian_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1636,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{21}
+	return file_meridian_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteResponse) GetTimestamp() int64 {
@@ -1562,7 +1658,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_meridian_proto_msgTypes[22]
+	mi := &file_meridian_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1670,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[22]
+	mi := &file_meridian_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1683,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{22}
+	return file_meridian_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScanRequest) GetStartKey() []byte {
@@ -1629,7 +1725,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_meridian_proto_msgTypes[23]
+	mi := &file_meridian_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1737,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[23]
+	mi := &file_meridian_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1750,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{23}
+	return file_meridian_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *KeyValue) GetKey() []byte {
@@ -1690,7 +1786,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_meridian_proto_msgTypes[24]
+	mi := &file_meridian_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1798,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[24]
+	mi := &file_meridian_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1811,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{24}
+	return file_meridian_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScanResponse) GetKvs() []*KeyValue {
@@ -1745,7 +1841,7 @@ type RoutingError struct {
 
 func (x *RoutingError) Reset() {
 	*x = RoutingError{}
-	mi := &file_meridian_proto_msgTypes[25]
+	mi := &file_meridian_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1853,7 @@ func (x *RoutingError) String() string {
 func (*RoutingError) ProtoMessage() {}
 
 func (x *RoutingError) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[25]
+	mi := &file_meridian_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1866,7 @@ func (x *RoutingError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingError.ProtoReflect.Descriptor instead.
 func (*RoutingError) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{25}
+	return file_meridian_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RoutingError) GetReason() RoutingError_Reason {
@@ -1794,6 +1890,50 @@ func (x *RoutingError) GetDescriptor_() *GroupDescriptor {
 	return nil
 }
 
+type ProposeMetaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FirstId       uint64                 `protobuf:"varint,1,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeMetaResponse) Reset() {
+	*x = ProposeMetaResponse{}
+	mi := &file_meridian_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeMetaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeMetaResponse) ProtoMessage() {}
+
+func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeMetaResponse.ProtoReflect.Descriptor instead.
+func (*ProposeMetaResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ProposeMetaResponse) GetFirstId() uint64 {
+	if x != nil {
+		return x.FirstId
+	}
+	return 0
+}
+
 type InitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1802,7 +1942,7 @@ type InitRequest struct {
 
 func (x *InitRequest) Reset() {
 	*x = InitRequest{}
-	mi := &file_meridian_proto_msgTypes[26]
+	mi := &file_meridian_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +1954,7 @@ func (x *InitRequest) String() string {
 func (*InitRequest) ProtoMessage() {}
 
 func (x *InitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[26]
+	mi := &file_meridian_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +1967,7 @@ func (x *InitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
 func (*InitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{26}
+	return file_meridian_proto_rawDescGZIP(), []int{28}
 }
 
 type InitResponse struct {
@@ -1840,7 +1980,7 @@ type InitResponse struct {
 
 func (x *InitResponse) Reset() {
 	*x = InitResponse{}
-	mi := &file_meridian_proto_msgTypes[27]
+	mi := &file_meridian_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +1992,7 @@ func (x *InitResponse) String() string {
 func (*InitResponse) ProtoMessage() {}
 
 func (x *InitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[27]
+	mi := &file_meridian_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +2005,7 @@ func (x *InitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
 func (*InitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{27}
+	return file_meridian_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InitResponse) GetClusterId() string {
@@ -1892,7 +2032,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meridian_proto_msgTypes[28]
+	mi := &file_meridian_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1904,7 +2044,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[28]
+	mi := &file_meridian_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1917,7 +2057,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{28}
+	return file_meridian_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *JoinRequest) GetNode() *NodeDescriptor {
@@ -1946,7 +2086,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meridian_proto_msgTypes[29]
+	mi := &file_meridian_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2098,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[29]
+	mi := &file_meridian_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2111,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{29}
+	return file_meridian_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JoinResponse) GetNodeId() uint64 {
@@ -2011,7 +2151,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_meridian_proto_msgTypes[30]
+	mi := &file_meridian_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2163,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[30]
+	mi := &file_meridian_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2176,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{30}
+	return file_meridian_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StatusRequest) GetLocalOnly() bool {
@@ -2059,7 +2199,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_meridian_proto_msgTypes[31]
+	mi := &file_meridian_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2211,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[31]
+	mi := &file_meridian_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2224,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{31}
+	return file_meridian_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *NodeStatus) GetNode() *NodeDescriptor {
@@ -2135,7 +2275,7 @@ type ClockStatus struct {
 
 func (x *ClockStatus) Reset() {
 	*x = ClockStatus{}
-	mi := &file_meridian_proto_msgTypes[32]
+	mi := &file_meridian_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2287,7 @@ func (x *ClockStatus) String() string {
 func (*ClockStatus) ProtoMessage() {}
 
 func (x *ClockStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[32]
+	mi := &file_meridian_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2300,7 @@ func (x *ClockStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockStatus.ProtoReflect.Descriptor instead.
 func (*ClockStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{32}
+	return file_meridian_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ClockStatus) GetEpsilonNanos() int64 {
@@ -2211,7 +2351,7 @@ type ClockSource struct {
 
 func (x *ClockSource) Reset() {
 	*x = ClockSource{}
-	mi := &file_meridian_proto_msgTypes[33]
+	mi := &file_meridian_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2363,7 @@ func (x *ClockSource) String() string {
 func (*ClockSource) ProtoMessage() {}
 
 func (x *ClockSource) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[33]
+	mi := &file_meridian_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2376,7 @@ func (x *ClockSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockSource.ProtoReflect.Descriptor instead.
 func (*ClockSource) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{33}
+	return file_meridian_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ClockSource) GetAddress() string {
@@ -2290,7 +2430,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2442,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2455,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{34}
+	return file_meridian_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GroupStatus) GetDescriptor_() *GroupDescriptor {
@@ -2386,7 +2526,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2538,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2551,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{35}
+	return file_meridian_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StatusResponse) GetClusterId() string {
@@ -2451,7 +2591,7 @@ type RangeLookupRequest struct {
 
 func (x *RangeLookupRequest) Reset() {
 	*x = RangeLookupRequest{}
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2463,7 +2603,7 @@ func (x *RangeLookupRequest) String() string {
 func (*RangeLookupRequest) ProtoMessage() {}
 
 func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +2616,7 @@ func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupRequest.ProtoReflect.Descriptor instead.
 func (*RangeLookupRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{36}
+	return file_meridian_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RangeLookupRequest) GetKey() []byte {
@@ -2496,7 +2636,7 @@ type RangeLookupResponse struct {
 
 func (x *RangeLookupResponse) Reset() {
 	*x = RangeLookupResponse{}
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2648,7 @@ func (x *RangeLookupResponse) String() string {
 func (*RangeLookupResponse) ProtoMessage() {}
 
 func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2661,7 @@ func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupResponse.ProtoReflect.Descriptor instead.
 func (*RangeLookupResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{37}
+	return file_meridian_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RangeLookupResponse) GetDescriptor_() *GroupDescriptor {
@@ -2547,7 +2687,7 @@ type SplitRequest struct {
 
 func (x *SplitRequest) Reset() {
 	*x = SplitRequest{}
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +2699,7 @@ func (x *SplitRequest) String() string {
 func (*SplitRequest) ProtoMessage() {}
 
 func (x *SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +2712,7 @@ func (x *SplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRequest.ProtoReflect.Descriptor instead.
 func (*SplitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{38}
+	return file_meridian_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SplitRequest) GetSplitKey() []byte {
@@ -2592,7 +2732,7 @@ type SplitResponse struct {
 
 func (x *SplitResponse) Reset() {
 	*x = SplitResponse{}
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2604,7 +2744,7 @@ func (x *SplitResponse) String() string {
 func (*SplitResponse) ProtoMessage() {}
 
 func (x *SplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2617,7 +2757,7 @@ func (x *SplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitResponse.ProtoReflect.Descriptor instead.
 func (*SplitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{39}
+	return file_meridian_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SplitResponse) GetLeft() *GroupDescriptor {
@@ -2644,7 +2784,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +2796,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +2809,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{40}
+	return file_meridian_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TransferLeaderRequest) GetGroupId() uint64 {
@@ -2694,7 +2834,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2706,7 +2846,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2719,7 +2859,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{41}
+	return file_meridian_proto_rawDescGZIP(), []int{43}
 }
 
 type ChangeReplicasRequest struct {
@@ -2733,7 +2873,7 @@ type ChangeReplicasRequest struct {
 
 func (x *ChangeReplicasRequest) Reset() {
 	*x = ChangeReplicasRequest{}
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2745,7 +2885,7 @@ func (x *ChangeReplicasRequest) String() string {
 func (*ChangeReplicasRequest) ProtoMessage() {}
 
 func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2758,7 +2898,7 @@ func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasRequest.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{42}
+	return file_meridian_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ChangeReplicasRequest) GetGroupId() uint64 {
@@ -2791,7 +2931,7 @@ type ChangeReplicasResponse struct {
 
 func (x *ChangeReplicasResponse) Reset() {
 	*x = ChangeReplicasResponse{}
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +2943,7 @@ func (x *ChangeReplicasResponse) String() string {
 func (*ChangeReplicasResponse) ProtoMessage() {}
 
 func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +2956,7 @@ func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasResponse.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{43}
+	return file_meridian_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ChangeReplicasResponse) GetDescriptor_() *GroupDescriptor {
@@ -2893,21 +3033,29 @@ const file_meridian_proto_rawDesc = "" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\x12!\n" +
 	"\fapplied_term\x18\x03 \x01(\x04R\vappliedTerm\x12 \n" +
 	"\fmax_write_ts\x18\x04 \x01(\x03R\n" +
-	"maxWriteTs\"z\n" +
+	"maxWriteTs\"\xaa\x01\n" +
 	"\aCommand\x12\x1f\n" +
 	"\vproposal_id\x18\x01 \x01(\x04R\n" +
 	"proposalId\x12\x14\n" +
 	"\x04user\x18\x02 \x01(\fH\x00R\x04user\x121\n" +
-	"\x05split\x18\x03 \x01(\v2\x19.meridian.v1.SplitCommandH\x00R\x05splitB\x05\n" +
-	"\x03cmd\"\x91\x01\n" +
+	"\x05split\x18\x03 \x01(\v2\x19.meridian.v1.SplitCommandH\x00R\x05split\x12.\n" +
+	"\x04meta\x18\x04 \x01(\v2\x18.meridian.v1.MetaCommandH\x00R\x04metaB\x05\n" +
+	"\x03cmd\"\xda\x01\n" +
+	"\vMetaCommand\x12>\n" +
+	"\vdescriptors\x18\x01 \x03(\v2\x1c.meridian.v1.GroupDescriptorR\vdescriptors\x121\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x1b.meridian.v1.NodeDescriptorR\x05nodes\x12*\n" +
+	"\x11allocate_node_ids\x18\x03 \x01(\rR\x0fallocateNodeIds\x12,\n" +
+	"\x12allocate_group_ids\x18\x04 \x01(\rR\x10allocateGroupIds\"\x91\x01\n" +
 	"\fSplitCommand\x12\x1b\n" +
 	"\tsplit_key\x18\x01 \x01(\fR\bsplitKey\x120\n" +
 	"\x04left\x18\x02 \x01(\v2\x1c.meridian.v1.GroupDescriptorR\x04left\x122\n" +
-	"\x05right\x18\x03 \x01(\v2\x1c.meridian.v1.GroupDescriptorR\x05right\"Q\n" +
+	"\x05right\x18\x03 \x01(\v2\x1c.meridian.v1.GroupDescriptorR\x05right\"r\n" +
 	"\x11ConfChangeContext\x12<\n" +
 	"\n" +
 	"descriptor\x18\x01 \x01(\v2\x1c.meridian.v1.GroupDescriptorR\n" +
-	"descriptor\"\x97\x01\n" +
+	"descriptor\x12\x1f\n" +
+	"\vproposal_id\x18\x02 \x01(\x04R\n" +
+	"proposalId\"\x97\x01\n" +
 	"\tKVCommand\x12)\n" +
 	"\x02op\x18\x01 \x01(\x0e2\x19.meridian.v1.KVCommand.OpR\x02op\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
@@ -2966,7 +3114,9 @@ const file_meridian_proto_rawDesc = "" +
 	"\n" +
 	"NOT_LEADER\x10\x00\x12\x0f\n" +
 	"\vWRONG_RANGE\x10\x01\x12\x13\n" +
-	"\x0fGROUP_NOT_FOUND\x10\x02\"\r\n" +
+	"\x0fGROUP_NOT_FOUND\x10\x02\"0\n" +
+	"\x13ProposeMetaResponse\x12\x19\n" +
+	"\bfirst_id\x18\x01 \x01(\x04R\afirstId\"\r\n" +
 	"\vInitRequest\"F\n" +
 	"\fInitResponse\x12\x1d\n" +
 	"\n" +
@@ -3060,7 +3210,7 @@ const file_meridian_proto_rawDesc = "" +
 	"\x03Get\x12\x17.meridian.v1.GetRequest\x1a\x18.meridian.v1.GetResponse\x128\n" +
 	"\x03Put\x12\x17.meridian.v1.PutRequest\x1a\x18.meridian.v1.PutResponse\x12A\n" +
 	"\x06Delete\x12\x1a.meridian.v1.DeleteRequest\x1a\x1b.meridian.v1.DeleteResponse\x12;\n" +
-	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse2\x8c\x04\n" +
+	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse2\xd7\x04\n" +
 	"\x05Admin\x12;\n" +
 	"\x04Init\x12\x18.meridian.v1.InitRequest\x1a\x19.meridian.v1.InitResponse\x12;\n" +
 	"\x04Join\x12\x18.meridian.v1.JoinRequest\x1a\x19.meridian.v1.JoinResponse\x12A\n" +
@@ -3068,7 +3218,8 @@ const file_meridian_proto_rawDesc = "" +
 	"\vRangeLookup\x12\x1f.meridian.v1.RangeLookupRequest\x1a .meridian.v1.RangeLookupResponse\x12>\n" +
 	"\x05Split\x12\x19.meridian.v1.SplitRequest\x1a\x1a.meridian.v1.SplitResponse\x12Y\n" +
 	"\x0eTransferLeader\x12\".meridian.v1.TransferLeaderRequest\x1a#.meridian.v1.TransferLeaderResponse\x12Y\n" +
-	"\x0eChangeReplicas\x12\".meridian.v1.ChangeReplicasRequest\x1a#.meridian.v1.ChangeReplicasResponseB/Z-github.com/meridiandb/meridian/api/meridianpbb\x06proto3"
+	"\x0eChangeReplicas\x12\".meridian.v1.ChangeReplicasRequest\x1a#.meridian.v1.ChangeReplicasResponse\x12I\n" +
+	"\vProposeMeta\x12\x18.meridian.v1.MetaCommand\x1a .meridian.v1.ProposeMetaResponseB/Z-github.com/meridiandb/meridian/api/meridianpbb\x06proto3"
 
 var (
 	file_meridian_proto_rawDescOnce sync.Once
@@ -3083,7 +3234,7 @@ func file_meridian_proto_rawDescGZIP() []byte {
 }
 
 var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_meridian_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: meridian.v1.ReplicaType
 	(KVCommand_Op)(0),              // 1: meridian.v1.KVCommand.Op
@@ -3100,38 +3251,40 @@ var file_meridian_proto_goTypes = []any{
 	(*SnapshotResponse)(nil),       // 12: meridian.v1.SnapshotResponse
 	(*ReplicaState)(nil),           // 13: meridian.v1.ReplicaState
 	(*Command)(nil),                // 14: meridian.v1.Command
-	(*SplitCommand)(nil),           // 15: meridian.v1.SplitCommand
-	(*ConfChangeContext)(nil),      // 16: meridian.v1.ConfChangeContext
-	(*KVCommand)(nil),              // 17: meridian.v1.KVCommand
-	(*Routing)(nil),                // 18: meridian.v1.Routing
-	(*GetRequest)(nil),             // 19: meridian.v1.GetRequest
-	(*GetResponse)(nil),            // 20: meridian.v1.GetResponse
-	(*PutRequest)(nil),             // 21: meridian.v1.PutRequest
-	(*PutResponse)(nil),            // 22: meridian.v1.PutResponse
-	(*DeleteRequest)(nil),          // 23: meridian.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 24: meridian.v1.DeleteResponse
-	(*ScanRequest)(nil),            // 25: meridian.v1.ScanRequest
-	(*KeyValue)(nil),               // 26: meridian.v1.KeyValue
-	(*ScanResponse)(nil),           // 27: meridian.v1.ScanResponse
-	(*RoutingError)(nil),           // 28: meridian.v1.RoutingError
-	(*InitRequest)(nil),            // 29: meridian.v1.InitRequest
-	(*InitResponse)(nil),           // 30: meridian.v1.InitResponse
-	(*JoinRequest)(nil),            // 31: meridian.v1.JoinRequest
-	(*JoinResponse)(nil),           // 32: meridian.v1.JoinResponse
-	(*StatusRequest)(nil),          // 33: meridian.v1.StatusRequest
-	(*NodeStatus)(nil),             // 34: meridian.v1.NodeStatus
-	(*ClockStatus)(nil),            // 35: meridian.v1.ClockStatus
-	(*ClockSource)(nil),            // 36: meridian.v1.ClockSource
-	(*GroupStatus)(nil),            // 37: meridian.v1.GroupStatus
-	(*StatusResponse)(nil),         // 38: meridian.v1.StatusResponse
-	(*RangeLookupRequest)(nil),     // 39: meridian.v1.RangeLookupRequest
-	(*RangeLookupResponse)(nil),    // 40: meridian.v1.RangeLookupResponse
-	(*SplitRequest)(nil),           // 41: meridian.v1.SplitRequest
-	(*SplitResponse)(nil),          // 42: meridian.v1.SplitResponse
-	(*TransferLeaderRequest)(nil),  // 43: meridian.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 44: meridian.v1.TransferLeaderResponse
-	(*ChangeReplicasRequest)(nil),  // 45: meridian.v1.ChangeReplicasRequest
-	(*ChangeReplicasResponse)(nil), // 46: meridian.v1.ChangeReplicasResponse
+	(*MetaCommand)(nil),            // 15: meridian.v1.MetaCommand
+	(*SplitCommand)(nil),           // 16: meridian.v1.SplitCommand
+	(*ConfChangeContext)(nil),      // 17: meridian.v1.ConfChangeContext
+	(*KVCommand)(nil),              // 18: meridian.v1.KVCommand
+	(*Routing)(nil),                // 19: meridian.v1.Routing
+	(*GetRequest)(nil),             // 20: meridian.v1.GetRequest
+	(*GetResponse)(nil),            // 21: meridian.v1.GetResponse
+	(*PutRequest)(nil),             // 22: meridian.v1.PutRequest
+	(*PutResponse)(nil),            // 23: meridian.v1.PutResponse
+	(*DeleteRequest)(nil),          // 24: meridian.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 25: meridian.v1.DeleteResponse
+	(*ScanRequest)(nil),            // 26: meridian.v1.ScanRequest
+	(*KeyValue)(nil),               // 27: meridian.v1.KeyValue
+	(*ScanResponse)(nil),           // 28: meridian.v1.ScanResponse
+	(*RoutingError)(nil),           // 29: meridian.v1.RoutingError
+	(*ProposeMetaResponse)(nil),    // 30: meridian.v1.ProposeMetaResponse
+	(*InitRequest)(nil),            // 31: meridian.v1.InitRequest
+	(*InitResponse)(nil),           // 32: meridian.v1.InitResponse
+	(*JoinRequest)(nil),            // 33: meridian.v1.JoinRequest
+	(*JoinResponse)(nil),           // 34: meridian.v1.JoinResponse
+	(*StatusRequest)(nil),          // 35: meridian.v1.StatusRequest
+	(*NodeStatus)(nil),             // 36: meridian.v1.NodeStatus
+	(*ClockStatus)(nil),            // 37: meridian.v1.ClockStatus
+	(*ClockSource)(nil),            // 38: meridian.v1.ClockSource
+	(*GroupStatus)(nil),            // 39: meridian.v1.GroupStatus
+	(*StatusResponse)(nil),         // 40: meridian.v1.StatusResponse
+	(*RangeLookupRequest)(nil),     // 41: meridian.v1.RangeLookupRequest
+	(*RangeLookupResponse)(nil),    // 42: meridian.v1.RangeLookupResponse
+	(*SplitRequest)(nil),           // 43: meridian.v1.SplitRequest
+	(*SplitResponse)(nil),          // 44: meridian.v1.SplitResponse
+	(*TransferLeaderRequest)(nil),  // 45: meridian.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 46: meridian.v1.TransferLeaderResponse
+	(*ChangeReplicasRequest)(nil),  // 47: meridian.v1.ChangeReplicasRequest
+	(*ChangeReplicasResponse)(nil), // 48: meridian.v1.ChangeReplicasResponse
 }
 var file_meridian_proto_depIdxs = []int32{
 	0,  // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
@@ -3146,62 +3299,67 @@ var file_meridian_proto_depIdxs = []int32{
 	5,  // 9: meridian.v1.SnapshotHeader.descriptor:type_name -> meridian.v1.GroupDescriptor
 	13, // 10: meridian.v1.SnapshotHeader.state:type_name -> meridian.v1.ReplicaState
 	5,  // 11: meridian.v1.ReplicaState.descriptor:type_name -> meridian.v1.GroupDescriptor
-	15, // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
-	5,  // 13: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
-	5,  // 14: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
-	5,  // 15: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
-	1,  // 16: meridian.v1.KVCommand.op:type_name -> meridian.v1.KVCommand.Op
-	18, // 17: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
-	18, // 18: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
-	18, // 19: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
-	18, // 20: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
-	26, // 21: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
-	2,  // 22: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
-	5,  // 23: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
-	3,  // 24: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
-	3,  // 25: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
-	5,  // 26: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
-	3,  // 27: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
-	35, // 28: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
-	36, // 29: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
-	5,  // 30: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
-	34, // 31: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
-	37, // 32: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
-	5,  // 33: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	5,  // 34: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
-	5,  // 35: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
-	5,  // 36: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	6,  // 37: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
-	10, // 38: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
-	19, // 39: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
-	21, // 40: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
-	23, // 41: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
-	25, // 42: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
-	29, // 43: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
-	31, // 44: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
-	33, // 45: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
-	39, // 46: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
-	41, // 47: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
-	43, // 48: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
-	45, // 49: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
-	6,  // 50: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
-	12, // 51: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
-	20, // 52: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
-	22, // 53: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
-	24, // 54: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
-	27, // 55: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
-	30, // 56: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
-	32, // 57: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
-	38, // 58: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
-	40, // 59: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
-	42, // 60: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
-	44, // 61: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
-	46, // 62: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
-	50, // [50:63] is the sub-list for method output_type
-	37, // [37:50] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	16, // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
+	15, // 13: meridian.v1.Command.meta:type_name -> meridian.v1.MetaCommand
+	5,  // 14: meridian.v1.MetaCommand.descriptors:type_name -> meridian.v1.GroupDescriptor
+	3,  // 15: meridian.v1.MetaCommand.nodes:type_name -> meridian.v1.NodeDescriptor
+	5,  // 16: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
+	5,  // 17: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
+	5,  // 18: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
+	1,  // 19: meridian.v1.KVCommand.op:type_name -> meridian.v1.KVCommand.Op
+	19, // 20: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
+	19, // 21: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
+	19, // 22: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
+	19, // 23: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
+	27, // 24: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
+	2,  // 25: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
+	5,  // 26: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
+	3,  // 27: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
+	3,  // 28: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
+	5,  // 29: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
+	3,  // 30: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
+	37, // 31: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
+	38, // 32: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
+	5,  // 33: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
+	36, // 34: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
+	39, // 35: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
+	5,  // 36: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	5,  // 37: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
+	5,  // 38: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
+	5,  // 39: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	6,  // 40: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
+	10, // 41: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
+	20, // 42: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
+	22, // 43: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
+	24, // 44: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
+	26, // 45: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
+	31, // 46: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
+	33, // 47: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
+	35, // 48: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
+	41, // 49: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
+	43, // 50: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
+	45, // 51: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
+	47, // 52: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
+	15, // 53: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
+	6,  // 54: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
+	12, // 55: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
+	21, // 56: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
+	23, // 57: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
+	25, // 58: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
+	28, // 59: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
+	32, // 60: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
+	34, // 61: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
+	40, // 62: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
+	42, // 63: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
+	44, // 64: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
+	46, // 65: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
+	48, // 66: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
+	30, // 67: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
+	54, // [54:68] is the sub-list for method output_type
+	40, // [40:54] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_meridian_proto_init() }
@@ -3212,6 +3370,7 @@ func file_meridian_proto_init() {
 	file_meridian_proto_msgTypes[11].OneofWrappers = []any{
 		(*Command_User)(nil),
 		(*Command_Split)(nil),
+		(*Command_Meta)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3219,7 +3378,7 @@ func file_meridian_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meridian_proto_rawDesc), len(file_meridian_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

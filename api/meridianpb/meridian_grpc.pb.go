@@ -385,6 +385,7 @@ const (
 	Admin_Split_FullMethodName          = "/meridian.v1.Admin/Split"
 	Admin_TransferLeader_FullMethodName = "/meridian.v1.Admin/TransferLeader"
 	Admin_ChangeReplicas_FullMethodName = "/meridian.v1.Admin/ChangeReplicas"
+	Admin_ProposeMeta_FullMethodName    = "/meridian.v1.Admin/ProposeMeta"
 )
 
 // AdminClient is the client API for Admin service.
@@ -398,6 +399,9 @@ type AdminClient interface {
 	Split(ctx context.Context, in *SplitRequest, opts ...grpc.CallOption) (*SplitResponse, error)
 	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
 	ChangeReplicas(ctx context.Context, in *ChangeReplicasRequest, opts ...grpc.CallOption) (*ChangeReplicasResponse, error)
+	// ProposeMeta runs a command on the meta group (node-internal: splits
+	// and descriptor publication use it).
+	ProposeMeta(ctx context.Context, in *MetaCommand, opts ...grpc.CallOption) (*ProposeMetaResponse, error)
 }
 
 type adminClient struct {
@@ -478,6 +482,16 @@ func (c *adminClient) ChangeReplicas(ctx context.Context, in *ChangeReplicasRequ
 	return out, nil
 }
 
+func (c *adminClient) ProposeMeta(ctx context.Context, in *MetaCommand, opts ...grpc.CallOption) (*ProposeMetaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProposeMetaResponse)
+	err := c.cc.Invoke(ctx, Admin_ProposeMeta_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -489,6 +503,9 @@ type AdminServer interface {
 	Split(context.Context, *SplitRequest) (*SplitResponse, error)
 	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
 	ChangeReplicas(context.Context, *ChangeReplicasRequest) (*ChangeReplicasResponse, error)
+	// ProposeMeta runs a command on the meta group (node-internal: splits
+	// and descriptor publication use it).
+	ProposeMeta(context.Context, *MetaCommand) (*ProposeMetaResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -519,6 +536,9 @@ func (UnimplementedAdminServer) TransferLeader(context.Context, *TransferLeaderR
 }
 func (UnimplementedAdminServer) ChangeReplicas(context.Context, *ChangeReplicasRequest) (*ChangeReplicasResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ChangeReplicas not implemented")
+}
+func (UnimplementedAdminServer) ProposeMeta(context.Context, *MetaCommand) (*ProposeMetaResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ProposeMeta not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -667,6 +687,24 @@ func _Admin_ChangeReplicas_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ProposeMeta_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MetaCommand)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ProposeMeta(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ProposeMeta_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ProposeMeta(ctx, req.(*MetaCommand))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -701,6 +739,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ChangeReplicas",
 			Handler:    _Admin_ChangeReplicas_Handler,
+		},
+		{
+			MethodName: "ProposeMeta",
+			Handler:    _Admin_ProposeMeta_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,524 @@
+package paxosgroup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/storage"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+)
+
+// StateMachine applies the user commands of every group on this node. It is
+// the boundary between consensus and what is replicated: the transaction
+// layer implements it.
+type StateMachine interface {
+	// Apply stages the effects of one committed command into b. It runs on
+	// every replica of the group, in log order, and must be deterministic.
+	// desc is the group's descriptor at this point of the log: the command
+	// must touch only keys in its span and should return a *WrongRangeError
+	// otherwise. The result and error go to the proposer if it waits on
+	// this replica; an error is an outcome, not a failure of the replica.
+	// The slices of cmd are valid only during the call.
+	Apply(b *storage.Batch, desc *pb.GroupDescriptor, index uint64, cmd []byte) (result []byte, err error)
+}
+
+// Router lets a host reach the meta group wherever its leader is; the
+// server implements it with its client connections.
+type Router interface {
+	// ProposeMeta runs cmd on the meta group and returns the first ID
+	// allocated, if the command allocates.
+	ProposeMeta(ctx context.Context, cmd *pb.MetaCommand) (uint64, error)
+}
+
+// Host runs the replicas of all groups on one node.
+//
+// Lock order: Host.mu before replica.mu; replica.inboxMu is a leaf.
+type Host struct {
+	opts      Options
+	engine    *storage.Engine
+	sm        StateMachine
+	logger    *slog.Logger
+	live      *liveness
+	transport *transport
+	sched     *scheduler
+	router    atomic.Pointer[routerBox]
+	metrics   *Metrics
+
+	proposalBase uint64
+	proposalSeq  atomic.Uint64
+
+	mu struct {
+		sync.RWMutex
+		replicas   map[uint64]*replica
+		nodes      map[uint64]*pb.NodeDescriptor
+		meta       *pb.GroupDescriptor
+		metaLeader uint64
+		tombstones map[uint64]uint64 // group -> highest removed replica ID
+	}
+
+	outSnaps  snapshotRegistry
+	stopper   chan struct{}
+	stopOnce  sync.Once
+	wg        sync.WaitGroup
+	changeSem chan struct{}
+}
+
+type routerBox struct{ r Router }
+
+// NewHost creates a host; Start loads the replicas found in the engine.
+func NewHost(opts Options) (*Host, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	h := &Host{
+		opts:         opts,
+		engine:       opts.Engine,
+		sm:           opts.StateMachine,
+		logger:       opts.Logger.With("node", opts.NodeID),
+		live:         newLiveness(&opts),
+		proposalBase: binary.BigEndian.Uint64(seed[:]),
+		stopper:      make(chan struct{}),
+		changeSem:    make(chan struct{}, 1),
+		metrics:      newMetrics(),
+	}
+	h.mu.replicas = make(map[uint64]*replica)
+	h.mu.nodes = make(map[uint64]*pb.NodeDescriptor)
+	h.mu.tombstones = make(map[uint64]uint64)
+	h.transport = newTransport(opts.NodeID, h, h.nodeAddress, &h.opts)
+	h.sched = newScheduler(opts.Workers, h.processGroup)
+	h.outSnaps.init()
+	return h, nil
+}
+
+// NodeID is this host's node.
+func (h *Host) NodeID() uint64 { return h.opts.NodeID }
+
+// Engine is the node's store.
+func (h *Host) Engine() *storage.Engine { return h.engine }
+
+// Metrics returns the host's Prometheus collectors.
+func (h *Host) Metrics() *Metrics { return h.metrics }
+
+// SetRouter installs the way to the meta group.
+func (h *Host) SetRouter(r Router) { h.router.Store(&routerBox{r}) }
+
+// RegisterGRPC registers the node-to-node Raft service.
+func (h *Host) RegisterGRPC(s *grpc.Server) { pb.RegisterRaftServer(s, h.transport) }
+
+// Start loads every replica persisted in the engine and starts the
+// scheduler, ticker, heartbeats and maintenance.
+func (h *Host) Start() error {
+	ids, err := h.engine.Groups()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := h.loadReplica(id); err != nil {
+			return errors.Wrapf(err, "paxosgroup: loading group %d", id)
+		}
+	}
+	if err := h.loadTombstones(); err != nil {
+		return err
+	}
+	h.sched.start()
+	h.wg.Add(2)
+	go h.tickLoop()
+	go h.maintenanceLoop()
+	return nil
+}
+
+// Stop stops processing and closes connections. It does not close the
+// engine.
+func (h *Host) Stop() {
+	h.stopOnce.Do(func() {
+		close(h.stopper)
+		h.transport.close()
+		h.wg.Wait()
+		h.sched.stop()
+		h.mu.RLock()
+		for _, r := range h.mu.replicas {
+			r.failProposals(ErrStopped)
+		}
+		h.mu.RUnlock()
+		h.outSnaps.closeAll()
+	})
+}
+
+func (h *Host) stopped() bool {
+	select {
+	case <-h.stopper:
+		return true
+	default:
+		return false
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Nodes and the meta group, as gossiped.
+
+// UpdateNodes merges node descriptors into the host's address book.
+func (h *Host) UpdateNodes(nodes ...*pb.NodeDescriptor) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, n := range nodes {
+		if n.GetNodeId() == 0 {
+			continue
+		}
+		h.mu.nodes[n.NodeId] = proto.Clone(n).(*pb.NodeDescriptor)
+	}
+}
+
+// Nodes returns the known nodes, by ID.
+func (h *Host) Nodes() []*pb.NodeDescriptor {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]*pb.NodeDescriptor, 0, len(h.mu.nodes))
+	for _, n := range h.mu.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NodeId < out[j].NodeId })
+	return out
+}
+
+// Node returns one node's descriptor.
+func (h *Host) Node(id uint64) (*pb.NodeDescriptor, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n, ok := h.mu.nodes[id]
+	return n, ok
+}
+
+func (h *Host) nodeAddress(id uint64) (string, bool) {
+	n, ok := h.Node(id)
+	if !ok || n.Address == "" {
+		return "", false
+	}
+	return n.Address, true
+}
+
+// IsLive reports whether node was heard from recently (this node is always
+// live), and when.
+func (h *Host) IsLive(node uint64) (bool, time.Time) {
+	if node == h.opts.NodeID {
+		return true, time.Now()
+	}
+	return h.live.isLive(node)
+}
+
+// observeMeta records a view of the meta group's descriptor and leader,
+// keeping the newest generation.
+func (h *Host) observeMeta(d *pb.GroupDescriptor, leader uint64) {
+	if d == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.mu.meta == nil || d.Generation > h.mu.meta.Generation {
+		h.mu.meta = proto.Clone(d).(*pb.GroupDescriptor)
+	}
+	if leader != 0 && d.Generation >= h.mu.meta.Generation {
+		h.mu.metaLeader = leader
+	}
+}
+
+// MetaView returns the newest known meta descriptor and a leader hint.
+func (h *Host) MetaView() (*pb.GroupDescriptor, uint64) {
+	if r := h.replica(MetaGroupID); r != nil {
+		if d := r.descriptor(); d != nil {
+			h.observeMeta(d, r.leaderNode.Load())
+		}
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.mu.meta, h.mu.metaLeader
+}
+
+// ---------------------------------------------------------------------------
+// Replicas.
+
+func (h *Host) replica(groupID uint64) *replica {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.mu.replicas[groupID]
+}
+
+// Replicas returns every local replica's group ID.
+func (h *Host) groupIDs() []uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]uint64, 0, len(h.mu.replicas))
+	for id := range h.mu.replicas {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// loadReplica opens the persisted replica of a group.
+func (h *Host) loadReplica(groupID uint64) (*replica, error) {
+	rs, err := h.engine.RaftStorage(groupID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newReplica(h, groupID, rs)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.mu.replicas[groupID] = r
+	h.mu.Unlock()
+	return r, nil
+}
+
+// getOrCreateReplica returns the local replica of a group, creating an
+// uninitialized one when a message names a replica we do not have yet (a
+// replica being added, or the right side of a split this node has not
+// applied yet). It returns nil for messages to removed replicas.
+func (h *Host) getOrCreateReplica(groupID, replicaID uint64) *replica {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r, ok := h.mu.replicas[groupID]; ok {
+		return r
+	}
+	if replicaID == 0 || replicaID <= h.mu.tombstones[groupID] || h.stopped() {
+		return nil
+	}
+	rs, err := h.engine.RaftStorage(groupID)
+	if err != nil {
+		h.logger.Error("creating replica", "group", groupID, "err", err)
+		return nil
+	}
+	r, err := newUninitializedReplica(h, groupID, replicaID, rs)
+	if err != nil {
+		h.logger.Error("creating replica", "group", groupID, "err", err)
+		return nil
+	}
+	h.mu.replicas[groupID] = r
+	return r
+}
+
+// ---------------------------------------------------------------------------
+// Transport callbacks.
+
+func (h *Host) handleBatch(b *pb.RaftBatch) []*pb.HeartbeatAck {
+	var acks []*pb.HeartbeatAck
+	for _, hb := range b.Heartbeats {
+		if h.engine.Failed() != nil {
+			// A node that cannot write must not keep its leaders
+			// propped up with support.
+			break
+		}
+		h.live.onHeartbeat(b.FromNode)
+		if hb.Sender != nil {
+			h.UpdateNodes(hb.Sender)
+		}
+		h.UpdateNodes(hb.Nodes...)
+		h.observeMeta(hb.Meta, hb.MetaLeaderNode)
+		acks = append(acks, &pb.HeartbeatAck{Seq: hb.Seq})
+	}
+	for _, env := range b.Messages {
+		var m raftpb.Message
+		if err := proto.Unmarshal(env.Message, &m); err != nil {
+			h.logger.Warn("dropping undecodable raft message", "from", b.FromNode, "err", err)
+			continue
+		}
+		h.deliver(env.GroupId, b.FromNode, &m)
+	}
+	return acks
+}
+
+func (h *Host) handleAcks(from uint64, acks []*pb.HeartbeatAck) {
+	for _, a := range acks {
+		h.live.onAck(from, a.Seq)
+	}
+}
+
+func (h *Host) peerUnreachable(node uint64) {
+	h.mu.RLock()
+	rs := make([]*replica, 0, len(h.mu.replicas))
+	for _, r := range h.mu.replicas {
+		rs = append(rs, r)
+	}
+	h.mu.RUnlock()
+	for _, r := range rs {
+		r.enqueueUnreachable(node)
+	}
+}
+
+// deliver hands a Raft message to its replica.
+func (h *Host) deliver(groupID, fromNode uint64, m *raftpb.Message) {
+	r := h.getOrCreateReplica(groupID, m.GetTo())
+	if r == nil {
+		return
+	}
+	if r.replicaID != m.GetTo() {
+		// A message for another incarnation of our replica.
+		return
+	}
+	r.learnPeer(m.GetFrom(), fromNode)
+	if r.dropVote(m, fromNode) {
+		return
+	}
+	r.enqueueMessage(m)
+}
+
+// ---------------------------------------------------------------------------
+// Ticks and heartbeats.
+
+func (h *Host) tickLoop() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.opts.TickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stopper:
+			return
+		case <-t.C:
+		}
+		h.sendHeartbeats()
+		h.mu.RLock()
+		rs := make([]*replica, 0, len(h.mu.replicas))
+		for _, r := range h.mu.replicas {
+			rs = append(rs, r)
+		}
+		h.mu.RUnlock()
+		for _, r := range rs {
+			if r.needsTick() {
+				r.enqueueTick()
+			}
+		}
+	}
+}
+
+func (h *Host) sendHeartbeats() {
+	if h.engine.Failed() != nil {
+		return
+	}
+	nodes := h.Nodes()
+	self, _ := h.Node(h.opts.NodeID)
+	meta, metaLeader := h.MetaView()
+	for _, n := range nodes {
+		if n.NodeId == h.opts.NodeID {
+			continue
+		}
+		h.transport.sendHeartbeat(n.NodeId, &pb.Heartbeat{
+			Seq:                  h.live.nextHeartbeat(n.NodeId),
+			SupportDurationNanos: int64(h.opts.SupportDuration),
+			Sender:               self,
+			Nodes:                nodes,
+			Meta:                 meta,
+			MetaLeaderNode:       metaLeader,
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Proposals and reads: the API for the layers above.
+
+func (h *Host) nextProposalID() uint64 {
+	return h.proposalBase + h.proposalSeq.Add(1)
+}
+
+// Propose replicates a state machine command through the group's Raft log
+// and returns the state machine's result once this replica applied it.
+// It must be called on the leader: elsewhere it returns a NotLeaderError.
+// ErrAmbiguousResult means the outcome is unknown.
+func (h *Host) Propose(ctx context.Context, groupID uint64, cmd []byte) ([]byte, error) {
+	return h.propose(ctx, groupID, &pb.Command{Cmd: &pb.Command_User{User: cmd}})
+}
+
+func (h *Host) propose(ctx context.Context, groupID uint64, c *pb.Command) ([]byte, error) {
+	r := h.replica(groupID)
+	if r == nil {
+		return nil, errors.Wrapf(ErrGroupNotFound, "group %d", groupID)
+	}
+	c.ProposalId = h.nextProposalID()
+	data, err := proto.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	p := &proposal{id: c.ProposalId, data: data, done: make(chan proposalResult, 1), start: time.Now()}
+	return r.propose(ctx, p)
+}
+
+// ReadFunc reads a group's state at its leaseholder.
+type ReadFunc func(desc *pb.GroupDescriptor, r storage.Reader) error
+
+// Read runs fn against the group's state at this replica if it holds the
+// lease, so that fn observes every write acknowledged before Read was
+// called. Elsewhere it returns a NotLeaderError.
+func (h *Host) Read(ctx context.Context, groupID uint64, fn ReadFunc) error {
+	r := h.replica(groupID)
+	if r == nil {
+		return errors.Wrapf(ErrGroupNotFound, "group %d", groupID)
+	}
+	return r.read(ctx, fn)
+}
+
+// Descriptor returns the local replica's descriptor of a group.
+func (h *Host) Descriptor(groupID uint64) (*pb.GroupDescriptor, bool) {
+	r := h.replica(groupID)
+	if r == nil {
+		return nil, false
+	}
+	d := r.descriptor()
+	return d, d != nil
+}
+
+// LocalGroupForKey returns the local replica's descriptor whose span holds
+// key, if this node has one.
+func (h *Host) LocalGroupForKey(key []byte) (*pb.GroupDescriptor, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, r := range h.mu.replicas {
+		if d := r.descriptor(); d != nil && ContainsKey(d, key) {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+// LeaderNode returns the node the local replica believes leads the group.
+func (h *Host) LeaderNode(groupID uint64) uint64 {
+	if r := h.replica(groupID); r != nil {
+		return r.leaderNode.Load()
+	}
+	return 0
+}
+
+// GroupStatus describes a local replica.
+type GroupStatus struct {
+	Descriptor   *pb.GroupDescriptor
+	LeaderNode   uint64
+	LeaderID     uint64
+	Term         uint64
+	AppliedIndex uint64
+	CommitIndex  uint64
+	LeaseValid   bool
+}
+
+// Status describes every local replica.
+func (h *Host) Status() []GroupStatus {
+	var out []GroupStatus
+	for _, id := range h.groupIDs() {
+		if r := h.replica(id); r != nil {
+			if s, ok := r.status(); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,213 @@
+package paxosgroup
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+
+	"github.com/cockroachdb/errors"
+	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/storage"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Bootstrap creates the replicas of new groups on this node, all starting
+// from the same initial log position (used by cluster init). The groups
+// start campaigning at once: a fresh node has made no promises.
+func (h *Host) Bootstrap(descs ...*pb.GroupDescriptor) error {
+	b := h.engine.NewBatch()
+	defer b.Close()
+	for _, d := range descs {
+		if h.replica(d.GroupId) != nil {
+			return errors.Newf("paxosgroup: group %d already exists on node %d", d.GroupId, h.opts.NodeID)
+		}
+		if err := h.stageRightReplica(b, d); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(true); err != nil {
+		return err
+	}
+	for _, d := range descs {
+		r, err := h.loadReplica(d.GroupId)
+		if err != nil {
+			return err
+		}
+		r.campaign()
+	}
+	return nil
+}
+
+func (r *replica) campaign() {
+	r.mu.Lock()
+	if r.mu.rn != nil {
+		_ = r.mu.rn.Campaign()
+	}
+	r.mu.Unlock()
+	r.h.sched.enqueue(r.groupID)
+}
+
+// stageRightReplica writes the initial Raft state of a group replica on
+// this node: the log starts after initialLogIndex, the configuration is
+// the descriptor's. Votes already cast by an uninitialized replica of the
+// group (it may have received messages before the split applied here) are
+// kept: forgetting a vote could elect two leaders in one term.
+func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error {
+	rs, err := h.engine.RaftStorage(d.GroupId)
+	if err != nil {
+		return err
+	}
+	if existing := h.replica(d.GroupId); existing != nil && existing.initialized.Load() {
+		return nil
+	}
+	cs := &raftpb.ConfState{}
+	for _, rd := range d.Replicas {
+		if rd.Type == pb.ReplicaType_VOTER {
+			cs.Voters = append(cs.Voters, rd.ReplicaId)
+		} else {
+			cs.Learners = append(cs.Learners, rd.ReplicaId)
+		}
+	}
+	meta := &raftpb.SnapshotMetadata{Index: proto.Uint64(initialLogIndex), Term: proto.Uint64(initialLogTerm), ConfState: cs}
+	if err := rs.ApplySnapshotMeta(b, meta); err != nil {
+		return err
+	}
+	hs, _, err := rs.InitialState()
+	if err != nil {
+		return err
+	}
+	hs = proto.CloneOf(hs)
+	if hs.GetTerm() < initialLogTerm {
+		hs.Term, hs.Vote = proto.Uint64(initialLogTerm), proto.Uint64(0)
+	}
+	if hs.GetCommit() < initialLogIndex {
+		hs.Commit = proto.Uint64(initialLogIndex)
+	}
+	if err := rs.SetHardState(b, hs); err != nil {
+		return err
+	}
+	if err := rs.SetConfState(b, cs); err != nil {
+		return err
+	}
+	data, err := proto.Marshal(&pb.ReplicaState{Descriptor_: d, AppliedIndex: initialLogIndex, AppliedTerm: initialLogTerm})
+	if err != nil {
+		return err
+	}
+	return rs.SetReplicaMeta(b, data)
+}
+
+// installSplitRight starts the right-hand replica of a split applied by
+// left. If left led the group, the right side campaigns at once so that
+// its leader starts where the left one is.
+func (h *Host) installSplitRight(left *replica, s *pb.SplitCommand) {
+	var r *replica
+	if existing := h.replica(s.Right.GroupId); existing != nil {
+		existing.mu.Lock()
+		data, err := existing.rs.ReplicaMeta()
+		st := &pb.ReplicaState{}
+		if err == nil {
+			err = proto.Unmarshal(data, st)
+		}
+		if err == nil && !existing.initialized.Load() {
+			err = existing.initRawNodeLocked(st)
+		}
+		existing.mu.Unlock()
+		if err != nil {
+			h.logger.Error("initializing right side of split", "group", s.Right.GroupId, "err", err)
+			return
+		}
+		r = existing
+	} else {
+		var err error
+		if r, err = h.loadReplica(s.Right.GroupId); err != nil {
+			h.logger.Error("loading right side of split", "group", s.Right.GroupId, "err", err)
+			return
+		}
+	}
+	if left.isLeader.Load() {
+		r.campaign()
+	} else {
+		h.sched.enqueue(r.groupID)
+	}
+}
+
+// destroyLocked removes this replica after it left its group: its Raft
+// state and its span's data go, and a tombstone keeps messages for this
+// incarnation from recreating it (invariant 5).
+func (r *replica) destroyLocked() {
+	b := r.h.engine.NewBatch()
+	defer b.Close()
+	err := r.h.engine.DestroyGroup(b, r.groupID)
+	if d := r.desc.Load(); err == nil && d != nil {
+		err = b.ClearSpan(d.StartKey, endOrNil(d.EndKey))
+	}
+	if err == nil {
+		err = b.Commit(true)
+	}
+	if err == nil {
+		err = r.h.recordTombstone(r.groupID, r.replicaID)
+	}
+	if err != nil {
+		r.failLocked(errors.Wrap(err, "destroying removed replica"))
+		return
+	}
+	r.mu.destroyed = true
+	r.isLeader.Store(false)
+	r.leaseExpiry.Store(0)
+	r.failProposalsLocked(errors.Wrapf(ErrGroupNotFound, "group %d was removed from node %d", r.groupID, r.h.opts.NodeID))
+	h := r.h
+	h.mu.Lock()
+	if h.mu.replicas[r.groupID] == r {
+		delete(h.mu.replicas, r.groupID)
+	}
+	if r.replicaID > h.mu.tombstones[r.groupID] {
+		h.mu.tombstones[r.groupID] = r.replicaID
+	}
+	h.mu.Unlock()
+	h.logger.Info("replica removed", "group", r.groupID, "replica", r.replicaID)
+}
+
+const tombstonePrefix = "tombstone/"
+
+func tombstoneKey(groupID uint64) string { return tombstonePrefix + strconv.FormatUint(groupID, 10) }
+
+// recordTombstone persists that replicas of group up to replicaID are gone.
+func (h *Host) recordTombstone(groupID, replicaID uint64) error {
+	if err := h.engine.SetLocal(tombstoneKey(groupID), binary.BigEndian.AppendUint64(nil, replicaID)); err != nil {
+		return err
+	}
+	v, _, err := h.engine.GetLocal("tombstones-index")
+	if err != nil {
+		return err
+	}
+	id := strconv.FormatUint(groupID, 10)
+	for _, s := range strings.Split(string(v), ",") {
+		if s == id {
+			return nil
+		}
+	}
+	if len(v) > 0 {
+		id = string(v) + "," + id
+	}
+	return h.engine.SetLocal("tombstones-index", []byte(id))
+}
+
+// loadTombstones restores the removed-replica tombstones. They live in
+// store-local keys, read through the registry of node-local names.
+func (h *Host) loadTombstones() error {
+	v, ok, err := h.engine.GetLocal("tombstones-index")
+	if err != nil || !ok {
+		return err
+	}
+	for _, s := range strings.Split(string(v), ",") {
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			continue
+		}
+		if t, ok, err := h.engine.GetLocal(tombstoneKey(id)); err == nil && ok && len(t) == 8 {
+			h.mu.tombstones[id] = binary.BigEndian.Uint64(t)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,731 @@
+package paxosgroup
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/storage"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/quorum"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
+	"google.golang.org/protobuf/proto"
+)
+
+// Raft's initial log position for groups created by bootstrap and splits:
+// every replica starts with the same truncated log, so they need no
+// snapshot to agree on where the log begins.
+const (
+	initialLogIndex = 10
+	initialLogTerm  = 5
+)
+
+type proposal struct {
+	id    uint64
+	data  []byte
+	cc    *raftpb.ConfChangeV2
+	done  chan proposalResult
+	start time.Time
+}
+
+type proposalResult struct {
+	result []byte
+	err    error
+}
+
+// replica is one group's member on this node.
+//
+// Fields outside mu are immutable or atomic; the atomics serve the read
+// path and the tick loop without taking mu, which a worker holds across
+// fsyncs.
+type replica struct {
+	h         *Host
+	groupID   uint64
+	replicaID uint64
+	rs        *storage.RaftStorage
+
+	leaderNode  atomic.Uint64
+	leaderID    atomic.Uint64
+	isLeader    atomic.Bool
+	quiesced    atomic.Bool
+	initialized atomic.Bool
+	// leaseExpiry is in liveness.monoNow units; 0 when there is no lease.
+	leaseExpiry atomic.Int64
+	desc        atomic.Pointer[pb.GroupDescriptor]
+
+	inboxMu sync.Mutex
+	inbox   struct {
+		msgs        []*raftpb.Message
+		props       []*proposal
+		ticks       int
+		unreachable []uint64
+	}
+
+	peersMu   sync.Mutex
+	peerNodes map[uint64]uint64 // replica ID -> node, learned from messages
+
+	mu struct {
+		sync.Mutex
+		rn        *raft.RawNode
+		state     *pb.ReplicaState
+		confState *raftpb.ConfState
+		voters    quorum.JointConfig
+		failed    error
+		destroyed bool
+		proposals map[uint64]*proposal
+		term      uint64
+		// termStart is the index of the first entry of our leadership
+		// term; a leader serves reads only once it has applied it.
+		termStart    uint64
+		transferring bool
+		persistedHS  *raftpb.HardState
+		idleTicks    int
+		pendingSnap  *receivedSnapshot
+		changed      chan struct{} // closed after every processing round
+		metaGen      uint64        // generation last published to the directory
+	}
+}
+
+func newReplicaShell(h *Host, groupID, replicaID uint64, rs *storage.RaftStorage) *replica {
+	r := &replica{h: h, groupID: groupID, replicaID: replicaID, rs: rs, peerNodes: make(map[uint64]uint64)}
+	r.mu.proposals = make(map[uint64]*proposal)
+	r.mu.changed = make(chan struct{})
+	rs.SetSnapshotProvider(r.snapshotMeta)
+	return r
+}
+
+// newReplica loads an initialized replica from its persisted state.
+func newReplica(h *Host, groupID uint64, rs *storage.RaftStorage) (*replica, error) {
+	data, err := rs.ReplicaMeta()
+	if err != nil {
+		return nil, err
+	}
+	st := &pb.ReplicaState{}
+	if err := proto.Unmarshal(data, st); err != nil {
+		return nil, errors.Wrap(err, "paxosgroup: decoding replica state")
+	}
+	if st.Descriptor_ == nil {
+		return nil, errors.Newf("paxosgroup: group %d has raft state but no descriptor", groupID)
+	}
+	self := replicaByNode(st.Descriptor_, h.opts.NodeID)
+	if self == nil {
+		return nil, errors.Newf("paxosgroup: group %d has no replica on node %d", groupID, h.opts.NodeID)
+	}
+	r := newReplicaShell(h, groupID, self.ReplicaId, rs)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.initRawNodeLocked(st); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// newUninitializedReplica creates a replica that knows nothing yet; it
+// waits for a snapshot or for the local split that creates its span.
+func newUninitializedReplica(h *Host, groupID, replicaID uint64, rs *storage.RaftStorage) (*replica, error) {
+	r := newReplicaShell(h, groupID, replicaID, rs)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rn, err := raft.NewRawNode(r.raftConfig(0))
+	if err != nil {
+		return nil, err
+	}
+	r.mu.rn = rn
+	hs, _, err := rs.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.persistedHS = hs
+	return r, nil
+}
+
+func (r *replica) raftConfig(applied uint64) *raft.Config {
+	o := &r.h.opts
+	return &raft.Config{
+		ID:                        r.replicaID,
+		ElectionTick:              o.ElectionTicks,
+		HeartbeatTick:             o.HeartbeatTicks,
+		Storage:                   r.rs,
+		Applied:                   applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxCommittedSizePerReady:  64 << 20,
+		MaxUncommittedEntriesSize: 256 << 20,
+		MaxInflightMsgs:           256,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		StepDownOnRemoval:         true,
+		DisableProposalForwarding: true,
+		Logger:                    raftLogger{r.h.logger.With("group", r.groupID)},
+	}
+}
+
+// initRawNodeLocked (re)builds the Raft node from persisted state.
+func (r *replica) initRawNodeLocked(st *pb.ReplicaState) error {
+	rn, err := raft.NewRawNode(r.raftConfig(st.AppliedIndex))
+	if err != nil {
+		return errors.Wrapf(err, "paxosgroup: group %d", r.groupID)
+	}
+	hs, cs, err := r.rs.InitialState()
+	if err != nil {
+		return err
+	}
+	r.mu.rn = rn
+	r.mu.state = st
+	r.mu.persistedHS = hs
+	r.setConfStateLocked(cs)
+	r.desc.Store(st.Descriptor_)
+	r.initialized.Store(true)
+	return nil
+}
+
+func (r *replica) setConfStateLocked(cs *raftpb.ConfState) {
+	r.mu.confState = cs
+	in, out := quorum.MajorityConfig{}, quorum.MajorityConfig{}
+	for _, id := range cs.GetVoters() {
+		in[id] = struct{}{}
+	}
+	for _, id := range cs.GetVotersOutgoing() {
+		out[id] = struct{}{}
+	}
+	r.mu.voters = quorum.JointConfig{in, out}
+}
+
+func (r *replica) descriptor() *pb.GroupDescriptor { return r.desc.Load() }
+
+// nodeOf maps a replica ID of this group to its node.
+func (r *replica) nodeOf(replicaID uint64) uint64 {
+	if d := r.desc.Load(); d != nil {
+		if rd := replicaByID(d, replicaID); rd != nil {
+			return rd.NodeId
+		}
+	}
+	r.peersMu.Lock()
+	defer r.peersMu.Unlock()
+	return r.peerNodes[replicaID]
+}
+
+func (r *replica) learnPeer(replicaID, node uint64) {
+	if replicaID == 0 {
+		return
+	}
+	r.peersMu.Lock()
+	r.peerNodes[replicaID] = node
+	r.peersMu.Unlock()
+}
+
+// ---------------------------------------------------------------------------
+// Inbox.
+
+func (r *replica) enqueueMessage(m *raftpb.Message) {
+	r.inboxMu.Lock()
+	r.inbox.msgs = append(r.inbox.msgs, m)
+	r.inboxMu.Unlock()
+	r.h.sched.enqueue(r.groupID)
+}
+
+func (r *replica) enqueueTick() {
+	r.inboxMu.Lock()
+	r.inbox.ticks++
+	r.inboxMu.Unlock()
+	r.h.sched.enqueue(r.groupID)
+}
+
+func (r *replica) enqueueUnreachable(node uint64) {
+	if !r.isLeader.Load() {
+		return
+	}
+	r.inboxMu.Lock()
+	r.inbox.unreachable = append(r.inbox.unreachable, node)
+	r.inboxMu.Unlock()
+	r.h.sched.enqueue(r.groupID)
+}
+
+func (r *replica) enqueueProposal(p *proposal) {
+	r.inboxMu.Lock()
+	r.inbox.props = append(r.inbox.props, p)
+	r.inboxMu.Unlock()
+	r.quiesced.Store(false)
+	r.h.sched.enqueue(r.groupID)
+}
+
+// needsTick decides, without locks, whether the tick loop should tick the
+// replica. Leaders tick until quiescent. Followers tick only when no
+// supported leader exists: while they support their leader's node they
+// must not campaign (the lease promise), and need not.
+func (r *replica) needsTick() bool {
+	if !r.initialized.Load() {
+		return false
+	}
+	if r.isLeader.Load() {
+		return !r.quiesced.Load()
+	}
+	lead := r.leaderNode.Load()
+	if lead == 0 {
+		return !r.h.live.inStartupGrace()
+	}
+	return !r.followsSupportedLeader(lead)
+}
+
+// followsSupportedLeader reports whether this replica's promise to the
+// leader on node lead binds it.
+func (r *replica) followsSupportedLeader(lead uint64) bool {
+	d := r.desc.Load()
+	if d == nil {
+		return false
+	}
+	ld := replicaByID(d, r.leaderID.Load())
+	if ld == nil || ld.Type != pb.ReplicaType_VOTER {
+		// The leader left the group: nothing to keep.
+		return false
+	}
+	return r.h.live.supporting(lead)
+}
+
+// dropVote keeps the lease promise: vote requests are ignored while this
+// replica follows a supported leader (other than the candidate's node) or
+// leads itself, and while a restart may hide promises made before it.
+// Leadership transfers, which the leader starts after giving up its lease,
+// are always let through.
+func (r *replica) dropVote(m *raftpb.Message, fromNode uint64) bool {
+	t := m.GetType()
+	if t != raftpb.MsgVote && t != raftpb.MsgPreVote {
+		return false
+	}
+	if string(m.GetContext()) == "CampaignTransfer" {
+		return false
+	}
+	if r.h.live.inStartupGrace() {
+		return true
+	}
+	lead := r.leaderNode.Load()
+	switch {
+	case lead == 0 || lead == fromNode:
+		return false
+	case lead == r.h.opts.NodeID:
+		return r.isLeader.Load()
+	default:
+		return r.followsSupportedLeader(lead)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Processing.
+
+func (h *Host) processGroup(id uint64) {
+	if r := h.replica(id); r != nil {
+		r.process()
+	}
+}
+
+func (r *replica) takeInbox() (msgs []*raftpb.Message, props []*proposal, ticks int, unreachable []uint64) {
+	r.inboxMu.Lock()
+	defer r.inboxMu.Unlock()
+	msgs, props, ticks, unreachable = r.inbox.msgs, r.inbox.props, r.inbox.ticks, r.inbox.unreachable
+	r.inbox.msgs, r.inbox.props, r.inbox.ticks, r.inbox.unreachable = nil, nil, 0, nil
+	return
+}
+
+func (r *replica) process() {
+	msgs, props, ticks, unreachable := r.takeInbox()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer r.notifyChangedLocked()
+	if r.mu.destroyed || r.mu.failed != nil {
+		err := r.mu.failed
+		if err == nil {
+			err = errors.Wrapf(ErrGroupNotFound, "group %d was removed from this node", r.groupID)
+		}
+		for _, p := range props {
+			p.done <- proposalResult{err: err}
+		}
+		return
+	}
+	rn := r.mu.rn
+	for i := 0; i < ticks; i++ {
+		rn.Tick()
+		if r.mu.transferring && rn.BasicStatus().LeadTransferee == 0 && r.isLeader.Load() {
+			r.abandonTermLocked()
+		}
+	}
+	if ticks > 0 {
+		r.mu.idleTicks += ticks
+	}
+	for _, node := range unreachable {
+		if d := r.desc.Load(); d != nil {
+			if rd := replicaByNode(d, node); rd != nil {
+				rn.ReportUnreachable(rd.ReplicaId)
+			}
+		}
+	}
+	if len(msgs) > 0 || len(props) > 0 {
+		r.mu.idleTicks = 0
+		r.quiesced.Store(false)
+	}
+	for _, m := range msgs {
+		if err := rn.Step(m); err != nil {
+			r.h.logger.Debug("raft step", "group", r.groupID, "type", m.GetType(), "err", err)
+		}
+	}
+	for _, p := range props {
+		r.proposeLocked(p)
+	}
+	for r.mu.failed == nil && !r.mu.destroyed && rn.HasReady() {
+		r.handleReadyLocked(rn.Ready())
+		rn = r.mu.rn
+	}
+	if r.mu.failed == nil && !r.mu.destroyed {
+		r.updateLeaseLocked()
+		r.maybeQuiesceLocked()
+	}
+}
+
+func (r *replica) notifyChangedLocked() {
+	close(r.mu.changed)
+	r.mu.changed = make(chan struct{})
+}
+
+// abandonTermLocked ends a leadership term in which a transfer was
+// started but did not complete. The transfer's MsgTimeoutNow may still be
+// in flight and elect the target without regard to lease promises, so
+// this leader may never again hold a lease in this term: it steps down to
+// a new term (a term bump is always safe) and campaigns afresh.
+func (r *replica) abandonTermLocked() {
+	st := r.mu.rn.BasicStatus()
+	var peer uint64
+	for id := range r.mu.voters.IDs() {
+		if id != r.replicaID {
+			peer = id
+			break
+		}
+	}
+	if peer == 0 {
+		r.mu.transferring = false
+		return
+	}
+	_ = r.mu.rn.Step(&raftpb.Message{
+		Type: raftpb.MsgHeartbeatResp.Enum(), From: proto.Uint64(peer), To: proto.Uint64(r.replicaID),
+		Term: proto.Uint64(st.GetTerm() + 1),
+	})
+}
+
+func (r *replica) proposeLocked(p *proposal) {
+	var err error
+	if p.cc != nil {
+		err = r.mu.rn.ProposeConfChange(p.cc)
+	} else {
+		err = r.mu.rn.Propose(p.data)
+	}
+	if err != nil {
+		r.h.metrics.ProposalsFailed.WithLabelValues("dropped").Inc()
+		p.done <- proposalResult{err: &NotLeaderError{GroupID: r.groupID, LeaderNode: r.leaderNode.Load(), Descriptor: r.desc.Load()}}
+		return
+	}
+	r.h.metrics.Proposals.Inc()
+	r.mu.proposals[p.id] = p
+}
+
+func (r *replica) failProposals(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failProposalsLocked(err)
+}
+
+func (r *replica) failProposalsLocked(err error) {
+	for id, p := range r.mu.proposals {
+		p.done <- proposalResult{err: err}
+		delete(r.mu.proposals, id)
+	}
+}
+
+func (r *replica) onSoftStateLocked(ss *raft.SoftState) {
+	wasLeader := r.isLeader.Load()
+	isLeader := ss.RaftState == raft.StateLeader
+	r.leaderID.Store(ss.Lead)
+	r.leaderNode.Store(r.nodeOf(ss.Lead))
+	term := r.mu.rn.BasicStatus().GetTerm()
+	if isLeader && (!wasLeader || term != r.mu.term) {
+		r.mu.termStart = 0
+		r.mu.transferring = false
+	}
+	r.mu.term = term
+	if wasLeader && !isLeader {
+		r.leaseExpiry.Store(0)
+		r.h.metrics.ProposalsFailed.WithLabelValues("leadership_lost").Add(float64(len(r.mu.proposals)))
+		r.failProposalsLocked(errors.Wrapf(ErrAmbiguousResult, "group %d lost leadership", r.groupID))
+	}
+	r.isLeader.Store(isLeader)
+	if r.groupID == MetaGroupID {
+		if d := r.desc.Load(); d != nil {
+			r.h.observeMeta(d, r.leaderNode.Load())
+		}
+	}
+}
+
+func (r *replica) handleReadyLocked(rd raft.Ready) {
+	r.h.metrics.ReadyBatches.Inc()
+	if rd.SoftState != nil {
+		r.onSoftStateLocked(rd.SoftState)
+	}
+	if r.isLeader.Load() && r.mu.termStart == 0 {
+		for _, e := range rd.Entries {
+			if e.GetTerm() == r.mu.term {
+				r.mu.termStart = e.GetIndex()
+				break
+			}
+		}
+	}
+	hs := rd.HardState
+	hsChanged := hs != nil && !raft.IsEmptyHardState(hs)
+	// Messages may leave before this Ready's entries are durable (the
+	// leader writes in parallel with its followers), but not before a
+	// change of term or vote is: those are promises to other replicas.
+	sendEarly := !hsChanged || (hs.GetTerm() == r.mu.persistedHS.GetTerm() && hs.GetVote() == r.mu.persistedHS.GetVote())
+	if sendEarly {
+		r.sendMessagesLocked(rd.Messages)
+	}
+	b := r.h.engine.NewBatch()
+	err := r.persistReadyLocked(b, rd, hsChanged)
+	if err == nil && !b.Empty() {
+		err = b.Commit(true)
+	}
+	b.Close()
+	if err != nil {
+		r.failLocked(errors.Wrap(err, "persisting raft state"))
+		return
+	}
+	if hsChanged {
+		r.mu.persistedHS = proto.CloneOf(hs)
+	}
+	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
+		r.afterSnapshotLocked()
+	}
+	if !sendEarly {
+		r.sendMessagesLocked(rd.Messages)
+	}
+	if len(rd.CommittedEntries) > 0 {
+		if err := r.applyLocked(rd.CommittedEntries); err != nil {
+			r.failLocked(errors.Wrap(err, "applying committed entries"))
+			return
+		}
+	}
+	if r.mu.destroyed {
+		return
+	}
+	r.mu.rn.Advance(rd)
+}
+
+func (r *replica) persistReadyLocked(b *storage.Batch, rd raft.Ready, hsChanged bool) error {
+	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
+		if err := r.stageSnapshotLocked(b, rd.Snapshot); err != nil {
+			return err
+		}
+	}
+	if len(rd.Entries) > 0 {
+		if err := r.rs.Append(b, rd.Entries); err != nil {
+			return err
+		}
+	}
+	if hsChanged {
+		if err := r.rs.SetHardState(b, rd.HardState); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failLocked stops the replica after a storage failure: continuing could
+// acknowledge what is not durable. The engine is fail-stop too, so the
+// node stops accepting writes altogether.
+func (r *replica) failLocked(err error) {
+	r.h.logger.Error("replica stopped after storage failure", "group", r.groupID, "err", err)
+	r.mu.failed = err
+	r.leaseExpiry.Store(0)
+	r.isLeader.Store(false)
+	r.failProposalsLocked(errors.Wrapf(ErrAmbiguousResult, "group %d: %v", r.groupID, err))
+}
+
+func (r *replica) sendMessagesLocked(msgs []*raftpb.Message) {
+	for _, m := range msgs {
+		node := r.nodeOf(m.GetTo())
+		if node == 0 {
+			continue
+		}
+		if m.GetType() == raftpb.MsgSnap {
+			r.h.startSnapshot(r, node, m)
+			continue
+		}
+		data, err := proto.Marshal(m)
+		if err != nil {
+			r.h.logger.Error("marshal raft message", "err", err)
+			continue
+		}
+		r.h.transport.send(node, &pb.RaftEnvelope{GroupId: r.groupID, Message: data})
+	}
+}
+
+// updateLeaseLocked recomputes until when this leader holds the lease: the
+// latest instant by which a quorum (in every half of a joint
+// configuration) of voters that accepted an entry of this term still
+// support this node.
+func (r *replica) updateLeaseLocked() {
+	if !r.isLeader.Load() || r.mu.transferring || r.mu.termStart == 0 ||
+		r.mu.state == nil || r.mu.state.AppliedIndex < r.mu.termStart {
+		r.leaseExpiry.Store(0)
+		return
+	}
+	matched := make(map[uint64]bool, 5)
+	r.mu.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		matched[id] = pr.Match >= r.mu.termStart
+	})
+	exp := r.mu.voters.CommittedIndex(leaseIndexer{r: r, matched: matched})
+	if exp == math.MaxUint64 {
+		// A single voter: no one else can be elected.
+		exp = math.MaxInt64
+	}
+	r.leaseExpiry.Store(int64(min(uint64(exp), math.MaxInt64)))
+}
+
+type leaseIndexer struct {
+	r       *replica
+	matched map[uint64]bool
+}
+
+func (l leaseIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
+	if id == l.r.replicaID {
+		return quorum.Index(math.MaxUint64), true
+	}
+	if !l.matched[id] {
+		return 0, true
+	}
+	return quorum.Index(max(0, l.r.h.live.supportedUntil(l.r.nodeOf(id)))), true
+}
+
+// leaseValid reports whether this replica holds the lease now.
+func (r *replica) leaseValid() bool {
+	if r.h.live.monoNow() < r.leaseExpiry.Load() {
+		return true
+	}
+	if !r.isLeader.Load() {
+		return false
+	}
+	r.mu.Lock()
+	if r.mu.failed == nil && !r.mu.destroyed {
+		r.updateLeaseLocked()
+	}
+	r.mu.Unlock()
+	return r.h.live.monoNow() < r.leaseExpiry.Load()
+}
+
+// maybeQuiesceLocked stops ticking an idle leader once every follower has
+// every entry and has been told the commit index by a heartbeat. Followers
+// of a supported leader do not tick either, so an idle group costs
+// nothing; any message or proposal wakes it.
+func (r *replica) maybeQuiesceLocked() {
+	if !r.isLeader.Load() || len(r.mu.proposals) > 0 || r.mu.transferring {
+		return
+	}
+	if r.mu.idleTicks <= 2*r.h.opts.HeartbeatTicks {
+		return
+	}
+	st := r.mu.rn.BasicStatus()
+	last, err := r.rs.LastIndex()
+	if err != nil || st.GetCommit() != last || st.Applied != last {
+		r.mu.idleTicks = 0
+		return
+	}
+	caughtUp := true
+	r.mu.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pr.Match != last {
+			caughtUp = false
+		}
+	})
+	if !caughtUp {
+		r.mu.idleTicks = 0
+		return
+	}
+	r.quiesced.Store(true)
+}
+
+// ---------------------------------------------------------------------------
+// Proposals and reads.
+
+func (r *replica) propose(ctx context.Context, p *proposal) ([]byte, error) {
+	if !r.h.opts.TestingKnobs.UnsafeReadsWithoutLease && !r.isLeader.Load() {
+		return nil, &NotLeaderError{GroupID: r.groupID, LeaderNode: r.leaderNode.Load(), Descriptor: r.desc.Load()}
+	}
+	r.enqueueProposal(p)
+	select {
+	case res := <-p.done:
+		r.h.metrics.CommitLatency.Observe(time.Since(p.start).Seconds())
+		return res.result, res.err
+	case <-ctx.Done():
+		return nil, errors.Mark(errors.Wrapf(ctx.Err(), "group %d", r.groupID), ErrAmbiguousResult)
+	case <-r.h.stopper:
+		return nil, errors.Mark(ErrStopped, ErrAmbiguousResult)
+	}
+}
+
+// read serves fn at the leaseholder, waiting briefly for a new leader to
+// obtain its lease.
+func (r *replica) read(ctx context.Context, fn ReadFunc) error {
+	if r.h.opts.TestingKnobs.UnsafeReadsWithoutLease {
+		d := r.desc.Load()
+		if d == nil {
+			return &NotLeaderError{GroupID: r.groupID}
+		}
+		return fn(d, r.h.engine)
+	}
+	var deadline <-chan time.Time
+	for {
+		if r.leaseValid() {
+			return fn(r.desc.Load(), r.h.engine)
+		}
+		if !r.isLeader.Load() {
+			return &NotLeaderError{GroupID: r.groupID, LeaderNode: r.leaderNode.Load(), Descriptor: r.desc.Load()}
+		}
+		if deadline == nil {
+			// A leader without a lease is usually about to have one (its
+			// first entry is applying, or support is being renewed).
+			deadline = time.After(r.h.opts.SupportDuration)
+		}
+		r.mu.Lock()
+		changed := r.mu.changed
+		r.mu.Unlock()
+		select {
+		case <-changed:
+		case <-time.After(r.h.opts.TickInterval):
+			r.h.sched.enqueue(r.groupID)
+		case <-deadline:
+			return &NotLeaderError{GroupID: r.groupID, LeaderNode: 0, Descriptor: r.desc.Load()}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *replica) status() (GroupStatus, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.rn == nil || r.mu.destroyed {
+		return GroupStatus{}, false
+	}
+	st := r.mu.rn.BasicStatus()
+	d := r.desc.Load()
+	if d == nil {
+		return GroupStatus{}, false
+	}
+	return GroupStatus{
+		Descriptor:   d,
+		LeaderNode:   r.leaderNode.Load(),
+		LeaderID:     st.Lead,
+		Term:         st.GetTerm(),
+		AppliedIndex: st.Applied,
+		CommitIndex:  st.GetCommit(),
+		LeaseValid:   r.h.live.monoNow() < r.leaseExpiry.Load(),
+	}, true
+}
