@@ -203,25 +203,26 @@ func (tt *TrueTime) CheckCommit() error {
 }
 
 func (tt *TrueTime) fence(p *published, now int64, iv Interval) error {
+	// The messages say what to do: callers print them to users as is.
 	if !p.est.synced {
-		return errors.Mark(errors.WithHint(errors.Wrapf(ErrNotSynced,
-			"read-write commits are refused until it has (sources: %v)", tt.sources),
-			"check that the time masters are running and reachable; reads at past timestamps work meanwhile"),
+		return errors.Mark(errors.Wrapf(ErrNotSynced,
+			"read-write commits are refused until it has; check that the time masters %v are running and reachable "+
+				"(reads at past timestamps work meanwhile)", tt.sources),
 			ErrCommitFenced)
 	}
 	if now < p.fencedUntil {
-		return errors.Mark(errors.WithHint(errors.Newf(
-			"truetime: read-write commits refused for %s after a clock violation: %s",
+		return errors.Mark(errors.Newf(
+			"truetime: read-write commits refused for another %s after a clock violation (%s); "+
+				"check the time masters and this host's clock, commits resume by themselves when the fence expires",
 			time.Duration(p.fencedUntil-now), p.violation),
-			"check the time masters and this host's clock; commits resume by themselves once the fence expires"),
 			ErrCommitFenced)
 	}
 	if eps := iv.Epsilon(); eps > tt.opts.MaxEpsilon {
-		return errors.Mark(errors.WithHint(errors.Newf(
+		return errors.Mark(errors.Newf(
 			"truetime: clock uncertainty ε=%s exceeds max epsilon %s (last agreement with the time sources %s ago); "+
-				"read-write commits are refused until the clock resynchronises",
-			eps, tt.opts.MaxEpsilon, time.Duration(now-p.est.anchor)),
-			"check that a majority of the time masters (--time-masters) are reachable and agree, or raise --max-epsilon; reads at past timestamps work meanwhile"),
+				"read-write commits are refused until the clock resynchronises: check that a majority of the time masters "+
+				"%v are reachable and agree, or raise --max-epsilon (reads at past timestamps work meanwhile)",
+			eps, tt.opts.MaxEpsilon, time.Duration(now-p.est.anchor), tt.sources),
 			ErrCommitFenced)
 	}
 	return nil
