@@ -1,0 +1,77 @@
+package storage
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// BenchmarkMVCCGet reads random keys, each with 4 versions, at a timestamp
+// between versions, from flushed sstables.
+func BenchmarkMVCCGet(b *testing.B) {
+	e := openMem(b, vfs.NewMem())
+	defer func() { _ = e.Close() }()
+	const keys = 10000
+	batch := e.NewBatch()
+	for i := 0; i < keys; i++ {
+		for ts := int64(10); ts <= 40; ts += 10 {
+			if err := batch.MVCCPut([]byte(fmt.Sprintf("key%06d", i)), ts, []byte("value-value-value")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := batch.Commit(false); err != nil {
+		b.Fatal(err)
+	}
+	batch.Close()
+	if err := e.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, _, found, err := e.MVCCGet([]byte(fmt.Sprintf("key%06d", (i*7919)%keys)), 25)
+		if err != nil || !found {
+			b.Fatal(found, err)
+		}
+	}
+}
+
+// BenchmarkConcurrentSyncedCommits measures group commit on a real disk
+// (t.TempDir()): many goroutines commit small synced batches.
+func BenchmarkConcurrentSyncedCommits(b *testing.B) {
+	for _, par := range []int{1, 16} {
+		b.Run(fmt.Sprint("goroutines-per-cpu=", par), func(b *testing.B) {
+			e, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = e.Close() }()
+			m0 := e.Metrics()
+			var seq atomic.Int64
+			b.SetParallelism(par)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					batch := e.NewBatch()
+					i := seq.Add(1)
+					if err := batch.MVCCPut([]byte(fmt.Sprintf("k%09d", i)), 1, []byte("v")); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := batch.Commit(true); err != nil {
+						b.Error(err)
+						return
+					}
+					batch.Close()
+				}
+			})
+			m := e.Metrics()
+			commits := m.SyncedCommits - m0.SyncedCommits
+			if commits > 0 {
+				b.ReportMetric(float64(m.WALSyncs-m0.WALSyncs)/float64(commits), "syncs/commit")
+			}
+		})
+	}
+}
