@@ -161,7 +161,7 @@ func TestBatchOnCommit(t *testing.T) {
 	e := openMem(t, vfs.NewMem())
 	defer func() { _ = e.Close() }()
 	b := e.NewBatch()
-	if !b.Empty() || b.Len() == 0 && !b.Empty() {
+	if !b.Empty() {
 		t.Fatal("new batch not empty")
 	}
 	var order []int
