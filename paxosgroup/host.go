@@ -522,3 +522,7 @@ func (h *Host) Status() []GroupStatus {
 	}
 	return out
 }
+
+// RaftServer is the node-to-node Raft service, for servers that register
+// services before the host exists.
+func (h *Host) RaftServer() pb.RaftServer { return h.transport }

@@ -77,7 +77,11 @@ func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error 
 	if err != nil {
 		return err
 	}
-	hs = proto.CloneOf(hs)
+	if hs == nil {
+		hs = &raftpb.HardState{}
+	} else {
+		hs = proto.CloneOf(hs)
+	}
 	if hs.GetTerm() < initialLogTerm {
 		hs.Term, hs.Vote = proto.Uint64(initialLogTerm), proto.Uint64(0)
 	}

@@ -1,0 +1,467 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/paxosgroup"
+	"github.com/meridiandb/meridian/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Config configures a node. Zero values take the documented defaults.
+type Config struct {
+	// StoreDir is the node's data directory. Required.
+	StoreDir string
+	// ListenAddr is the gRPC address. Default 127.0.0.1:7400.
+	ListenAddr string
+	// AdvertiseAddr is the gRPC address peers and clients use; default
+	// the bound ListenAddr.
+	AdvertiseAddr string
+	// HTTPAddr serves /healthz and /metrics. Default 127.0.0.1:7401;
+	// "-" disables HTTP.
+	HTTPAddr string
+	Region   string // default "local"
+	Zone     string // default "a"
+	// Join lists nodes of an existing cluster to join.
+	Join   []string
+	Logger *slog.Logger
+	// Paxos tunes the Raft host (NodeID, Engine, StateMachine and Logger
+	// are filled in by the node).
+	Paxos paxosgroup.Options
+	// Storage tunes the engine.
+	Storage storage.Options
+}
+
+func (c *Config) ensureDefaults() {
+	if c.ListenAddr == "" {
+		c.ListenAddr = "127.0.0.1:7400"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:7401"
+	}
+	if c.Region == "" {
+		c.Region = "local"
+	}
+	if c.Zone == "" {
+		c.Zone = "a"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Store-local keys of the node's identity.
+const (
+	localClusterID = "cluster-id"
+	localNodeID    = "node-id"
+	localNodes     = "nodes"
+)
+
+// MaxKeySize and MaxValueSize bound what clients may write.
+const (
+	MaxKeySize   = storage.MaxKeySize
+	MaxValueSize = storage.MaxValueSize
+	// maxMessageSize leaves room for a maximal value plus framing.
+	maxMessageSize = MaxValueSize + MaxKeySize + 1<<20
+)
+
+// Node is one running Meridian node.
+type Node struct {
+	cfg     Config
+	logger  *slog.Logger
+	engine  *storage.Engine
+	grpc    *grpc.Server
+	lis     net.Listener
+	httpSrv *http.Server
+	httpLis net.Listener
+	reg     *prometheus.Registry
+	conns   connCache
+	ranges  rangeCache
+	syncLat prometheus.Histogram
+
+	mu struct {
+		sync.Mutex
+		clusterID string
+		nodeID    uint64
+		host      *paxosgroup.Host
+	}
+	ready    chan struct{} // closed once the host runs
+	stopper  chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// Start opens the store, starts listening and, if the store already has an
+// identity, rejoins the cluster as that node. A fresh node joins through
+// cfg.Join in the background, or waits for Init.
+func Start(cfg Config) (*Node, error) {
+	cfg.ensureDefaults()
+	if cfg.StoreDir == "" {
+		return nil, errors.New("server: --store is required")
+	}
+	n := &Node{cfg: cfg, logger: cfg.Logger, ready: make(chan struct{}), stopper: make(chan struct{}), reg: prometheus.NewRegistry()}
+	n.syncLat = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "meridian_storage_fsync_seconds", Help: "Latency of write-ahead log fsyncs.",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18)})
+	n.reg.MustRegister(n.syncLat, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sopts := cfg.Storage
+	prev := sopts.SyncObserver
+	sopts.SyncObserver = func(d time.Duration) {
+		n.syncLat.Observe(d.Seconds())
+		if prev != nil {
+			prev(d)
+		}
+	}
+	eng, err := storage.Open(cfg.StoreDir, sopts)
+	if err != nil {
+		return nil, err
+	}
+	n.engine = eng
+	n.ranges.init()
+	n.conns.init()
+	if err := n.listen(); err != nil {
+		_ = eng.Close()
+		return nil, err
+	}
+	cid, hasCluster, err := eng.GetLocal(localClusterID)
+	if err != nil {
+		n.Stop()
+		return nil, err
+	}
+	nid, hasNode, err := eng.GetLocal(localNodeID)
+	if err != nil {
+		n.Stop()
+		return nil, err
+	}
+	switch {
+	case hasCluster && hasNode && len(nid) == 8:
+		if err := n.startHost(string(cid), binary.BigEndian.Uint64(nid)); err != nil {
+			n.Stop()
+			return nil, err
+		}
+		// Tell the cluster our address in case it changed.
+		if len(cfg.Join) > 0 {
+			n.wg.Add(1)
+			go n.joinLoop()
+		}
+	case len(cfg.Join) > 0:
+		n.wg.Add(1)
+		go n.joinLoop()
+	default:
+		n.logger.Info("waiting for `meridian init`", "addr", n.Addr())
+	}
+	return n, nil
+}
+
+func (n *Node) listen() error {
+	lis, err := net.Listen("tcp", n.cfg.ListenAddr)
+	if err != nil {
+		return errors.Wrapf(err, "server: listening on %s", n.cfg.ListenAddr)
+	}
+	n.lis = lis
+	if n.cfg.AdvertiseAddr == "" {
+		n.cfg.AdvertiseAddr = lis.Addr().String()
+	}
+	n.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
+	pb.RegisterRaftServer(n.grpc, raftProxy{n: n})
+	pb.RegisterKVServer(n.grpc, kvService{n: n})
+	pb.RegisterAdminServer(n.grpc, adminService{n: n})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.grpc.Serve(lis); err != nil {
+			n.logger.Error("gRPC server stopped", "err", err)
+		}
+	}()
+	if n.cfg.HTTPAddr != "-" {
+		hl, err := net.Listen("tcp", n.cfg.HTTPAddr)
+		if err != nil {
+			return errors.Wrapf(err, "server: listening on %s (HTTP)", n.cfg.HTTPAddr)
+		}
+		n.httpLis = hl
+		n.httpSrv = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.httpSrv.Serve(hl); err != nil && err != http.ErrServerClosed {
+				n.logger.Error("HTTP server stopped", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// Addr is the node's gRPC address.
+func (n *Node) Addr() string { return n.cfg.AdvertiseAddr }
+
+// HTTPAddr is the node's HTTP address ("" if disabled).
+func (n *Node) HTTPAddr() string {
+	if n.httpLis == nil {
+		return ""
+	}
+	return n.httpLis.Addr().String()
+}
+
+// NodeID returns the node's ID, 0 before it joined a cluster.
+func (n *Node) NodeID() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mu.nodeID
+}
+
+// Host returns the Raft host, nil before the node joined a cluster.
+func (n *Node) Host() *paxosgroup.Host {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mu.host
+}
+
+// Ready is closed once the node serves as a member of a cluster.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+func (n *Node) self(id uint64) *pb.NodeDescriptor {
+	return &pb.NodeDescriptor{NodeId: id, Address: n.cfg.AdvertiseAddr, HttpAddress: n.HTTPAddr(),
+		Region: n.cfg.Region, Zone: n.cfg.Zone}
+}
+
+// startHost persists the identity and starts the Raft host.
+func (n *Node) startHost(clusterID string, nodeID uint64) error {
+	if err := n.engine.SetLocal(localClusterID, []byte(clusterID)); err != nil {
+		return err
+	}
+	if err := n.engine.SetLocal(localNodeID, binary.BigEndian.AppendUint64(nil, nodeID)); err != nil {
+		return err
+	}
+	opts := n.cfg.Paxos
+	opts.NodeID = nodeID
+	opts.Engine = n.engine
+	opts.StateMachine = kvStateMachine{}
+	opts.Logger = n.logger
+	h, err := paxosgroup.NewHost(opts)
+	if err != nil {
+		return err
+	}
+	h.SetRouter(metaRouter{n})
+	h.UpdateNodes(n.self(nodeID))
+	if data, ok, err := n.engine.GetLocal(localNodes); err == nil && ok {
+		var saved pb.JoinResponse
+		if proto.Unmarshal(data, &saved) == nil {
+			for _, nd := range saved.Nodes {
+				if nd.NodeId != nodeID {
+					h.UpdateNodes(nd)
+				}
+			}
+			h.UpdateNodes(n.self(nodeID))
+		}
+	}
+	if err := h.RegisterMetrics(n.reg); err != nil {
+		return err
+	}
+	if err := h.Start(); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.mu.clusterID, n.mu.nodeID, n.mu.host = clusterID, nodeID, h
+	n.mu.Unlock()
+	close(n.ready)
+	n.logger = n.logger.With("node", nodeID)
+	n.logger.Info("node started", "cluster", clusterID, "addr", n.Addr(), "region", n.cfg.Region, "zone", n.cfg.Zone)
+	n.wg.Add(1)
+	go n.saveNodesLoop()
+	return nil
+}
+
+// saveNodesLoop persists the address book so that a restarted node can
+// reach its peers before anyone reaches it.
+func (n *Node) saveNodesLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	var last []byte
+	for {
+		h := n.Host()
+		data, err := proto.Marshal(&pb.JoinResponse{Nodes: h.Nodes()})
+		if err == nil && string(data) != string(last) {
+			if err := n.engine.SetLocal(localNodes, data); err == nil {
+				last = data
+			}
+		}
+		select {
+		case <-n.stopper:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Init bootstraps a new cluster on this node: the meta group and the first
+// user group, one replica each, here. Other nodes join and the groups
+// up-replicate to them.
+func (n *Node) Init(ctx context.Context) (*pb.InitResponse, error) {
+	n.mu.Lock()
+	if n.mu.clusterID != "" {
+		cid := n.mu.clusterID
+		n.mu.Unlock()
+		return nil, status.Errorf(codes.AlreadyExists,
+			"cluster %s is already initialized; init runs once per cluster (start new nodes with --join instead)", cid)
+	}
+	n.mu.Unlock()
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	clusterID := hex.EncodeToString(raw[:])
+	const nodeID = 1
+	if err := n.startHost(clusterID, nodeID); err != nil {
+		return nil, err
+	}
+	h := n.Host()
+	replicas := []*pb.ReplicaDescriptor{{ReplicaId: 1, NodeId: nodeID, Type: pb.ReplicaType_VOTER}}
+	meta := &pb.GroupDescriptor{GroupId: paxosgroup.MetaGroupID, StartKey: paxosgroup.MetaSpanStart,
+		EndKey: paxosgroup.MetaSpanEnd, Replicas: replicas, Generation: 1, NextReplicaId: 2}
+	user := &pb.GroupDescriptor{GroupId: paxosgroup.FirstUserGroupID, StartKey: paxosgroup.UserSpanStart,
+		Replicas: replicas, Generation: 1, NextReplicaId: 2}
+	if err := h.Bootstrap(meta, user); err != nil {
+		return nil, err
+	}
+	cmd := &pb.MetaCommand{AllocateNodeIds: 1, Nodes: []*pb.NodeDescriptor{n.self(0)}, Descriptors: []*pb.GroupDescriptor{meta, user}}
+	var id uint64
+	err := retry(ctx, func() error {
+		var err error
+		id, err = h.ApplyMeta(ctx, cmd)
+		return err
+	})
+	if err != nil {
+		return nil, errors.Wrap(err, "server: writing the first directory records")
+	}
+	if id != nodeID {
+		return nil, errors.AssertionFailedf("server: bootstrap allocated node ID %d", id)
+	}
+	return &pb.InitResponse{ClusterId: clusterID, NodeId: nodeID}, nil
+}
+
+// joinLoop asks the join addresses for a node ID until one answers.
+func (n *Node) joinLoop() {
+	defer n.wg.Done()
+	backoff := 200 * time.Millisecond
+	for {
+		for _, addr := range n.cfg.Join {
+			if addr == n.cfg.AdvertiseAddr || addr == n.lis.Addr().String() {
+				continue
+			}
+			if done := n.tryJoin(addr); done {
+				return
+			}
+		}
+		select {
+		case <-n.stopper:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (n *Node) tryJoin(addr string) bool {
+	id := n.NodeID()
+	n.mu.Lock()
+	cid := n.mu.clusterID
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := n.conns.get(addr)
+	if err != nil {
+		return false
+	}
+	resp, err := pb.NewAdminClient(conn).Join(ctx, &pb.JoinRequest{Node: n.self(id), ClusterId: cid})
+	if err != nil {
+		if s, _ := status.FromError(err); s.Code() == codes.InvalidArgument {
+			n.logger.Error("join refused", "addr", addr, "err", err)
+		}
+		return false
+	}
+	if id == 0 {
+		if err := n.startHost(resp.ClusterId, resp.NodeId); err != nil {
+			n.logger.Error("starting after join", "err", err)
+			return false
+		}
+	}
+	h := n.Host()
+	h.UpdateNodes(resp.Nodes...)
+	h.UpdateNodes(n.self(resp.NodeId))
+	n.logger.Info("joined cluster", "via", addr, "cluster", resp.ClusterId, "node", resp.NodeId)
+	return true
+}
+
+// Stop shuts the node down: stops serving, stops the Raft host and closes
+// the store.
+func (n *Node) Stop() {
+	n.stopOnce.Do(func() {
+		close(n.stopper)
+		if n.grpc != nil {
+			done := make(chan struct{})
+			go func() { n.grpc.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second):
+				n.grpc.Stop()
+			}
+		}
+		if n.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = n.httpSrv.Shutdown(ctx)
+			cancel()
+		}
+		if h := n.Host(); h != nil {
+			h.Stop()
+		}
+		n.wg.Wait()
+		n.conns.closeAll()
+		if err := n.engine.Close(); err != nil {
+			n.logger.Error("closing store", "err", err)
+		}
+	})
+}
+
+// retry runs fn until it succeeds, the error is not worth retrying, or
+// ctx ends. Routing errors and unavailability are retried.
+func retry(ctx context.Context, fn func() error) error {
+	backoff := 20 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.CombineErrors(ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, paxosgroup.ErrNotLeader) || errors.Is(err, paxosgroup.ErrGroupNotFound) ||
+		errors.Is(err, paxosgroup.ErrWrongRange) {
+		return true
+	}
+	if routingError(err) != nil {
+		return true
+	}
+	s, ok := status.FromError(err)
+	return ok && (s.Code() == codes.Unavailable || s.Code() == codes.FailedPrecondition)
+}
