@@ -34,6 +34,26 @@
 // the wall clock larger than the interval show up as a violation (reported,
 // fenced) instead of moving commit timestamps.
 //
+// # Wiring a node
+//
+//	var opts truetime.Options
+//	opts.RegisterFlags(fs)             // --time-masters HOST:PORT,..., --max-epsilon
+//	// after fs.Parse:
+//	tt, err := truetime.New(truetime.SystemClock(), opts)
+//	go tt.Run(ctx)                     // polls until ctx is done
+//	err = tt.WaitSynced(ctx)           // before accepting read-write work
+//	reg.MustRegister(truetime.NewCollector(tt))   // meridian_truetime_* on /metrics
+//	st := tt.Status()                  // JSON-ready, for `meridian status` (ε, sources)
+//
+//	// read-write commit:
+//	if err := tt.CheckCommit(); err != nil { ... }  // errors.Is(err, truetime.ErrCommitFenced)
+//	s := tt.Now().Latest (and above every other bound, DESIGN.md §2 invariant 2)
+//	err = tt.WaitUntilAfter(ctx, s)    // commit wait, overlapped with replication
+//
+// A node that is also a time master (--time-master HOST:PORT) runs
+// timemaster.New, timemaster.Listen and Server.Serve, and registers
+// timemaster.NewCollector.
+//
 // # Invariants
 //
 //  1. If the local clock's rate error is within MaxDriftPPM and at most
