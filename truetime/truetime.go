@@ -139,6 +139,13 @@ func (tt *TrueTime) Before(t int64) bool { return tt.Now().Latest < t }
 // Epsilon returns the current ε, half the width of Now.
 func (tt *TrueTime) Epsilon() time.Duration { return tt.Now().Epsilon() }
 
+// Offset returns the estimated true time minus the local clock (the
+// midpoint of the estimate); 0 before the first synchronisation.
+func (tt *TrueTime) Offset() time.Duration {
+	e := tt.state.Load().est
+	return time.Duration(e.lo + (e.hi-e.lo)/2)
+}
+
 // Synced reports whether the clock has agreed with its sources at least once.
 func (tt *TrueTime) Synced() bool { return tt.state.Load().est.synced }
 
