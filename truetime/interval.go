@@ -28,11 +28,15 @@ func (i Interval) Contains(t int64) bool { return i.Earliest <= t && t <= i.Late
 // largest Duration for an unknown interval. It is the ε of the paper: the
 // interval is [mid−ε, mid+ε].
 func (i Interval) Epsilon() time.Duration {
-	w := uint64(i.Latest) - uint64(i.Earliest) // wraps correctly for Latest ≥ Earliest
 	if i.Latest < i.Earliest {
 		return 0
 	}
-	return time.Duration((w + 1) / 2)
+	w := uint64(i.Latest) - uint64(i.Earliest) // exact for Latest ≥ Earliest
+	half := w/2 + w&1
+	if half > math.MaxInt64 {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(half)
 }
 
 // Midpoint is the centre of the interval, the clock's best single guess of
