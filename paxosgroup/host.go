@@ -321,13 +321,13 @@ func (h *Host) handleBatch(b *pb.RaftBatch) []*pb.HeartbeatAck {
 			// propped up with support.
 			break
 		}
-		h.live.onHeartbeat(b.FromNode)
+		epoch := h.live.onHeartbeat(b.FromNode)
 		if hb.Sender != nil {
 			h.UpdateNodes(hb.Sender)
 		}
 		h.UpdateNodes(hb.Nodes...)
 		h.observeMeta(hb.Meta, hb.MetaLeaderNode)
-		acks = append(acks, &pb.HeartbeatAck{Seq: hb.Seq})
+		acks = append(acks, &pb.HeartbeatAck{Seq: hb.Seq, Epoch: epoch})
 	}
 	for _, env := range b.Messages {
 		var m raftpb.Message
@@ -335,14 +335,14 @@ func (h *Host) handleBatch(b *pb.RaftBatch) []*pb.HeartbeatAck {
 			h.logger.Warn("dropping undecodable raft message", "from", b.FromNode, "err", err)
 			continue
 		}
-		h.deliver(env.GroupId, b.FromNode, &m)
+		h.deliver(env.GroupId, b.FromNode, env.SupportEpoch, &m)
 	}
 	return acks
 }
 
 func (h *Host) handleAcks(from uint64, acks []*pb.HeartbeatAck) {
 	for _, a := range acks {
-		h.live.onAck(from, a.Seq)
+		h.live.onAck(from, a.Seq, a.Epoch)
 	}
 }
 
@@ -358,8 +358,9 @@ func (h *Host) peerUnreachable(node uint64) {
 	}
 }
 
-// deliver hands a Raft message to its replica.
-func (h *Host) deliver(groupID, fromNode uint64, m *raftpb.Message) {
+// deliver hands a Raft message to its replica, with the sender's support
+// epoch for this node.
+func (h *Host) deliver(groupID, fromNode, epoch uint64, m *raftpb.Message) {
 	r := h.getOrCreateReplica(groupID, m.GetTo())
 	if r == nil {
 		return
@@ -372,7 +373,7 @@ func (h *Host) deliver(groupID, fromNode uint64, m *raftpb.Message) {
 	if r.dropVote(m, fromNode) {
 		return
 	}
-	r.enqueueMessage(m)
+	r.enqueueMessage(inbound{m: m, epoch: epoch})
 }
 
 // ---------------------------------------------------------------------------

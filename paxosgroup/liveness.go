@@ -1,6 +1,8 @@
 package paxosgroup
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"sync"
 	"time"
 )
@@ -9,12 +11,25 @@ import (
 //
 // Every tick a node sends each peer a heartbeat. A peer that receives it
 // promises support: for SupportDuration of its own monotonic clock it will
-// not vote for, or campaign against, any leader hosted on the sender's node
-// in a group where it currently follows that node (replica.go enforces the
-// promise by dropping vote requests and by not ticking such followers).
-// When the acknowledgement returns, the sender knows the promise started no
-// earlier than the heartbeat left, so it may count on it until
+// not vote for, or campaign against, a leader on the sender's node in a
+// group where it follows that node (replica.go enforces the promise by
+// dropping vote requests and by not ticking such followers). When the
+// acknowledgement returns, the sender knows the promise started no earlier
+// than the heartbeat left, so it may count on it until
 // sentAt + Options.leaseDuration() on its own clock.
+//
+// Support comes in epochs. A supporter starts a new epoch for a peer
+// whenever its support for that peer had lapsed before it is granted
+// again, and every incarnation of a node starts with fresh epochs. Within
+// one epoch support was continuous, so a follower that answered the leader
+// of term T in epoch e still follows it while epoch e lasts: leaving it
+// would have needed a vote that the promise forbade. Raft messages and
+// acknowledgements carry the sender's epoch; a leader counts a voter
+// towards its lease only while the voter's support is still in the epoch
+// of its last answer in the leader's term (replica.go). Without epochs, a
+// follower that had moved on to a newer leader during a partition would,
+// once the partition heals and node-level support resumes, look like
+// support for the old leader.
 //
 // A node that restarts has forgotten the promises it made. It therefore
 // behaves, for SupportDuration after start, as if it supported every peer:
@@ -26,15 +41,23 @@ type liveness struct {
 	startedAt       time.Time
 	// base anchors the monotonic nanosecond values handed to quorum math.
 	base time.Time
+	// epochBase makes this incarnation's epochs differ from any earlier
+	// incarnation's.
+	epochBase uint64
 
 	mu struct {
 		sync.Mutex
 		seq         uint64
 		sent        map[uint64]sentHeartbeat
-		supportFor  map[uint64]time.Time // peer -> we support it until
-		supportFrom map[uint64]time.Time // peer -> it supports us until
-		lastHeard   map[uint64]time.Time // peer -> last heartbeat or ack
+		supportFor  map[uint64]support // peer -> we support it
+		supportFrom map[uint64]support // peer -> it supports us
+		lastHeard   map[uint64]time.Time
 	}
+}
+
+type support struct {
+	until time.Time
+	epoch uint64
 }
 
 type sentHeartbeat struct {
@@ -44,16 +67,19 @@ type sentHeartbeat struct {
 
 func newLiveness(opts *Options) *liveness {
 	now := opts.Now()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
 	l := &liveness{
 		now:             opts.Now,
 		supportDuration: opts.SupportDuration,
 		leaseDuration:   opts.leaseDuration(),
 		startedAt:       now,
 		base:            now,
+		epochBase:       binary.BigEndian.Uint64(b[:]) &^ 0xffffffff,
 	}
 	l.mu.sent = make(map[uint64]sentHeartbeat)
-	l.mu.supportFor = make(map[uint64]time.Time)
-	l.mu.supportFrom = make(map[uint64]time.Time)
+	l.mu.supportFor = make(map[uint64]support)
+	l.mu.supportFrom = make(map[uint64]support)
 	l.mu.lastHeard = make(map[uint64]time.Time)
 	return l
 }
@@ -77,21 +103,37 @@ func (l *liveness) nextHeartbeat(peer uint64) uint64 {
 	return l.mu.seq
 }
 
-// onHeartbeat grants support to peer and reports that the peer is alive.
-func (l *liveness) onHeartbeat(peer uint64) {
+// onHeartbeat grants support to peer and returns the epoch it is granted
+// in.
+func (l *liveness) onHeartbeat(peer uint64) uint64 {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	until := now.Add(l.supportDuration)
-	if until.After(l.mu.supportFor[peer]) {
-		l.mu.supportFor[peer] = until
+	s := l.mu.supportFor[peer]
+	if s.epoch == 0 || !now.Before(s.until) {
+		// Support lapsed (or never was): a new epoch.
+		if s.epoch == 0 {
+			s.epoch = l.epochBase
+		}
+		s.epoch++
 	}
+	s.until = now.Add(l.supportDuration)
+	l.mu.supportFor[peer] = s
 	l.mu.lastHeard[peer] = now
+	return s.epoch
 }
 
-// onAck extends peer's support for us, measured from when the heartbeat
-// left.
-func (l *liveness) onAck(peer, seq uint64) {
+// epochFor is this node's current support epoch for peer (0: none), which
+// stamps every Raft message sent to it.
+func (l *liveness) epochFor(peer uint64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.supportFor[peer].epoch
+}
+
+// onAck records peer's support for us in epoch, measured from when the
+// heartbeat left.
+func (l *liveness) onAck(peer, seq, epoch uint64) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -101,9 +143,15 @@ func (l *liveness) onAck(peer, seq uint64) {
 	}
 	delete(l.mu.sent, seq)
 	until := s.at.Add(l.leaseDuration)
-	if until.After(l.mu.supportFrom[peer]) {
-		l.mu.supportFrom[peer] = until
+	cur := l.mu.supportFrom[peer]
+	if cur.epoch != epoch {
+		// Acks of one stream arrive in order, so a different epoch is a
+		// newer one; the old epoch's support is no longer counted.
+		cur = support{epoch: epoch, until: until}
+	} else if until.After(cur.until) {
+		cur.until = until
 	}
+	l.mu.supportFrom[peer] = cur
 	l.mu.lastHeard[peer] = now
 }
 
@@ -117,7 +165,7 @@ func (l *liveness) supporting(leader uint64) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return now.Before(l.mu.supportFor[leader])
+	return now.Before(l.mu.supportFor[leader].until)
 }
 
 // inStartupGrace reports whether promises of a previous incarnation may
@@ -127,15 +175,16 @@ func (l *liveness) inStartupGrace() bool {
 }
 
 // supportedUntil returns, as nanoseconds since l.base, until when peer
-// supports this node (0: not at all).
-func (l *liveness) supportedUntil(peer uint64) int64 {
+// supports this node in the given epoch (0: not at all, or not in that
+// epoch).
+func (l *liveness) supportedUntil(peer, epoch uint64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t, ok := l.mu.supportFrom[peer]
-	if !ok {
+	s, ok := l.mu.supportFrom[peer]
+	if !ok || epoch == 0 || s.epoch != epoch {
 		return 0
 	}
-	return int64(t.Sub(l.base))
+	return int64(s.until.Sub(l.base))
 }
 
 // monoNow is the current time in the units of supportedUntil.

@@ -60,7 +60,7 @@ type replica struct {
 
 	inboxMu sync.Mutex
 	inbox   struct {
-		msgs        []*raftpb.Message
+		msgs        []inbound
 		props       []*proposal
 		ticks       int
 		unreachable []uint64
@@ -84,6 +84,9 @@ type replica struct {
 		termStart    uint64
 		transferring bool
 		persistedHS  *raftpb.HardState
+		// epochAt is, per voter, the support epoch in which it last
+		// answered this leader in its current term (see liveness.go).
+		epochAt map[uint64]uint64
 		idleTicks    int
 		pendingSnap  *receivedSnapshot
 		changed      chan struct{} // closed after every processing round
@@ -94,6 +97,7 @@ type replica struct {
 func newReplicaShell(h *Host, groupID, replicaID uint64, rs *storage.RaftStorage) *replica {
 	r := &replica{h: h, groupID: groupID, replicaID: replicaID, rs: rs, peerNodes: make(map[uint64]uint64)}
 	r.mu.proposals = make(map[uint64]*proposal)
+	r.mu.epochAt = make(map[uint64]uint64)
 	r.mu.changed = make(chan struct{})
 	rs.SetSnapshotProvider(r.snapshotMeta)
 	return r
@@ -221,7 +225,14 @@ func (r *replica) learnPeer(replicaID, node uint64) {
 // ---------------------------------------------------------------------------
 // Inbox.
 
-func (r *replica) enqueueMessage(m *raftpb.Message) {
+// inbound is a received Raft message and the sender's support epoch for
+// this node when it sent it.
+type inbound struct {
+	m     *raftpb.Message
+	epoch uint64
+}
+
+func (r *replica) enqueueMessage(m inbound) {
 	r.inboxMu.Lock()
 	r.inbox.msgs = append(r.inbox.msgs, m)
 	r.inboxMu.Unlock()
@@ -322,7 +333,7 @@ func (h *Host) processGroup(id uint64) {
 	}
 }
 
-func (r *replica) takeInbox() (msgs []*raftpb.Message, props []*proposal, ticks int, unreachable []uint64) {
+func (r *replica) takeInbox() (msgs []inbound, props []*proposal, ticks int, unreachable []uint64) {
 	r.inboxMu.Lock()
 	defer r.inboxMu.Unlock()
 	msgs, props, ticks, unreachable = r.inbox.msgs, r.inbox.props, r.inbox.ticks, r.inbox.unreachable
@@ -366,7 +377,12 @@ func (r *replica) process() {
 		r.mu.idleTicks = 0
 		r.quiesced.Store(false)
 	}
-	for _, m := range msgs {
+	for _, in := range msgs {
+		m := in.m
+		if r.isLeader.Load() && m.GetTerm() == r.mu.term &&
+			(m.GetType() == raftpb.MsgAppResp || m.GetType() == raftpb.MsgHeartbeatResp) {
+			r.mu.epochAt[m.GetFrom()] = in.epoch
+		}
 		if err := rn.Step(m); err != nil {
 			r.h.logger.Debug("raft step", "group", r.groupID, "type", m.GetType(), "err", err)
 		}
@@ -451,6 +467,7 @@ func (r *replica) onSoftStateLocked(ss *raft.SoftState) {
 	if isLeader && (!wasLeader || term != r.mu.term) {
 		r.mu.termStart = 0
 		r.mu.transferring = false
+		clear(r.mu.epochAt)
 	}
 	r.mu.term = term
 	if wasLeader && !isLeader {
@@ -481,17 +498,34 @@ func (r *replica) handleReadyLocked(rd raft.Ready) {
 	}
 	hs := rd.HardState
 	hsChanged := hs != nil && !raft.IsEmptyHardState(hs)
-	// Messages may leave before this Ready's entries are durable (the
-	// leader writes in parallel with its followers), but not before a
-	// change of term or vote is: those are promises to other replicas.
+	// A leader's appends may leave before this Ready's entries are durable
+	// (it writes in parallel with its followers), but not before a change
+	// of term or vote is, and no response that acknowledges entries or
+	// grants a vote leaves before what it acknowledges is durable.
 	sendEarly := !hsChanged || (hs.GetTerm() == r.mu.persistedHS.GetTerm() && hs.GetVote() == r.mu.persistedHS.GetVote())
-	if sendEarly {
-		r.sendMessagesLocked(rd.Messages)
+	early, late := rd.Messages, []*raftpb.Message(nil)
+	if !sendEarly {
+		early, late = nil, rd.Messages
+	} else if len(rd.Entries) > 0 || (rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot)) {
+		early = nil
+		for _, m := range rd.Messages {
+			switch m.GetType() {
+			case raftpb.MsgAppResp, raftpb.MsgVoteResp, raftpb.MsgPreVoteResp:
+				late = append(late, m)
+			default:
+				early = append(early, m)
+			}
+		}
 	}
+	r.sendMessagesLocked(early)
 	b := r.h.engine.NewBatch()
 	err := r.persistReadyLocked(b, rd, hsChanged)
+	// Entries, snapshots, terms and votes must be durable before anything
+	// depends on them; a commit index alone need not be (Raft recovers
+	// it), which saves an fsync on every write's critical path.
+	needSync := len(rd.Entries) > 0 || (rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot)) || !sendEarly
 	if err == nil && !b.Empty() {
-		err = b.Commit(true)
+		err = b.Commit(needSync)
 	}
 	b.Close()
 	if err != nil {
@@ -504,9 +538,7 @@ func (r *replica) handleReadyLocked(rd raft.Ready) {
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		r.afterSnapshotLocked()
 	}
-	if !sendEarly {
-		r.sendMessagesLocked(rd.Messages)
-	}
+	r.sendMessagesLocked(late)
 	if len(rd.CommittedEntries) > 0 {
 		if err := r.applyLocked(rd.CommittedEntries); err != nil {
 			r.failLocked(errors.Wrap(err, "applying committed entries"))
@@ -564,7 +596,7 @@ func (r *replica) sendMessagesLocked(msgs []*raftpb.Message) {
 			r.h.logger.Error("marshal raft message", "err", err)
 			continue
 		}
-		r.h.transport.send(node, &pb.RaftEnvelope{GroupId: r.groupID, Message: data})
+		r.h.transport.send(node, &pb.RaftEnvelope{GroupId: r.groupID, Message: data, SupportEpoch: r.h.live.epochFor(node)})
 	}
 }
 
@@ -602,7 +634,7 @@ func (l leaseIndexer) AckedIndex(id uint64) (quorum.Index, bool) {
 	if !l.matched[id] {
 		return 0, true
 	}
-	return quorum.Index(max(0, l.r.h.live.supportedUntil(l.r.nodeOf(id)))), true
+	return quorum.Index(max(0, l.r.h.live.supportedUntil(l.r.nodeOf(id), l.r.mu.epochAt[id]))), true
 }
 
 // leaseValid reports whether this replica holds the lease now.
@@ -618,7 +650,13 @@ func (r *replica) leaseValid() bool {
 		r.updateLeaseLocked()
 	}
 	r.mu.Unlock()
-	return r.h.live.monoNow() < r.leaseExpiry.Load()
+	if r.h.live.monoNow() < r.leaseExpiry.Load() {
+		return true
+	}
+	// A leader without a lease must find out why (it may have been
+	// deposed while quiescent): tick it again.
+	r.quiesced.Store(false)
+	return false
 }
 
 // maybeQuiesceLocked stops ticking an idle leader once every follower has

@@ -171,7 +171,7 @@ func (h *Host) receiveSnapshot(hdr *pb.SnapshotHeader, keys, values [][]byte) er
 	r.mu.Lock()
 	r.mu.pendingSnap = &receivedSnapshot{id: string(m.GetSnapshot().GetData()), header: hdr, keys: keys, values: values}
 	r.mu.Unlock()
-	r.enqueueMessage(&m)
+	r.enqueueMessage(inbound{m: &m})
 	return nil
 }
 

@@ -266,8 +266,15 @@ func (n *Node) routeKey(ctx context.Context, key []byte,
 			return err
 		}
 		cands := n.leaderCandidates(d)
+		tried := map[uint64]bool{}
 		var last error
-		for _, node := range cands {
+		for len(cands) > 0 {
+			node := cands[0]
+			cands = cands[1:]
+			if tried[node] {
+				continue
+			}
+			tried[node] = true
 			err := fn(ctx, node, d)
 			if err == nil {
 				n.ranges.setLeader(d.GroupId, node)
@@ -275,9 +282,10 @@ func (n *Node) routeKey(ctx context.Context, key []byte,
 			}
 			re := routingError(err)
 			switch {
-			case re != nil && re.Reason == pb.RoutingError_NOT_LEADER && re.LeaderNode != 0 && re.LeaderNode != node:
+			case re != nil && re.Reason == pb.RoutingError_NOT_LEADER && re.LeaderNode != 0 && !tried[re.LeaderNode]:
+				// Follow the hint at once.
 				n.ranges.setLeader(d.GroupId, re.LeaderNode)
-				return err // retry at once with the hint
+				cands = append([]uint64{re.LeaderNode}, cands...)
 			case re != nil && re.Reason != pb.RoutingError_NOT_LEADER:
 				n.ranges.evict(d.GroupId)
 				if re.Descriptor_ != nil && re.Reason == pb.RoutingError_WRONG_RANGE {

@@ -470,9 +470,14 @@ func (x *RaftBatch) GetAcks() []*HeartbeatAck {
 }
 
 type RaftEnvelope struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GroupId       uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	Message       []byte                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // raftpb.Message, marshaled
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Message []byte                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // raftpb.Message, marshaled
+	// The sender's current support epoch for the receiving node (see
+	// paxosgroup/liveness.go): a leader counts a follower towards its lease
+	// only while the follower's support stays in the epoch in which it last
+	// answered the leader.
+	SupportEpoch  uint64 `protobuf:"varint,3,opt,name=support_epoch,json=supportEpoch,proto3" json:"support_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -519,6 +524,13 @@ func (x *RaftEnvelope) GetMessage() []byte {
 		return x.Message
 	}
 	return nil
+}
+
+func (x *RaftEnvelope) GetSupportEpoch() uint64 {
+	if x != nil {
+		return x.SupportEpoch
+	}
+	return 0
 }
 
 // Heartbeat asks the receiving node to support the sender for
@@ -610,8 +622,10 @@ func (x *Heartbeat) GetMetaLeaderNode() uint64 {
 }
 
 type HeartbeatAck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The acknowledging node's support epoch for the heartbeat's sender.
+	Epoch         uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -649,6 +663,13 @@ func (*HeartbeatAck) Descriptor() ([]byte, []int) {
 func (x *HeartbeatAck) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *HeartbeatAck) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
 	}
 	return 0
 }
@@ -2998,19 +3019,21 @@ const file_meridian_proto_rawDesc = "" +
 	"\n" +
 	"heartbeats\x18\x04 \x03(\v2\x16.meridian.v1.HeartbeatR\n" +
 	"heartbeats\x12-\n" +
-	"\x04acks\x18\x05 \x03(\v2\x19.meridian.v1.HeartbeatAckR\x04acks\"C\n" +
+	"\x04acks\x18\x05 \x03(\v2\x19.meridian.v1.HeartbeatAckR\x04acks\"h\n" +
 	"\fRaftEnvelope\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\fR\amessage\"\x97\x02\n" +
+	"\amessage\x18\x02 \x01(\fR\amessage\x12#\n" +
+	"\rsupport_epoch\x18\x03 \x01(\x04R\fsupportEpoch\"\x97\x02\n" +
 	"\tHeartbeat\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x124\n" +
 	"\x16support_duration_nanos\x18\x02 \x01(\x03R\x14supportDurationNanos\x123\n" +
 	"\x06sender\x18\x03 \x01(\v2\x1b.meridian.v1.NodeDescriptorR\x06sender\x121\n" +
 	"\x05nodes\x18\x04 \x03(\v2\x1b.meridian.v1.NodeDescriptorR\x05nodes\x120\n" +
 	"\x04meta\x18\x05 \x01(\v2\x1c.meridian.v1.GroupDescriptorR\x04meta\x12(\n" +
-	"\x10meta_leader_node\x18\x06 \x01(\x04R\x0emetaLeaderNode\" \n" +
+	"\x10meta_leader_node\x18\x06 \x01(\x04R\x0emetaLeaderNode\"6\n" +
 	"\fHeartbeatAck\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\x86\x01\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\x86\x01\n" +
 	"\rSnapshotChunk\x123\n" +
 	"\x06header\x18\x01 \x01(\v2\x1b.meridian.v1.SnapshotHeaderR\x06header\x12\x12\n" +
 	"\x04keys\x18\x02 \x03(\fR\x04keys\x12\x16\n" +

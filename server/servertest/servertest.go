@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +47,8 @@ type Cluster struct {
 	Faults *paxosgroup.Faults
 	Nodes  []*server.Node // nil while stopped
 	cfgs   []server.Config
+	connMu sync.Mutex
+	conns  map[int]*grpc.ClientConn
 }
 
 // Start starts a cluster, initializes it on node 1, joins the others and
@@ -155,13 +158,22 @@ func (c *Cluster) Index(nodeID uint64) int { return int(nodeID - 1) }
 // Addr of node i.
 func (c *Cluster) Addr(i int) string { return c.cfgs[i].ListenAddr }
 
-// Conn dials node i.
+// Conn returns a client connection to node i (one per node, reused).
 func (c *Cluster) Conn(i int) *grpc.ClientConn {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if c.conns == nil {
+		c.conns = map[int]*grpc.ClientConn{}
+	}
+	if cc, ok := c.conns[i]; ok {
+		return cc
+	}
 	cc, err := grpc.NewClient(c.Addr(i), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.t.Cleanup(func() { _ = cc.Close() })
+	c.conns[i] = cc
 	return cc
 }
 
@@ -193,22 +205,13 @@ func (c *Cluster) Status() *pb.StatusResponse {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		st, err := pb.NewAdminClient(c.connTo(n.Addr())).Status(ctx, &pb.StatusRequest{})
+		st, err := pb.NewAdminClient(c.Conn(c.Index(n.NodeID()))).Status(ctx, &pb.StatusRequest{})
 		cancel()
 		if err == nil {
 			return st
 		}
 	}
 	return &pb.StatusResponse{}
-}
-
-func (c *Cluster) connTo(addr string) *grpc.ClientConn {
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { _ = cc.Close() })
-	return cc
 }
 
 // WaitReplicated waits until every group known to the local hosts has
