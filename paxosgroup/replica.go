@@ -86,11 +86,11 @@ type replica struct {
 		persistedHS  *raftpb.HardState
 		// epochAt is, per voter, the support epoch in which it last
 		// answered this leader in its current term (see liveness.go).
-		epochAt map[uint64]uint64
-		idleTicks    int
-		pendingSnap  *receivedSnapshot
-		changed      chan struct{} // closed after every processing round
-		metaGen      uint64        // generation last published to the directory
+		epochAt     map[uint64]uint64
+		idleTicks   int
+		pendingSnap *receivedSnapshot
+		changed     chan struct{} // closed after every processing round
+		metaGen     uint64        // generation last published to the directory
 	}
 }
 

@@ -60,7 +60,11 @@
 //     f = (n−1)/2 of the n configured sources lie about their uncertainty,
 //     every interval Now returns contains true time. (Property tests.)
 //  2. Now never decreases: neither end of the interval is below the same end
-//     of an interval returned before, to any caller.
+//     of an interval returned before, to any caller. The one exception is
+//     invariant 5's violation: an Earliest returned before it may have been
+//     too late, and keeping a bound known to be wrong (a new leaseholder
+//     could start early, a commit wait end early) is worse than stepping it
+//     back once; commits are fenced then anyway.
 //  3. Between agreements the interval only widens, by the drift bound times
 //     the local time since the anchor; losing every source makes ε grow,
 //     never makes the interval wrong.
@@ -80,7 +84,8 @@
 //
 //   - Read the wall clock on the Now path, or let a step of the wall clock
 //     move Now (the local Clock must be monotonic).
-//   - Step Now backwards, allocate or lock in Now.
+//   - Step Now backwards (but for invariant 2's exception), allocate or lock
+//     in Now.
 //   - Trust a single source against a majority, or narrow the interval with
 //     anything that is not a bound (no averaging, no filtering by
 //     plausibility: an unlikely bound is still a bound).

@@ -133,6 +133,11 @@ func (s *Syncer) isOutlier(st *sourceState, rtt time.Duration) bool {
 	return float64(rtt) > s.opts.RTTOutlierFactor*float64(median)
 }
 
+// Interval returns the current estimate's interval of true time at local
+// reading now (unknown before the first agreement). Unlike TrueTime.Now it
+// is not made monotonic across estimates.
+func (s *Syncer) Interval(now int64) Interval { return s.est.at(now, s.driftPPM) }
+
 // Fail records a failed exchange with source src.
 func (s *Syncer) Fail(src int, reason DropReason, err error) {
 	st := &s.sources[src]
@@ -219,7 +224,7 @@ func (s *Syncer) violate(now int64, p estimate, carried, agreed span) {
 	}
 	s.lastViolation = fmt.Sprintf(
 		"time sources agree on offset [%s, %s] but the estimate from %s earlier, widened by %d ppm, allows only [%s, %s] (gap %s): "+
-			"the local clock drifts beyond the bound or most time masters are wrong",
+			"the local clock drifts beyond the bound or was stepped, or most time sources are wrong",
 		time.Duration(agreed.lo), time.Duration(agreed.hi), time.Duration(now-p.anchor), s.opts.MaxDriftPPM,
 		time.Duration(carried.lo), time.Duration(carried.hi), time.Duration(gap))
 }

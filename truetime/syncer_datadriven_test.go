@@ -102,7 +102,7 @@ func TestSyncerDataDriven(t *testing.T) {
 				return describeSyncer(s, now)
 			case "interval":
 				now := dur(d, "now")
-				iv := s.est.at(now, s.driftPPM)
+				iv := s.Interval(now)
 				if !iv.Known() {
 					return "unknown"
 				}

@@ -24,15 +24,10 @@ type TrueTime struct {
 	// state is the estimate readers use; replaced (never mutated) under mu.
 	state atomic.Pointer[published]
 
-	// floor makes Now monotonic across all callers: each end of the
-	// returned interval is the maximum of the computed one and every one
-	// returned before. That is safe: an earliest returned before was below
-	// true time then and true time only grew; a larger latest is still above
-	// true time. The two words share a cache line on purpose: they are
-	// written together.
-	floor struct {
-		earliest, latest atomic.Int64
-	}
+	// latestFloor makes Latest monotonic across all callers: Now returns
+	// the maximum of the computed Latest and every one returned before. That
+	// is always safe: a larger upper bound is still an upper bound.
+	latestFloor atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -49,6 +44,15 @@ type published struct {
 	// changed is closed when a newer snapshot replaces this one, waking
 	// commit waits that might now finish earlier.
 	changed chan struct{}
+	// earliestFloor makes Earliest monotonic the same way: an Earliest
+	// returned before was below true time then, and true time only grew.
+	// That holds while the clock's assumptions hold; when a violation is
+	// detected, an Earliest returned before may have been too late, so the
+	// new snapshot gets a fresh floor and Earliest may step back once, to a
+	// bound that is correct again (commits are fenced meanwhile). A reader
+	// still using an old snapshot can only raise the old floor, which no
+	// newer reader consults.
+	earliestFloor *atomic.Int64
 }
 
 // New returns a TrueTime reading clock, configured by opts (defaults are
@@ -77,9 +81,8 @@ func New(clock Clock, opts Options) (*TrueTime, error) {
 		tt.sources = []string{LocalSource}
 	}
 	tt.mu.syncer = NewSyncer(tt.sources, opts)
-	tt.floor.earliest.Store(unknownInterval.Earliest)
-	tt.floor.latest.Store(unknownInterval.Earliest)
-	tt.state.Store(&published{driftPPM: tt.mu.syncer.driftPPM, changed: make(chan struct{})})
+	tt.latestFloor.Store(unknownInterval.Earliest)
+	tt.state.Store(&published{driftPPM: tt.mu.syncer.driftPPM, changed: make(chan struct{}), earliestFloor: newFloor()})
 	return tt, nil
 }
 
@@ -89,45 +92,44 @@ func (tt *TrueTime) Options() Options { return tt.opts }
 // Sources returns the configured source names, in Status order.
 func (tt *TrueTime) Sources() []string { return append([]string(nil), tt.sources...) }
 
+func newFloor() *atomic.Int64 {
+	f := new(atomic.Int64)
+	f.Store(unknownInterval.Earliest)
+	return f
+}
+
 // Now returns an interval containing true time. Before the first
-// synchronisation it is the whole int64 range (Known is false). Both ends
-// never decrease across calls. It does not allocate or lock.
+// synchronisation it is the whole int64 range (Known is false). Neither end
+// ever decreases across calls, with one exception: when the clock detects
+// that its assumptions broke (a violation, see Status), Earliest may step
+// back once to a correct bound. It does not allocate or lock.
 func (tt *TrueTime) Now() Interval {
 	p := tt.state.Load()
 	iv := p.est.at(tt.clock.Now(), p.driftPPM)
 	if !p.est.synced {
 		return iv
 	}
-	return tt.monotonic(iv)
-}
-
-func (tt *TrueTime) monotonic(iv Interval) Interval {
-	for {
-		e := tt.floor.earliest.Load()
-		if iv.Earliest <= e {
-			iv.Earliest = e
-			break
-		}
-		if tt.floor.earliest.CompareAndSwap(e, iv.Earliest) {
-			break
-		}
-	}
-	for {
-		l := tt.floor.latest.Load()
-		if iv.Latest <= l {
-			iv.Latest = l
-			break
-		}
-		if tt.floor.latest.CompareAndSwap(l, iv.Latest) {
-			break
-		}
-	}
-	// Only possible after a detected violation, when an earliest from
-	// before it is above the new estimate: commits are fenced then.
+	iv.Earliest = raiseTo(p.earliestFloor, iv.Earliest)
+	iv.Latest = raiseTo(&tt.latestFloor, iv.Latest)
+	// Only possible while the assumptions are broken but not yet detected
+	// (an Earliest from before is above the current estimate).
 	if iv.Latest < iv.Earliest {
 		iv.Latest = iv.Earliest
 	}
 	return iv
+}
+
+// raiseTo returns max(v, *floor) and raises the floor to it.
+func raiseTo(floor *atomic.Int64, v int64) int64 {
+	for {
+		f := floor.Load()
+		if v <= f {
+			return f
+		}
+		if floor.CompareAndSwap(f, v) {
+			return v
+		}
+	}
 }
 
 // After reports whether true time is certainly after t (Now().Earliest > t).
@@ -261,14 +263,19 @@ func (tt *TrueTime) Sync() {
 
 func (tt *TrueTime) syncLocked() {
 	s := tt.mu.syncer
+	violations := s.violations
 	s.Sync(tt.clock.Now())
 	old := tt.state.Load()
 	next := &published{
-		est:         s.est,
-		driftPPM:    s.driftPPM,
-		fencedUntil: s.fencedUntil,
-		violation:   s.lastViolation,
-		changed:     make(chan struct{}),
+		est:           s.est,
+		driftPPM:      s.driftPPM,
+		fencedUntil:   s.fencedUntil,
+		violation:     s.lastViolation,
+		changed:       make(chan struct{}),
+		earliestFloor: old.earliestFloor,
+	}
+	if s.violations != violations {
+		next.earliestFloor = newFloor()
 	}
 	tt.state.Store(next)
 	close(old.changed)
