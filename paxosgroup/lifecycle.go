@@ -58,8 +58,21 @@ func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error 
 	if err != nil {
 		return err
 	}
-	if existing := h.replica(d.GroupId); existing != nil && existing.initialized.Load() {
-		return nil
+	if existing := h.replica(d.GroupId); existing != nil {
+		// An uninitialized replica (created by messages from peers that
+		// applied the split first) may be writing its hard state right
+		// now. Retire it under its lock, so that its writes are durable
+		// and visible before we read them and none follow;
+		// installSplitRight replaces it.
+		existing.mu.Lock()
+		initialized := existing.initialized.Load()
+		if !initialized {
+			existing.mu.destroyed = true
+		}
+		existing.mu.Unlock()
+		if initialized {
+			return nil
+		}
 	}
 	cs := &raftpb.ConfState{}
 	for _, rd := range d.Replicas {
@@ -105,29 +118,13 @@ func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error 
 // left. If left led the group, the right side campaigns at once so that
 // its leader starts where the left one is.
 func (h *Host) installSplitRight(left *replica, s *pb.SplitCommand) {
-	var r *replica
-	if existing := h.replica(s.Right.GroupId); existing != nil {
-		existing.mu.Lock()
-		data, err := existing.rs.ReplicaMeta()
-		st := &pb.ReplicaState{}
-		if err == nil {
-			err = proto.Unmarshal(data, st)
-		}
-		if err == nil && !existing.initialized.Load() {
-			err = existing.initRawNodeLocked(st)
-		}
-		existing.mu.Unlock()
-		if err != nil {
-			h.logger.Error("initializing right side of split", "group", s.Right.GroupId, "err", err)
-			return
-		}
-		r = existing
-	} else {
-		var err error
-		if r, err = h.loadReplica(s.Right.GroupId); err != nil {
-			h.logger.Error("loading right side of split", "group", s.Right.GroupId, "err", err)
-			return
-		}
+	if existing := h.replica(s.Right.GroupId); existing != nil && existing.initialized.Load() {
+		return
+	}
+	r, err := h.loadReplica(s.Right.GroupId)
+	if err != nil {
+		h.logger.Error("loading right side of split", "group", s.Right.GroupId, "err", err)
+		return
 	}
 	if left.isLeader.Load() {
 		r.campaign()
