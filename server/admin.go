@@ -7,6 +7,7 @@ import (
 	"time"
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/truetime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -212,7 +213,8 @@ func (n *Node) localStatus() *pb.StatusResponse {
 	n.mu.Unlock()
 	out := &pb.StatusResponse{ClusterId: cid, NodeId: id}
 	self, _ := h.Node(id)
-	out.Nodes = append(out.Nodes, &pb.NodeStatus{Node: self, Live: true, LastHeartbeatUnixNanos: time.Now().UnixNano()})
+	out.Nodes = append(out.Nodes, &pb.NodeStatus{Node: self, Live: true, LastHeartbeatUnixNanos: time.Now().UnixNano(),
+		Clock: clockStatus(n.clock.Status())})
 	for _, g := range h.Status() {
 		out.Groups = append(out.Groups, &pb.GroupStatus{
 			Descriptor_: g.Descriptor, LeaderReplica: g.LeaderID, LeaderNode: g.LeaderNode,
@@ -307,4 +309,24 @@ func (p raftProxy) Snapshot(s pb.Raft_SnapshotServer) error {
 		return status.Error(codes.Unavailable, errNotReady.Error())
 	}
 	return h.RaftServer().Snapshot(s)
+}
+
+func clockStatus(s truetime.Status) *pb.ClockStatus {
+	out := &pb.ClockStatus{EpsilonNanos: int64(s.Epsilon), OffsetNanos: int64(s.Offset),
+		LastSyncUnixNanos: s.LastSync, Fenced: s.Fenced}
+	for _, src := range s.Sources {
+		state := "ok"
+		switch {
+		case !src.Reachable:
+			state = "unreachable"
+		case src.Outvoted:
+			state = "outvoted"
+		}
+		if src.LastError != "" && !src.Reachable {
+			state += ": " + src.LastError
+		}
+		out.Sources = append(out.Sources, &pb.ClockSource{Address: src.Address, Healthy: src.Reachable && !src.Outvoted,
+			OffsetNanos: int64(src.LastOffset), RttNanos: int64(src.LastRTT), State: state})
+	}
+	return out
 }

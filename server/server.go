@@ -15,6 +15,8 @@ import (
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/storage"
+	"github.com/meridiandb/meridian/truetime"
+	"github.com/meridiandb/meridian/truetime/timemaster"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
@@ -45,6 +47,14 @@ type Config struct {
 	Paxos paxosgroup.Options
 	// Storage tunes the engine.
 	Storage storage.Options
+	// Clock configures TrueTime: time masters, max ε (--time-masters,
+	// --max-epsilon). No masters: single-machine mode.
+	Clock truetime.Options
+	// TimeMasterAddr, if set, runs an NTP time master in this node on
+	// that UDP address (--time-master), declaring TimeMasterUncertainty
+	// (default 1ms).
+	TimeMasterAddr        string
+	TimeMasterUncertainty time.Duration
 }
 
 func (c *Config) ensureDefaults() {
@@ -93,6 +103,9 @@ type Node struct {
 	conns   connCache
 	ranges  rangeCache
 	syncLat prometheus.Histogram
+	clock   *truetime.TrueTime
+	master  *timemaster.Server
+	cancel  context.CancelFunc // stops the clock and time master
 
 	mu struct {
 		sync.Mutex
@@ -134,7 +147,12 @@ func Start(cfg Config) (*Node, error) {
 	n.engine = eng
 	n.ranges.init()
 	n.conns.init()
+	if err := n.startClock(); err != nil {
+		_ = eng.Close()
+		return nil, err
+	}
 	if err := n.listen(); err != nil {
+		n.cancel()
 		_ = eng.Close()
 		return nil, err
 	}
@@ -205,6 +223,44 @@ func (n *Node) listen() error {
 	}
 	return nil
 }
+
+// startClock starts TrueTime (and the embedded time master, if any).
+func (n *Node) startClock() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	if n.cfg.TimeMasterAddr != "" {
+		m, err := timemaster.New(timemaster.Options{Uncertainty: n.cfg.TimeMasterUncertainty, Logger: n.logger})
+		if err != nil {
+			return err
+		}
+		conn, err := timemaster.Listen(n.cfg.TimeMasterAddr)
+		if err != nil {
+			return errors.Wrapf(err, "server: time master on %s", n.cfg.TimeMasterAddr)
+		}
+		n.master = m
+		n.reg.MustRegister(timemaster.NewCollector(m))
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			_ = m.Serve(ctx, conn)
+		}()
+	}
+	tt, err := truetime.New(truetime.SystemClock(), n.cfg.Clock)
+	if err != nil {
+		return err
+	}
+	n.clock = tt
+	n.reg.MustRegister(truetime.NewCollector(tt))
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		tt.Run(ctx)
+	}()
+	return nil
+}
+
+// Clock is the node's TrueTime.
+func (n *Node) Clock() *truetime.TrueTime { return n.clock }
 
 // Addr is the node's gRPC address.
 func (n *Node) Addr() string { return n.cfg.AdvertiseAddr }
@@ -427,6 +483,9 @@ func (n *Node) Stop() {
 		}
 		if h := n.Host(); h != nil {
 			h.Stop()
+		}
+		if n.cancel != nil {
+			n.cancel()
 		}
 		n.wg.Wait()
 		n.conns.closeAll()

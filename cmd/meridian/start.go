@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"time"
+
+	"github.com/meridiandb/meridian/truetime"
 
 	"github.com/meridiandb/meridian/server"
 )
@@ -19,6 +22,10 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	zone := fs.String("zone", "a", "zone of this node within its region")
 	join := fs.String("join", "", "comma-separated `HOST:PORT` list of cluster nodes to join")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var clock truetime.Options
+	clock.RegisterFlags(fs)
+	timeMaster := fs.String("time-master", "", "also run an NTP time master on this UDP `HOST:PORT`")
+	tmUncertainty := fs.Duration("time-master-uncertainty", time.Millisecond, "uncertainty the embedded time master declares")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -29,6 +36,7 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	n, err := server.Start(server.Config{
 		StoreDir: *store, ListenAddr: *listen, AdvertiseAddr: *advertise, HTTPAddr: *httpAddr,
 		Region: *region, Zone: *zone, Join: splitList(*join), Logger: logger,
+		Clock: clock, TimeMasterAddr: *timeMaster, TimeMasterUncertainty: *tmUncertainty,
 	})
 	if err != nil {
 		return err
