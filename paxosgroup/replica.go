@@ -346,6 +346,11 @@ func (r *replica) process() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	defer r.notifyChangedLocked()
+	if err := r.h.engine.Failed(); err != nil && r.mu.failed == nil && !r.mu.destroyed {
+		// The store is fail-stop; Raft must not touch it again (its
+		// storage calls would fail, and Raft panics on those).
+		r.failLocked(err)
+	}
 	if r.mu.destroyed || r.mu.failed != nil {
 		err := r.mu.failed
 		if err == nil {

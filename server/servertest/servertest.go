@@ -18,6 +18,7 @@ import (
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/server"
+	"github.com/meridiandb/meridian/storage"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -29,6 +30,8 @@ type Options struct {
 	Paxos func(o *paxosgroup.Options)
 	// Verbose logs at debug level to stderr (default: warnings only).
 	Verbose bool
+	// Storage adjusts node i's engine options (e.g. fault-injecting FS).
+	Storage func(i int, o *storage.Options)
 }
 
 // FastPaxos are timings that keep failover in tests well under a second.
@@ -84,6 +87,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 		if i > 0 {
 			cfg.Join = []string{c.cfgs[0].ListenAddr}
 		}
+		if opts.Storage != nil {
+			opts.Storage(i, &cfg.Storage)
+		}
 		c.cfgs = append(c.cfgs, cfg)
 		c.Nodes = append(c.Nodes, nil)
 		c.startNode(i, i > 0)
@@ -109,6 +115,9 @@ func freeAddr(t testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// Config returns node i's configuration, for restarts with changes.
+func (c *Cluster) Config(i int) *server.Config { return &c.cfgs[i] }
 
 // StartNode restarts node i on its store and address and waits until it
 // runs as a cluster member again.
