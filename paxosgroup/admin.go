@@ -100,10 +100,10 @@ func (h *Host) Split(ctx context.Context, splitKey []byte) (left, right *pb.Grou
 		return nil, nil, errors.Wrapf(ErrGroupNotFound, "no local group holds key %q", splitKey)
 	}
 	if d.GroupId == MetaGroupID {
-		return nil, nil, errors.New("paxosgroup: the meta group does not split")
+		return nil, nil, errors.Mark(errors.New("paxosgroup: the meta group does not split"), ErrInvalidSplit)
 	}
 	if string(splitKey) == string(d.StartKey) {
-		return nil, nil, errors.Newf("paxosgroup: %q is already the start of group %d", splitKey, d.GroupId)
+		return nil, nil, errors.Mark(errors.Newf("paxosgroup: %q is already the start of group %d", splitKey, d.GroupId), ErrInvalidSplit)
 	}
 	if _, err := h.leaderReplica(d.GroupId); err != nil {
 		return nil, nil, err

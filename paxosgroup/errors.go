@@ -21,6 +21,9 @@ var (
 	// lost leadership before learning its outcome; it may or may not
 	// apply. Never retry such a write blindly.
 	ErrAmbiguousResult = errors.New("paxosgroup: result is ambiguous: the command may or may not have been applied")
+	// ErrInvalidSplit: the split key cannot split its group (it is the
+	// group's start, or in the meta group's span).
+	ErrInvalidSplit = errors.New("paxosgroup: invalid split")
 	// ErrStopped: the host is shutting down.
 	ErrStopped = errors.New("paxosgroup: host stopped")
 )

@@ -509,6 +509,9 @@ type GroupStatus struct {
 	AppliedIndex uint64
 	CommitIndex  uint64
 	LeaseValid   bool
+	// Quiesced: an idle leader that stopped ticking (followers of a
+	// supported leader never tick).
+	Quiesced bool
 }
 
 // Status describes every local replica.

@@ -378,7 +378,16 @@ func (r *replica) process() {
 			}
 		}
 	}
-	if len(msgs) > 0 || len(props) > 0 {
+	// Heartbeats and their answers are what an idle group exchanges; any
+	// other traffic or a proposal means work, and wakes a quiescent leader.
+	busy := len(props) > 0
+	for _, in := range msgs {
+		if t := in.m.GetType(); t != raftpb.MsgHeartbeat && t != raftpb.MsgHeartbeatResp {
+			busy = true
+			break
+		}
+	}
+	if busy {
 		r.mu.idleTicks = 0
 		r.quiesced.Store(false)
 	}
@@ -770,5 +779,6 @@ func (r *replica) status() (GroupStatus, bool) {
 		AppliedIndex: st.Applied,
 		CommitIndex:  st.GetCommit(),
 		LeaseValid:   r.h.live.monoNow() < r.leaseExpiry.Load(),
+		Quiesced:     r.quiesced.Load(),
 	}, true
 }

@@ -268,14 +268,36 @@ func (p *peer) stream() error {
 }
 
 // RaftStream implements pb.RaftServer: the inbound side of a peer's stream.
+// It ends when the peer closes it or this transport stops (so that a
+// stopping node's gRPC server need not wait for its peers).
 func (t *transport) RaftStream(s pb.Raft_RaftStreamServer) error {
-	for {
-		b, err := s.Recv()
-		if err == io.EOF {
-			return nil
+	batches := make(chan *pb.RaftBatch)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			b, err := s.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case batches <- b:
+			case <-t.stopper:
+				return
+			}
 		}
-		if err != nil {
+	}()
+	for {
+		var b *pb.RaftBatch
+		select {
+		case <-t.stopper:
+			return nil
+		case err := <-errc:
+			if err == io.EOF {
+				return nil
+			}
 			return err
+		case b = <-batches:
 		}
 		if b.ToNode != t.nodeID {
 			return errors.Newf("paxosgroup: batch for node %d reached node %d", b.ToNode, t.nodeID)

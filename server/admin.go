@@ -95,7 +95,7 @@ func (a adminService) Split(ctx context.Context, req *pb.SplitRequest) (*pb.Spli
 		return nil, err
 	}
 	var out *pb.SplitResponse
-	err := a.n.routeKey(ctx, req.SplitKey, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
+	err := a.n.routeKey(ctx, req.SplitKey, false, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
 		if node != a.n.NodeID() {
 			cl, err := a.n.adminClient(node)
 			if err != nil {

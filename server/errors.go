@@ -39,7 +39,8 @@ func toStatus(err error) error {
 		return routingStatus(err, &pb.RoutingError{Reason: pb.RoutingError_GROUP_NOT_FOUND})
 	case errors.Is(err, paxosgroup.ErrAmbiguousResult):
 		return status.Error(codes.Unknown, "ambiguous result: "+err.Error())
-	case errors.Is(err, storage.ErrKeyTooLarge), errors.Is(err, storage.ErrValueTooLarge):
+	case errors.Is(err, storage.ErrKeyTooLarge), errors.Is(err, storage.ErrValueTooLarge),
+		errors.Is(err, paxosgroup.ErrInvalidSplit):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, storage.ErrDiskFull):
 		return status.Error(codes.ResourceExhausted, err.Error())

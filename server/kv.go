@@ -67,7 +67,7 @@ func (s kvService) write(ctx context.Context, routing *pb.Routing, cmd *pb.KVCom
 		return s.writeLocal(ctx, routing, cmd)
 	}
 	var ts int64
-	err := s.n.routeKey(ctx, cmd.Key, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
+	err := s.n.routeKey(ctx, cmd.Key, true, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
 		rt := &pb.Routing{GroupId: d.GroupId, Generation: d.Generation}
 		if node == s.n.NodeID() {
 			var err error
@@ -116,7 +116,7 @@ func (s kvService) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse
 		return s.getLocal(ctx, req)
 	}
 	var out *pb.GetResponse
-	err := s.n.routeKey(ctx, req.Key, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
+	err := s.n.routeKey(ctx, req.Key, false, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
 		r := &pb.GetRequest{Key: req.Key, Routing: &pb.Routing{GroupId: d.GroupId, Generation: d.Generation}}
 		var err error
 		if node == s.n.NodeID() {
@@ -175,7 +175,7 @@ func (s kvService) Scan(ctx context.Context, req *pb.ScanRequest) (*pb.ScanRespo
 			limit = req.Limit - uint32(len(out.Kvs))
 		}
 		var part *pb.ScanResponse
-		err := s.n.routeKey(ctx, start, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
+		err := s.n.routeKey(ctx, start, false, func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error {
 			r := &pb.ScanRequest{StartKey: start, EndKey: req.EndKey, Limit: limit,
 				Routing: &pb.Routing{GroupId: d.GroupId, Generation: d.Generation}}
 			var err error

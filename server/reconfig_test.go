@@ -169,4 +169,29 @@ func TestManyGroups(t *testing.T) {
 	if n < 3*groups {
 		t.Fatalf("%d replicas hosted, want %d", n, 3*groups)
 	}
+	// Idle groups stop ticking: every leader quiesces once the writes end.
+	var lastCounts string
+	defer func() {
+		if t.Failed() {
+			t.Logf("at the end: %s", lastCounts)
+		}
+	}()
+	c.WaitFor(30*time.Second, "idle leaders to quiesce", func() bool {
+		leaders, quiesced := 0, 0
+		for _, node := range c.Nodes {
+			for _, g := range node.Host().Status() {
+				if g.LeaderNode == node.NodeID() {
+					leaders++
+					if g.Quiesced {
+						quiesced++
+					}
+				}
+			}
+		}
+		if leaders < groups || quiesced != leaders {
+			lastCounts = fmt.Sprintf("%d leaders, %d quiesced", leaders, quiesced)
+			return false
+		}
+		return true
+	})
 }

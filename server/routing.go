@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,7 +251,12 @@ func (m metaRouter) ProposeMeta(ctx context.Context, cmd *pb.MetaCommand) (uint6
 // routeKey runs fn at the leader of the group holding key. fn gets the
 // node to call and the routing to send. Not-leader and wrong-range answers
 // are followed; an ambiguous result is returned as is, never retried.
-func (n *Node) routeKey(ctx context.Context, key []byte,
+//
+// A write that reached another node and failed there for any reason other
+// than a routing refusal may have been proposed before the failure (a
+// leader killed mid-request answers Unavailable): it becomes an ambiguous
+// result, never a retry (DESIGN.md invariant 10).
+func (n *Node) routeKey(ctx context.Context, key []byte, write bool,
 	fn func(ctx context.Context, node uint64, d *pb.GroupDescriptor) error) error {
 	if n.Host() == nil {
 		return status.Error(codes.Unavailable, "server: node has not joined a cluster yet; run `meridian init` or check --join")
@@ -281,6 +287,9 @@ func (n *Node) routeKey(ctx context.Context, key []byte,
 				return nil
 			}
 			re := routingError(err)
+			if write && re == nil && node != n.NodeID() && !notSent(err) {
+				return status.Error(codes.Unknown, "ambiguous result: forwarded write failed: "+err.Error())
+			}
 			switch {
 			case re != nil && re.Reason == pb.RoutingError_NOT_LEADER && re.LeaderNode != 0 && !tried[re.LeaderNode]:
 				// Follow the hint at once.
@@ -329,3 +338,15 @@ func (n *Node) leaderCandidates(d *pb.GroupDescriptor) []uint64 {
 }
 
 var errNotReady = errors.New("server: node has not joined a cluster yet")
+
+// notSent reports whether a failed call certainly never reached the other
+// node: it could not be dialed, or its address is unknown.
+func notSent(err error) bool {
+	s, ok := status.FromError(err)
+	if !ok || s.Code() != codes.Unavailable {
+		return false
+	}
+	m := s.Message()
+	return strings.Contains(m, "while dialing") || strings.Contains(m, "no address known") ||
+		strings.Contains(m, errNotReady.Error())
+}

@@ -113,7 +113,8 @@ type Node struct {
 		nodeID    uint64
 		host      *paxosgroup.Host
 	}
-	ready    chan struct{} // closed once the host runs
+	inflight sync.WaitGroup // unary RPCs being served
+	ready    chan struct{}  // closed once the host runs
 	stopper  chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -195,7 +196,8 @@ func (n *Node) listen() error {
 	if n.cfg.AdvertiseAddr == "" {
 		n.cfg.AdvertiseAddr = lis.Addr().String()
 	}
-	n.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
+	n.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize),
+		grpc.UnaryInterceptor(n.trackInflight))
 	pb.RegisterRaftServer(n.grpc, raftProxy{n: n})
 	pb.RegisterKVServer(n.grpc, kvService{n: n})
 	pb.RegisterAdminServer(n.grpc, adminService{n: n})
@@ -462,11 +464,35 @@ func (n *Node) tryJoin(addr string) bool {
 	return true
 }
 
-// Stop shuts the node down: stops serving, stops the Raft host and closes
-// the store.
+// trackInflight counts unary RPCs so that Stop can let them finish, and
+// refuses new ones once the node is stopping.
+func (n *Node) trackInflight(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	select {
+	case <-n.stopper:
+		return nil, status.Error(codes.Unavailable, "server: node is shutting down; use another node")
+	default:
+	}
+	n.inflight.Add(1)
+	defer n.inflight.Done()
+	return handler(ctx, req)
+}
+
+// Stop shuts the node down gracefully: new requests are refused, requests
+// in flight get up to two seconds to finish, then the Raft host stops (its
+// peer streams end), the gRPC and HTTP servers close and the store is
+// closed.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		close(n.stopper)
+		drained := make(chan struct{})
+		go func() { n.inflight.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
+		}
+		if h := n.Host(); h != nil {
+			h.Stop()
+		}
 		if n.grpc != nil {
 			done := make(chan struct{})
 			go func() { n.grpc.GracefulStop(); close(done) }()
@@ -480,9 +506,6 @@ func (n *Node) Stop() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = n.httpSrv.Shutdown(ctx)
 			cancel()
-		}
-		if h := n.Host(); h != nil {
-			h.Stop()
 		}
 		if n.cancel != nil {
 			n.cancel()
