@@ -8,7 +8,7 @@ import (
 // manualNow is a monotonic clock the test advances by hand.
 type manualNow struct{ t time.Time }
 
-func (m *manualNow) now() time.Time           { return m.t }
+func (m *manualNow) now() time.Time          { return m.t }
 func (m *manualNow) advance(d time.Duration) { m.t = m.t.Add(d) }
 
 func newTestLiveness(clock *manualNow) *liveness {
