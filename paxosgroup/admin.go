@@ -130,7 +130,7 @@ func (h *Host) Split(ctx context.Context, splitKey []byte) (left, right *pb.Grou
 	if _, err := router.ProposeMeta(ctx, &pb.MetaCommand{Descriptors: []*pb.GroupDescriptor{left, right}}); err != nil {
 		// The split stands; the leaders republish their descriptors
 		// (maintenance), so the directory heals.
-		h.logger.Warn("publishing split to the directory", "err", err)
+		h.logger.Warn("publishing split to the directory", "err", err.Error())
 	}
 	return left, right, nil
 }
@@ -262,7 +262,7 @@ func (h *Host) ChangeReplicas(ctx context.Context, groupID uint64, addNodes, rem
 	out := r.desc.Load()
 	if router, err := h.routerOrErr(); err == nil {
 		if _, err := router.ProposeMeta(ctx, &pb.MetaCommand{Descriptors: []*pb.GroupDescriptor{out}}); err != nil {
-			h.logger.Warn("publishing membership change", "group", groupID, "err", err)
+			h.logger.Warn("publishing membership change", "group", groupID, "err", err.Error())
 		}
 	}
 	return out, nil

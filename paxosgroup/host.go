@@ -298,12 +298,12 @@ func (h *Host) getOrCreateReplica(groupID, replicaID uint64) *replica {
 	}
 	rs, err := h.engine.RaftStorage(groupID)
 	if err != nil {
-		h.logger.Error("creating replica", "group", groupID, "err", err)
+		h.logger.Error("creating replica", "group", groupID, "err", err.Error())
 		return nil
 	}
 	r, err := newUninitializedReplica(h, groupID, replicaID, rs)
 	if err != nil {
-		h.logger.Error("creating replica", "group", groupID, "err", err)
+		h.logger.Error("creating replica", "group", groupID, "err", err.Error())
 		return nil
 	}
 	h.mu.replicas[groupID] = r
@@ -332,7 +332,7 @@ func (h *Host) handleBatch(b *pb.RaftBatch) []*pb.HeartbeatAck {
 	for _, env := range b.Messages {
 		var m raftpb.Message
 		if err := proto.Unmarshal(env.Message, &m); err != nil {
-			h.logger.Warn("dropping undecodable raft message", "from", b.FromNode, "err", err)
+			h.logger.Warn("dropping undecodable raft message", "from", b.FromNode, "err", err.Error())
 			continue
 		}
 		h.deliver(env.GroupId, b.FromNode, env.SupportEpoch, &m)

@@ -123,7 +123,7 @@ func (h *Host) installSplitRight(left *replica, s *pb.SplitCommand) {
 	}
 	r, err := h.loadReplica(s.Right.GroupId)
 	if err != nil {
-		h.logger.Error("loading right side of split", "group", s.Right.GroupId, "err", err)
+		h.logger.Error("loading right side of split", "group", s.Right.GroupId, "err", err.Error())
 		return
 	}
 	if left.isLeader.Load() {

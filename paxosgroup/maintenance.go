@@ -62,7 +62,7 @@ func (h *Host) publishDescriptor(ctx context.Context, r *replica) {
 		return
 	}
 	if _, err := router.ProposeMeta(ctx, &pb.MetaCommand{Descriptors: []*pb.GroupDescriptor{d}}); err != nil {
-		h.logger.Debug("publishing descriptor", "group", d.GroupId, "err", err)
+		h.logger.Debug("publishing descriptor", "group", d.GroupId, "err", err.Error())
 		return
 	}
 	r.mu.Lock()
@@ -117,7 +117,7 @@ func (h *Host) upReplicate(ctx context.Context, r *replica) {
 		return a.NodeId < b.NodeId
 	})
 	if _, err := h.ChangeReplicas(ctx, r.groupID, []uint64{cands[0].NodeId}, nil); err != nil {
-		h.logger.Info("up-replication", "group", r.groupID, "node", cands[0].NodeId, "err", err)
+		h.logger.Info("up-replication", "group", r.groupID, "node", cands[0].NodeId, "err", err.Error())
 	}
 }
 
@@ -137,7 +137,7 @@ func (h *Host) maybeSplitBySize(ctx context.Context, r *replica) {
 		return
 	}
 	if _, _, err := h.Split(ctx, key); err != nil {
-		h.logger.Info("size-based split", "group", r.groupID, "err", err)
+		h.logger.Info("size-based split", "group", r.groupID, "err", err.Error())
 	}
 }
 

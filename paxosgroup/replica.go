@@ -398,7 +398,7 @@ func (r *replica) process() {
 			r.mu.epochAt[m.GetFrom()] = in.epoch
 		}
 		if err := rn.Step(m); err != nil {
-			r.h.logger.Debug("raft step", "group", r.groupID, "type", m.GetType(), "err", err)
+			r.h.logger.Debug("raft step", "group", r.groupID, "type", m.GetType(), "err", err.Error())
 		}
 	}
 	for _, p := range props {
@@ -588,7 +588,7 @@ func (r *replica) persistReadyLocked(b *storage.Batch, rd raft.Ready, hsChanged 
 // acknowledge what is not durable. The engine is fail-stop too, so the
 // node stops accepting writes altogether.
 func (r *replica) failLocked(err error) {
-	r.h.logger.Error("replica stopped after storage failure", "group", r.groupID, "err", err)
+	r.h.logger.Error("replica stopped after storage failure", "group", r.groupID, "err", err.Error())
 	r.mu.failed = err
 	r.leaseExpiry.Store(0)
 	r.isLeader.Store(false)
@@ -607,7 +607,7 @@ func (r *replica) sendMessagesLocked(msgs []*raftpb.Message) {
 		}
 		data, err := proto.Marshal(m)
 		if err != nil {
-			r.h.logger.Error("marshal raft message", "err", err)
+			r.h.logger.Error("marshal raft message", "err", err.Error())
 			continue
 		}
 		r.h.transport.send(node, &pb.RaftEnvelope{GroupId: r.groupID, Message: data, SupportEpoch: r.h.live.epochFor(node)})

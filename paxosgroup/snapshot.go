@@ -126,7 +126,7 @@ func (h *Host) startSnapshot(r *replica, node uint64, m *raftpb.Message) {
 			return o.snap.ExportSpan(o.desc.StartKey, endOrNil(o.desc.EndKey), fn)
 		})
 		if err != nil {
-			h.logger.Info("snapshot failed", "group", r.groupID, "to", node, "err", err)
+			h.logger.Info("snapshot failed", "group", r.groupID, "to", node, "err", err.Error())
 			h.metrics.Snapshots.WithLabelValues("send_failed").Inc()
 			report(raft.SnapshotFailure)
 			return

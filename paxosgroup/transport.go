@@ -208,7 +208,7 @@ func (p *peer) run() {
 		// time it is back; Raft resends what matters.
 		p.discard()
 		p.t.handler.peerUnreachable(p.nodeID)
-		p.t.logger.Debug("raft stream to peer failed", "peer", p.nodeID, "err", err)
+		p.t.logger.Debug("raft stream to peer failed", "peer", p.nodeID, "err", err.Error())
 		select {
 		case <-p.t.stopper:
 		case <-time.After(backoff):

@@ -205,7 +205,7 @@ func (n *Node) listen() error {
 	go func() {
 		defer n.wg.Done()
 		if err := n.grpc.Serve(lis); err != nil {
-			n.logger.Error("gRPC server stopped", "err", err)
+			n.logger.Error("gRPC server stopped", "err", err.Error())
 		}
 	}()
 	if n.cfg.HTTPAddr != "-" {
@@ -219,7 +219,7 @@ func (n *Node) listen() error {
 		go func() {
 			defer n.wg.Done()
 			if err := n.httpSrv.Serve(hl); err != nil && err != http.ErrServerClosed {
-				n.logger.Error("HTTP server stopped", "err", err)
+				n.logger.Error("HTTP server stopped", "err", err.Error())
 			}
 		}()
 	}
@@ -447,13 +447,13 @@ func (n *Node) tryJoin(addr string) bool {
 	resp, err := pb.NewAdminClient(conn).Join(ctx, &pb.JoinRequest{Node: n.self(id), ClusterId: cid})
 	if err != nil {
 		if s, _ := status.FromError(err); s.Code() == codes.InvalidArgument {
-			n.logger.Error("join refused", "addr", addr, "err", err)
+			n.logger.Error("join refused", "addr", addr, "err", err.Error())
 		}
 		return false
 	}
 	if id == 0 {
 		if err := n.startHost(resp.ClusterId, resp.NodeId); err != nil {
-			n.logger.Error("starting after join", "err", err)
+			n.logger.Error("starting after join", "err", err.Error())
 			return false
 		}
 	}
@@ -513,7 +513,7 @@ func (n *Node) Stop() {
 		n.wg.Wait()
 		n.conns.closeAll()
 		if err := n.engine.Close(); err != nil {
-			n.logger.Error("closing store", "err", err)
+			n.logger.Error("closing store", "err", err.Error())
 		}
 	})
 }

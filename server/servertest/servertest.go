@@ -177,7 +177,10 @@ func (c *Cluster) Conn(i int) *grpc.ClientConn {
 	if cc, ok := c.conns[i]; ok {
 		return cc
 	}
-	cc, err := grpc.NewClient(c.Addr(i), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Wait for ready: a node being restarted should delay a call, not
+	// fail it with "connection refused".
+	cc, err := grpc.NewClient(c.Addr(i), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.WaitForReady(true)))
 	if err != nil {
 		c.t.Fatal(err)
 	}
