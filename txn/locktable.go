@@ -1,0 +1,611 @@
+package txn
+
+import (
+	"bytes"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cockroachdb/errors"
+)
+
+// TxnID names a transaction cluster-wide. It is 16 random bytes (a UUIDv4
+// in practice) chosen by the coordinator when the transaction begins, so
+// coordinators need no coordination and a restarted node cannot reuse an
+// ID that a Raft-logged prepare record still carries. The zero TxnID is
+// invalid. It is comparable and used as a map key.
+type TxnID [16]byte
+
+// String returns the ID in hex.
+func (id TxnID) String() string { return hex.EncodeToString(id[:]) }
+
+// TxnMeta is what the lock table knows about a transaction.
+type TxnMeta struct {
+	// ID names the transaction.
+	ID TxnID
+	// StartTS is the transaction's start timestamp (nanoseconds since the
+	// Unix epoch) and its wound-wait priority: smaller is older, and older
+	// wins. A transaction restarted after an abort keeps its StartTS, so it
+	// ages and eventually becomes the oldest. Equal StartTS are ordered by
+	// ID.
+	StartTS int64
+	// Prepared is set once the transaction's prepare record is applied at
+	// this group: it can no longer be wounded here. It only goes from false
+	// to true.
+	Prepared bool
+}
+
+// olderThan is the wound-wait priority order: a total order on
+// transactions, older first.
+func (t TxnMeta) olderThan(o TxnMeta) bool {
+	if t.StartTS != o.StartTS {
+		return t.StartTS < o.StartTS
+	}
+	return bytes.Compare(t.ID[:], o.ID[:]) < 0
+}
+
+// Mode is a lock mode.
+type Mode uint8
+
+const (
+	// Shared is taken by reads at the leader; shared locks are compatible
+	// with each other.
+	Shared Mode = iota + 1
+	// Exclusive is taken on the writes of a transaction at prepare; it
+	// conflicts with every lock of another transaction.
+	Exclusive
+)
+
+// String returns "shared" or "exclusive".
+func (m Mode) String() string {
+	switch m {
+	case Shared:
+		return "shared"
+	case Exclusive:
+		return "exclusive"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+func conflicts(a, b Mode) bool { return a == Exclusive || b == Exclusive }
+
+// Status is the outcome of Acquire.
+type Status uint8
+
+const (
+	// Granted: the lock is held (it may have been held already).
+	Granted Status = iota + 1
+	// Waiting: the request is queued; Release of the blockers will grant
+	// it (Release returns the grant).
+	Waiting
+	// Wounded: the requesting transaction was wounded by an older one and
+	// is not prepared. Nothing was queued; the caller aborts it.
+	Wounded
+)
+
+// String returns the status in lower case.
+func (s Status) String() string {
+	switch s {
+	case Granted:
+		return "granted"
+	case Waiting:
+		return "waiting"
+	case Wounded:
+		return "wounded"
+	}
+	return "status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Result is the outcome of Acquire. Its slices are fresh and owned by the
+// caller.
+type Result struct {
+	Status Status
+	// WaitsFor, when Waiting, lists the transactions the request waits for,
+	// oldest first: conflicting holders and conflicting requests queued
+	// ahead of it.
+	WaitsFor []TxnID
+	// Wound lists younger unprepared holders that conflict with the request
+	// and were not wounded before. The caller must abort each of them and
+	// then Release it; until then they keep their locks and the request
+	// keeps waiting.
+	Wound []TxnID
+	// WoundPrepared lists younger prepared holders that conflict with the
+	// request. This participant cannot abort them; the caller asks their
+	// coordinators to abort them if they have not decided yet (a prepared
+	// transaction may be waiting for locks at another group, so waiting for
+	// it blindly could deadlock across groups), and otherwise waits for the
+	// decision.
+	WoundPrepared []TxnID
+}
+
+// Grant tells the caller that a parked request now holds its lock.
+type Grant struct {
+	Txn  TxnID
+	Key  []byte
+	Mode Mode
+}
+
+// Lock is a holder or a queued request, for introspection.
+type Lock struct {
+	Txn  TxnID
+	Mode Mode
+}
+
+// PreparedTxn is what a prepare record in the Raft log tells a new leader:
+// the transaction and the keys it writes at this group.
+type PreparedTxn struct {
+	Txn       TxnMeta
+	WriteKeys [][]byte
+}
+
+// LockTableMetrics counts what the table did. Counters only grow, also
+// across Rebuild; Txns and Keys are gauges.
+type LockTableMetrics struct {
+	// Acquires counts Acquire calls; Waits those that queued a new request.
+	Acquires, Waits int64
+	// Wounds counts transactions wounded (each at most once);
+	// WoundsPrepared counts reports of prepared younger blockers.
+	Wounds, WoundsPrepared int64
+	// Grants counts requests granted by Release.
+	Grants int64
+	// Txns and Keys are the transactions and keys the table tracks now.
+	Txns, Keys int
+}
+
+// LockTableOptions configure a LockTable. The zero value is the default.
+type LockTableOptions struct {
+	TestingKnobs LockTableTestingKnobs
+}
+
+// LockTableTestingKnobs break the table on purpose, for negative controls
+// of the checkers in tests. Never set in production.
+type LockTableTestingKnobs struct {
+	// NoWound makes older requests wait for younger holders instead of
+	// wounding them (plain 2PL, which can deadlock).
+	NoWound bool
+}
+
+// LockTable is the per-leader table of shared and exclusive key locks with
+// wound-wait deadlock avoidance. See the package documentation for the
+// flow and invariants.
+//
+// A LockTable is not safe for concurrent use: the caller holds its own
+// mutex (or owns the table from a single goroutine) around every call.
+// Nothing inside blocks, reads a clock or starts a goroutine.
+type LockTable struct {
+	opts    LockTableOptions
+	locks   map[string]*keyLocks
+	txns    map[TxnID]*txnState
+	metrics LockTableMetrics
+}
+
+type txnState struct {
+	meta    TxnMeta
+	wounded bool
+	// held maps the keys this txn holds to their mode.
+	held map[string]Mode
+	// waiting is the set of keys where this txn has a queued request.
+	waiting map[string]struct{}
+}
+
+// keyLocks is the state of one key: holders (at most one if any is
+// exclusive) and the queue of waiting requests, oldest first.
+type keyLocks struct {
+	holders []*lockEntry
+	queue   []*lockEntry
+}
+
+type lockEntry struct {
+	txn  *txnState
+	mode Mode
+}
+
+// NewLockTable returns an empty table.
+func NewLockTable(opts LockTableOptions) *LockTable {
+	return &LockTable{
+		opts:  opts,
+		locks: make(map[string]*keyLocks),
+		txns:  make(map[TxnID]*txnState),
+	}
+}
+
+// Acquire asks for a lock on key in mode for txn. The key is copied.
+//
+//   - If txn was wounded (and not prepared since), the result is Wounded
+//     and nothing changes: the caller aborts it and calls Release.
+//   - If txn already holds the key in mode or a stronger one, it is Granted
+//     (re-entrant; nothing changes). A txn holding Shared that asks for
+//     Exclusive upgrades: granted once it is the only holder.
+//   - Otherwise the request is granted when it conflicts with no holder and
+//     no older request waits ahead of it; else it is queued (in priority
+//     order) and the result is Waiting, with the younger conflicting
+//     holders to wound. Asking again while waiting is idempotent (a
+//     stronger mode replaces the queued one).
+//
+// txn.StartTS must not change for an ID the table knows; txn.Prepared is
+// remembered once true. A prepared transaction may only re-acquire locks it
+// holds. Violations are caller bugs and panic.
+func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
+	if mode != Shared && mode != Exclusive {
+		panic(errors.AssertionFailedf("txn: acquire with invalid lock mode %d", mode))
+	}
+	lt.metrics.Acquires++
+	t := lt.register(txn)
+	if t.wounded {
+		return Result{Status: Wounded}
+	}
+	k := string(key)
+	if held, ok := t.held[k]; ok && held >= mode {
+		return Result{Status: Granted}
+	}
+	if t.meta.Prepared {
+		panic(errors.AssertionFailedf("txn: prepared txn %s acquires a new %s lock", t.meta.ID, mode))
+	}
+	kl := lt.locks[k]
+	if kl == nil {
+		kl = &keyLocks{}
+		lt.locks[k] = kl
+	}
+	req := kl.request(t)
+	queued := req == nil
+	if queued {
+		req = &lockEntry{txn: t, mode: mode}
+		kl.enqueue(req)
+		t.waiting[k] = struct{}{}
+	} else if mode > req.mode {
+		req.mode = mode
+	}
+	// Every queue head was blocked before this call, and a new or stronger
+	// request unblocks nobody: only req itself can be granted.
+	for _, e := range kl.grantHead() {
+		if e != req {
+			panic(errors.AssertionFailedf("txn: acquire by %s granted %s", t.meta.ID, e.txn.meta.ID))
+		}
+		lt.noteGranted(k, e)
+		return Result{Status: Granted}
+	}
+	if queued {
+		lt.metrics.Waits++
+	}
+	return lt.waitResult(kl, req)
+}
+
+// register returns the state of txn, creating it on first sight.
+func (lt *LockTable) register(txn TxnMeta) *txnState {
+	if txn.ID == (TxnID{}) {
+		panic(errors.AssertionFailedf("txn: zero transaction ID"))
+	}
+	t := lt.txns[txn.ID]
+	if t == nil {
+		t = &txnState{meta: txn, held: make(map[string]Mode), waiting: make(map[string]struct{})}
+		lt.txns[txn.ID] = t
+		return t
+	}
+	if t.meta.StartTS != txn.StartTS {
+		panic(errors.AssertionFailedf("txn: %s start timestamp changed from %d to %d",
+			txn.ID, t.meta.StartTS, txn.StartTS))
+	}
+	t.meta.Prepared = t.meta.Prepared || txn.Prepared
+	return t
+}
+
+// waitResult lists what req waits for and wounds younger conflicting
+// holders.
+func (lt *LockTable) waitResult(kl *keyLocks, req *lockEntry) Result {
+	res := Result{Status: Waiting}
+	t := req.txn
+	for _, h := range kl.holders {
+		if h.txn == t || !conflicts(h.mode, req.mode) {
+			continue
+		}
+		res.WaitsFor = append(res.WaitsFor, h.txn.meta.ID)
+		if !t.meta.olderThan(h.txn.meta) || lt.opts.TestingKnobs.NoWound {
+			continue
+		}
+		switch {
+		case h.txn.meta.Prepared:
+			res.WoundPrepared = append(res.WoundPrepared, h.txn.meta.ID)
+			lt.metrics.WoundsPrepared++
+		case !h.txn.wounded:
+			h.txn.wounded = true
+			res.Wound = append(res.Wound, h.txn.meta.ID)
+			lt.metrics.Wounds++
+		}
+	}
+	for _, q := range kl.queue {
+		if q == req {
+			break
+		}
+		if q.txn != t && conflicts(q.mode, req.mode) && !slices.Contains(res.WaitsFor, q.txn.meta.ID) {
+			res.WaitsFor = append(res.WaitsFor, q.txn.meta.ID)
+		}
+	}
+	lt.sortByAge(res.WaitsFor)
+	return res
+}
+
+// MarkPrepared records that txn's prepare record was applied: from now on
+// it cannot be wounded, and an older conflicting request waits for its
+// decision. It returns whether the txn had been wounded before (the wound
+// had no effect; the wounder keeps waiting). It is a no-op for a txn the
+// table does not know (it holds no lock here). A txn with queued requests
+// cannot be prepared: that is a caller bug and panics.
+func (lt *LockTable) MarkPrepared(id TxnID) (wasWounded bool) {
+	t := lt.txns[id]
+	if t == nil {
+		return false
+	}
+	if len(t.waiting) > 0 {
+		panic(errors.AssertionFailedf("txn: %s prepared while waiting for %d locks", id, len(t.waiting)))
+	}
+	t.meta.Prepared = true
+	wasWounded, t.wounded = t.wounded, false
+	return wasWounded
+}
+
+// Release drops every lock and queued request of txn (at commit or abort,
+// after the decision is applied) and forgets it. It returns the requests
+// this grants, ordered by key and, within a key, oldest first; the caller
+// wakes them. Keys in the returned grants are fresh. Releasing an unknown
+// txn returns nil.
+func (lt *LockTable) Release(id TxnID) []Grant {
+	t := lt.txns[id]
+	if t == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(t.held)+len(t.waiting))
+	for k := range t.held {
+		keys = append(keys, k)
+	}
+	for k := range t.waiting {
+		if _, ok := t.held[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	delete(lt.txns, id)
+	var grants []Grant
+	for _, k := range keys {
+		kl := lt.locks[k]
+		kl.remove(t)
+		for _, e := range kl.grantHead() {
+			lt.noteGranted(k, e)
+			grants = append(grants, Grant{Txn: e.txn.meta.ID, Key: []byte(k), Mode: e.mode})
+			lt.metrics.Grants++
+		}
+		if len(kl.holders) == 0 && len(kl.queue) == 0 {
+			delete(lt.locks, k)
+		}
+	}
+	return grants
+}
+
+// noteGranted moves a granted request from the txn's waiting set to its
+// held set.
+func (lt *LockTable) noteGranted(k string, e *lockEntry) {
+	delete(e.txn.waiting, k)
+	e.txn.held[k] = e.mode
+}
+
+// Rebuild discards the whole table and installs exclusive locks on the
+// write keys of the prepared transactions, as read from the Raft log by a
+// new leader (shared locks and queued requests were leader memory). It
+// returns the IDs of the other transactions the table knew, sorted by
+// age: they lost their shared locks or queued requests and must abort
+// (DESIGN.md invariant 8). Two prepared transactions writing one key
+// cannot both be prepared: that panics. Metrics counters are kept.
+func (lt *LockTable) Rebuild(prepared []PreparedTxn) (dropped []TxnID) {
+	old := lt.txns
+	lt.locks = make(map[string]*keyLocks)
+	lt.txns = make(map[TxnID]*txnState)
+	for _, p := range prepared {
+		meta := p.Txn
+		meta.Prepared = true
+		if lt.txns[meta.ID] != nil {
+			panic(errors.AssertionFailedf("txn: rebuild lists %s twice", meta.ID))
+		}
+		t := lt.register(meta)
+		for _, key := range p.WriteKeys {
+			k := string(key)
+			if t.held[k] != 0 {
+				continue
+			}
+			if kl := lt.locks[k]; kl != nil {
+				panic(errors.AssertionFailedf("txn: prepared %s and %s both write %q",
+					meta.ID, kl.holders[0].txn.meta.ID, key))
+			}
+			lt.locks[k] = &keyLocks{holders: []*lockEntry{{txn: t, mode: Exclusive}}}
+			t.held[k] = Exclusive
+		}
+	}
+	for id := range old {
+		if lt.txns[id] == nil {
+			dropped = append(dropped, id)
+		}
+	}
+	slices.SortFunc(dropped, func(a, b TxnID) int { return compareAge(old[a].meta, old[b].meta) })
+	return dropped
+}
+
+// request returns t's queued request, if any.
+func (kl *keyLocks) request(t *txnState) *lockEntry {
+	for _, q := range kl.queue {
+		if q.txn == t {
+			return q
+		}
+	}
+	return nil
+}
+
+// enqueue inserts e in priority order, oldest first.
+func (kl *keyLocks) enqueue(e *lockEntry) {
+	i, _ := slices.BinarySearchFunc(kl.queue, e, func(q, e *lockEntry) int {
+		return compareAge(q.txn.meta, e.txn.meta)
+	})
+	kl.queue = slices.Insert(kl.queue, i, e)
+}
+
+// grantHead grants queued requests from the head for as long as they are
+// compatible with the holders, and returns them in order. Stopping at the
+// first blocked request is what keeps younger requests from overtaking an
+// older one; compatible shared requests at the head go together.
+func (kl *keyLocks) grantHead() []*lockEntry {
+	var granted []*lockEntry
+	for len(kl.queue) > 0 {
+		q := kl.queue[0]
+		for _, h := range kl.holders {
+			if h.txn != q.txn && conflicts(h.mode, q.mode) {
+				return granted
+			}
+		}
+		kl.queue = kl.queue[1:]
+		if h := kl.holder(q.txn); h != nil {
+			h.mode = max(h.mode, q.mode) // upgrade
+		} else {
+			kl.holders = append(kl.holders, q)
+			slices.SortFunc(kl.holders, func(a, b *lockEntry) int { return compareAge(a.txn.meta, b.txn.meta) })
+		}
+		granted = append(granted, q)
+	}
+	return granted
+}
+
+func (kl *keyLocks) holder(t *txnState) *lockEntry {
+	for _, h := range kl.holders {
+		if h.txn == t {
+			return h
+		}
+	}
+	return nil
+}
+
+// remove drops t's hold and queued request.
+func (kl *keyLocks) remove(t *txnState) {
+	del := func(e *lockEntry) bool { return e.txn == t }
+	kl.holders = slices.DeleteFunc(kl.holders, del)
+	kl.queue = slices.DeleteFunc(kl.queue, del)
+}
+
+func compareAge(a, b TxnMeta) int {
+	switch {
+	case a.olderThan(b):
+		return -1
+	case b.olderThan(a):
+		return 1
+	}
+	return 0
+}
+
+func (lt *LockTable) sortByAge(ids []TxnID) {
+	slices.SortFunc(ids, func(a, b TxnID) int { return compareAge(lt.txns[a].meta, lt.txns[b].meta) })
+}
+
+// Holders returns the holders of key, oldest first.
+func (lt *LockTable) Holders(key []byte) []Lock {
+	kl := lt.locks[string(key)]
+	if kl == nil {
+		return nil
+	}
+	return locksOf(kl.holders)
+}
+
+// Waiters returns the requests queued on key, in grant order (oldest
+// first).
+func (lt *LockTable) Waiters(key []byte) []Lock {
+	kl := lt.locks[string(key)]
+	if kl == nil {
+		return nil
+	}
+	return locksOf(kl.queue)
+}
+
+func locksOf(es []*lockEntry) []Lock {
+	out := make([]Lock, len(es))
+	for i, e := range es {
+		out[i] = Lock{Txn: e.txn.meta.ID, Mode: e.mode}
+	}
+	return out
+}
+
+// Keys returns the keys that have holders or waiters, sorted.
+func (lt *LockTable) Keys() [][]byte {
+	ks := make([]string, 0, len(lt.locks))
+	for k := range lt.locks {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	out := make([][]byte, len(ks))
+	for i, k := range ks {
+		out[i] = []byte(k)
+	}
+	return out
+}
+
+// Txn returns what the table knows of a transaction and whether it was
+// wounded (and not prepared since).
+func (lt *LockTable) Txn(id TxnID) (meta TxnMeta, wounded bool, ok bool) {
+	t := lt.txns[id]
+	if t == nil {
+		return TxnMeta{}, false, false
+	}
+	return t.meta, t.wounded, true
+}
+
+// WaitsFor returns, for each queued request of txn, what it waits for:
+// conflicting holders and conflicting older requests queued ahead of it,
+// without duplicates, oldest first. These are the txn's out-edges in the
+// waits-for graph.
+func (lt *LockTable) WaitsFor(id TxnID) []TxnID {
+	t := lt.txns[id]
+	if t == nil {
+		return nil
+	}
+	var out []TxnID
+	for k := range t.waiting {
+		kl := lt.locks[k]
+		req := kl.request(t)
+		for _, e := range kl.holders {
+			if e.txn != t && conflicts(e.mode, req.mode) && !slices.Contains(out, e.txn.meta.ID) {
+				out = append(out, e.txn.meta.ID)
+			}
+		}
+		for _, e := range kl.queue {
+			if e == req {
+				break
+			}
+			if e.txn != t && conflicts(e.mode, req.mode) && !slices.Contains(out, e.txn.meta.ID) {
+				out = append(out, e.txn.meta.ID)
+			}
+		}
+	}
+	lt.sortByAge(out)
+	return out
+}
+
+// Metrics returns the counters and gauges.
+func (lt *LockTable) Metrics() LockTableMetrics {
+	m := lt.metrics
+	m.Txns, m.Keys = len(lt.txns), len(lt.locks)
+	return m
+}
+
+// String dumps the table, one key a line, for debugging:
+// key: holders [txn mode ...] waiters [txn mode ...].
+func (lt *LockTable) String() string {
+	var b strings.Builder
+	for _, k := range lt.Keys() {
+		b.WriteString(string(k) + ":")
+		for _, l := range lt.Holders(k) {
+			b.WriteString(" " + l.Txn.String() + "/" + l.Mode.String())
+		}
+		if ws := lt.Waiters(k); len(ws) > 0 {
+			b.WriteString(" waiting:")
+			for _, l := range ws {
+				b.WriteString(" " + l.Txn.String() + "/" + l.Mode.String())
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
