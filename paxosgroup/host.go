@@ -135,7 +135,7 @@ func (h *Host) Start() error {
 	}
 	h.sched.start()
 	h.wg.Add(2)
-	go h.tickLoop()
+	go h.every(h.opts.TickInterval, h.tick)
 	go h.maintenanceLoop()
 	return nil
 }
@@ -347,13 +347,7 @@ func (h *Host) handleAcks(from uint64, acks []*pb.HeartbeatAck) {
 }
 
 func (h *Host) peerUnreachable(node uint64) {
-	h.mu.RLock()
-	rs := make([]*replica, 0, len(h.mu.replicas))
-	for _, r := range h.mu.replicas {
-		rs = append(rs, r)
-	}
-	h.mu.RUnlock()
-	for _, r := range rs {
+	for _, r := range h.replicas() {
 		r.enqueueUnreachable(node)
 	}
 }
@@ -379,9 +373,10 @@ func (h *Host) deliver(groupID, fromNode, epoch uint64, m *raftpb.Message) {
 // ---------------------------------------------------------------------------
 // Ticks and heartbeats.
 
-func (h *Host) tickLoop() {
+// every calls fn every interval until the host stops.
+func (h *Host) every(interval time.Duration, fn func()) {
 	defer h.wg.Done()
-	t := time.NewTicker(h.opts.TickInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -389,17 +384,26 @@ func (h *Host) tickLoop() {
 			return
 		case <-t.C:
 		}
-		h.sendHeartbeats()
-		h.mu.RLock()
-		rs := make([]*replica, 0, len(h.mu.replicas))
-		for _, r := range h.mu.replicas {
-			rs = append(rs, r)
-		}
-		h.mu.RUnlock()
-		for _, r := range rs {
-			if r.needsTick() {
-				r.enqueueTick()
-			}
+		fn()
+	}
+}
+
+// replicas returns the local replicas (a copy, so callers hold no lock).
+func (h *Host) replicas() []*replica {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	rs := make([]*replica, 0, len(h.mu.replicas))
+	for _, r := range h.mu.replicas {
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func (h *Host) tick() {
+	h.sendHeartbeats()
+	for _, r := range h.replicas() {
+		if r.needsTick() {
+			r.enqueueTick()
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"sort"
-	"time"
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/storage"
@@ -13,22 +12,15 @@ import (
 // maintenanceLoop runs the leaders' housekeeping: keep the range directory
 // current, replicate under-replicated groups, split large ones.
 func (h *Host) maintenanceLoop() {
-	defer h.wg.Done()
 	if h.opts.TestingKnobs.DisableMaintenance {
+		h.wg.Done()
 		return
 	}
-	t := time.NewTicker(h.opts.MaintenanceInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stopper:
-			return
-		case <-t.C:
-		}
+	h.every(h.opts.MaintenanceInterval, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), h.opts.MaintenanceInterval*5)
+		defer cancel()
 		h.maintain(ctx)
-		cancel()
-	}
+	})
 }
 
 func (h *Host) maintain(ctx context.Context) {
