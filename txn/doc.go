@@ -23,9 +23,11 @@
 //
 //  1. Wound-wait by start timestamp (ties broken by TxnID): a request never
 //     waits for a younger transaction unless that transaction was wounded
-//     by it (and will abort) or is prepared (and will be decided without
-//     waiting for anything). Hence no deadlock, and the oldest transaction
-//     is never wounded, so it always finishes.
+//     (and will abort) or is prepared (and waits for nothing here; its
+//     coordinator is asked to abort it if undecided, which breaks waits
+//     that span groups). Hence no deadlock, and the oldest transaction is
+//     never wounded, so it finishes; a restarted transaction keeps its
+//     start timestamp, so every transaction eventually is the oldest.
 //  2. A wounded transaction keeps its locks until the caller releases it:
 //     the wounder waits for the abort, never for less.
 //  3. A prepared transaction is never wounded and never waits; its

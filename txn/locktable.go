@@ -347,8 +347,10 @@ func (lt *LockTable) MarkPrepared(id TxnID) (wasWounded bool) {
 // Release drops every lock and queued request of txn (at commit or abort,
 // after the decision is applied) and forgets it. It returns the requests
 // this grants, ordered by key and, within a key, oldest first; the caller
-// wakes them. Keys in the returned grants are fresh. Releasing an unknown
-// txn returns nil.
+// wakes them. Keys in the returned grants are fresh. A grant may go to a
+// wounded txn that was queued elsewhere: the caller ignores it, the txn is
+// being aborted and its Release drops the lock. Releasing an unknown txn
+// returns nil.
 func (lt *LockTable) Release(id TxnID) []Grant {
 	t := lt.txns[id]
 	if t == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/cockroachdb/errors"
 	"pgregory.net/rapid"
 )
 
@@ -554,5 +555,46 @@ func TestLockTableNoDeadlockNegativeControl(t *testing.T) {
 		t.Logf("noWound=%t onlyCycles=%t: %v", c.noWound, c.onlyCycles, err)
 		*t1, *t2 = simTxn{meta: t1.meta, reads: t1.reads, writes: t1.writes},
 			simTxn{meta: t2.meta, reads: t2.reads, writes: t2.writes}
+	}
+}
+
+// TestLockTableCallerBugsPanic: misuse that would corrupt the table is an
+// assertion failure, not a silent change.
+func TestLockTableCallerBugsPanic(t *testing.T) {
+	t1 := TxnMeta{ID: testID("t1"), StartTS: 10}
+	t2 := TxnMeta{ID: testID("t2"), StartTS: 20}
+	for _, c := range []struct {
+		name string
+		f    func(lt *LockTable)
+	}{
+		{"zero id", func(lt *LockTable) { lt.Acquire(TxnMeta{StartTS: 1}, []byte("a"), Shared) }},
+		{"bad mode", func(lt *LockTable) { lt.Acquire(t1, []byte("a"), 0) }},
+		{"start ts changes", func(lt *LockTable) {
+			lt.Acquire(t1, []byte("a"), Shared)
+			lt.Acquire(TxnMeta{ID: t1.ID, StartTS: 11}, []byte("b"), Shared)
+		}},
+		{"prepared acquires a new lock", func(lt *LockTable) {
+			lt.Acquire(t1, []byte("a"), Exclusive)
+			lt.MarkPrepared(t1.ID)
+			lt.Acquire(t1, []byte("b"), Shared)
+		}},
+		{"prepared while waiting", func(lt *LockTable) {
+			lt.Acquire(t1, []byte("a"), Exclusive)
+			lt.Acquire(t2, []byte("a"), Exclusive)
+			lt.MarkPrepared(t2.ID)
+		}},
+		{"rebuild with two writers of a key", func(lt *LockTable) {
+			lt.Rebuild([]PreparedTxn{{Txn: t1, WriteKeys: [][]byte{[]byte("a")}}, {Txn: t2, WriteKeys: [][]byte{[]byte("a")}}})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if err, ok := r.(error); !ok || !errors.HasAssertionFailure(err) {
+					t.Fatalf("want an assertion failure panic, got %v", r)
+				}
+			}()
+			c.f(NewLockTable(LockTableOptions{}))
+		})
 	}
 }
