@@ -73,13 +73,18 @@ func (c *checker) addDataEdges() {
 // appender, if vals is the whole observed order).
 func (c *checker) addAntiDependency(i int, k int32, vals []int, unobs []appender) {
 	vs := c.versions[k]
-	last := 0
+	last, lastW := 0, int32(-1)
 	if len(vals) > 0 {
 		last = vals[len(vals)-1]
+		if w, ok := c.writers[k][last]; ok {
+			lastW = w.txn
+		}
 	}
 	for idx := len(vals); idx < len(vs); idx++ {
 		w, ok := c.writers[k][vs[idx]]
-		if !ok || !c.node[w.txn] {
+		// Skip garbage and aborted values (reported already) and the rest
+		// of an intermediate read's writer (G1b, reported already).
+		if !ok || !c.node[w.txn] || w.txn == lastW {
 			continue
 		}
 		if int(w.txn) != i {
@@ -88,7 +93,7 @@ func (c *checker) addAntiDependency(i int, k int32, vals []int, unobs []appender
 		return
 	}
 	for _, u := range unobs {
-		if int(u.txn) != i {
+		if int(u.txn) != i && u.txn != lastW {
 			c.g.add(i, edge{to: u.txn, kind: RW, key: k, v1: last, v2: u.val, n: int32(len(vals)), unobserved: true})
 		}
 	}
