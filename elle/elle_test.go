@@ -44,9 +44,9 @@ func TestAnomalies(t *testing.T) {
 			ok(200, 300, Read("x", 1, 2), Read("y", 1), Read("z", 1)),
 		}},
 		{name: "info and fail txns", h: History{
-			info(0, 10, Append("x", 1)),   // observed: committed
-			info(20, 30, Append("x", 2)),  // never observed: ignored
-			fail(40, 50, Append("x", 3)),  // aborted, never observed
+			info(0, 10, Append("x", 1)),  // observed: committed
+			info(20, 30, Append("x", 2)), // never observed: ignored
+			fail(40, 50, Append("x", 3)), // aborted, never observed
 			ok(60, 70, Read("x", 1), Append("y", 5)),
 			info(80, 90, Read("y"), Append("y", 6)), // info reads are not used
 			ok(100, 110, Read("x", 1), Read("y", 5, 6)),
