@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -194,4 +195,36 @@ func TestManyGroups(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestSizeBasedSplit: a group whose data outgrows SplitSizeBytes splits by
+// itself, and every key stays readable.
+func TestSizeBasedSplit(t *testing.T) {
+	c := servertest.Start(t, servertest.Options{Paxos: func(o *paxosgroup.Options) { o.SplitSizeBytes = 256 << 10 }})
+	// Incompressible values: the threshold is on disk usage.
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := map[int]string{}
+	for i := 0; i < 300; i++ {
+		b := make([]byte, 4096)
+		for j := range b {
+			b[j] = byte(rng.IntN(256))
+		}
+		vals[i] = string(b)
+		put(t, c.KV(i%3), fmt.Sprintf("big%04d", i), vals[i])
+	}
+	// Size estimates count flushed tables only.
+	for _, n := range c.Nodes {
+		if err := n.Host().Engine().Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.WaitFor(30*time.Second, "the large group to split by size", func() bool {
+		return len(c.Status().Groups) > 2
+	})
+	for i := 0; i < 300; i += 7 {
+		if v, ok := get(t, c.KV(0), fmt.Sprintf("big%04d", i)); !ok || v != vals[i] {
+			t.Fatalf("big%04d lost after the split", i)
+		}
+	}
+	t.Logf("groups after size-based splits: %d", len(c.Status().Groups))
 }
