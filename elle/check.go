@@ -43,6 +43,7 @@ func Check(h History, opts Options) (Result, error) {
 	}
 	c.checkReads()
 	c.markCommitted()
+	c.checkAppendOrder()
 	c.inferVersions()
 	c.g.init(len(h))
 	c.addDataEdges()
@@ -316,6 +317,35 @@ func (c *checker) forEachRead(f func(i int, k int32, vals []int)) {
 		for _, op := range t.Ops {
 			if op.Kind == OpRead {
 				f(i, c.keyID[op.Key], op.Values)
+			}
+		}
+	}
+}
+
+// checkAppendOrder reports a committed txn whose later append to a key was
+// observed while an earlier one was not: its appends are ordered, so no
+// version order explains that (an append of a committed txn was lost).
+func (c *checker) checkAppendOrder() {
+	for i, t := range c.h {
+		if !c.node[i] {
+			continue
+		}
+		missing := map[string]int{} // key -> first unobserved value
+		done := map[string]bool{}   // keys reported already
+		for _, op := range t.Ops {
+			if op.Kind != OpAppend {
+				continue
+			}
+			seen := c.observed[c.keyID[op.Key]][op.Value]
+			m, gap := missing[op.Key]
+			switch {
+			case !seen && !gap:
+				missing[op.Key] = op.Value
+			case seen && gap && !done[op.Key]:
+				done[op.Key] = true
+				c.report(Anomaly{Type: Incompatible, Txns: []int{i}, Key: op.Key,
+					Explanation: fmt.Sprintf("T%d (%s) appended %d and then %d to %q; reads observed %d but never %d",
+						i, t.Outcome, m, op.Value, op.Key, op.Value, m)})
 			}
 		}
 	}

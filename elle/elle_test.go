@@ -141,6 +141,10 @@ func TestAnomalies(t *testing.T) {
 			ok(0, 10, Append("x", 1)),
 			ok(20, 30, Read("x", 1, 99)),
 		}, want: []AnomalyType{GarbageRead}},
+		{name: "incompatible order: later own append seen, earlier lost", h: History{
+			ok(0, 10, Append("x", 1), Append("x", 2)),
+			ok(20, 30, Read("x", 2)),
+		}, want: []AnomalyType{Incompatible}},
 		{name: "incompatible order", h: History{
 			ok(0, 100, Append("x", 1)),
 			ok(0, 100, Append("x", 2)),
