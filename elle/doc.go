@@ -85,8 +85,10 @@
 //     after appends A alone, a list ending in A).
 //   - duplicate-elements: a value appears twice in one read.
 //   - garbage-read: a read holds a value no txn appended.
-//   - incompatible-order: two reads of a key where neither is a prefix of
-//     the other's extension (no single version order explains them).
+//   - incompatible-order: a read of a key that is not a prefix of the
+//     longest read (no single version order explains both), or a committed
+//     txn whose later append to a key was observed but an earlier one never
+//     was (a lost append: its own appends are ordered).
 //   - timestamp-order: reported commit timestamps contradict the graph:
 //     ww and rw need ts(T1) < ts(T2), wr ts(T1) ≤ ts(T2) (a read-only txn
 //     at t sees commits at t); and a txn invoked after a writing txn
