@@ -105,6 +105,21 @@ func (t *ClosedTracker) Assign(nowLatest int64) int64 {
 	return ts
 }
 
+// Track records a timestamp chosen elsewhere (a coordinator's commit
+// timestamp for an entry this leader proposes, a client-chosen timestamp)
+// as in flight until Applied, like Assign. The same timestamp may be
+// tracked more than once (a multiset). A timestamp at or below the closed
+// timestamp would break the promise made by publishing it (invariant 5):
+// that panics; the caller must choose above Closed().
+func (t *ClosedTracker) Track(ts int64) {
+	if ts <= t.closed {
+		panic(errors.AssertionFailedf("txn: tracked timestamp %d at or below closed timestamp %d", ts, t.closed))
+	}
+	t.lastAssigned = max(t.lastAssigned, ts)
+	t.inFlight[ts]++
+	t.inFlightN++
+}
+
 // Observe records a timestamp used in the group but not assigned here (a
 // commit timestamp chosen by a coordinator, applied here): later
 // assignments go above it.
