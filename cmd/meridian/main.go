@@ -26,6 +26,7 @@ Usage:
   meridian status --host HOST:PORT [--format text|json]
   meridian demo
   meridian timemaster --listen HOST:PORT [--uncertainty DUR]
+  meridian bench kv --host HOST:PORT,... --op put|get --clients N --conns N --total N [--groups N]
 
 Run "meridian COMMAND --help" for a command's flags.
 `
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, rest, os.Stdin, stdout, stderr)
 	case "timemaster":
 		return runTimemaster(ctx, rest)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return errors.Newf("unknown command %q", cmd)

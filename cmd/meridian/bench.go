@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cockroachdb/errors"
+	kvbench "github.com/meridiandb/meridian/bench/kv"
+)
+
+const benchUsage = `Usage:
+  meridian bench kv --host HOST:PORT,HOST:PORT,... --op put|get --clients N --conns N
+                    (--total N | --total 0 --duration D) --key-size 8 --val-size 256
+                    [--key-space N] [--sequential-keys] [--groups N]
+
+Run "meridian bench kv --help" for every flag.
+`
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, benchUsage)
+		return errors.New("bench needs a workload: kv")
+	}
+	switch args[0] {
+	case "kv":
+		return runBenchKV(ctx, args[1:], stdout, stderr)
+	default:
+		fmt.Fprint(stderr, benchUsage)
+		return errors.Newf("unknown bench workload %q", args[0])
+	}
+}
+
+func runBenchKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench kv", stderr)
+	var cfg kvbench.Config
+	cfg.RegisterFlags(fs)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errors.Newf("bench kv takes no arguments, got %q", fs.Args())
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	_, err := kvbench.Run(ctx, cfg, stdout)
+	return err
+}
