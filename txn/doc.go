@@ -35,4 +35,51 @@
 //     shared locks are leader memory and die with the leadership.
 //  4. Waiters are granted in start-timestamp order (oldest first); a run
 //     of compatible shared requests at the head is granted together.
+//
+// # Two-phase commit state machines
+//
+// participant.go, coordinator.go, safetime.go and records.go are the
+// replicated halves of two-phase commit, also deterministic cores: every
+// mutating method is one applied Raft entry, called in log order on every
+// replica over a Store (records.go) that is the group's apply batch. All
+// their state lives in the store under prefix 0x03 (key layout in
+// records.go), so a restart or a Raft snapshot carrying RecordSpan(group)
+// restores it; the in-memory parts are caches rebuilt by Open*.
+//
+//	coordinator leader                      participant group (each)
+//	──────────────────                      ────────────────────────
+//	                                        leader: ChoosePrepareTS (ClosedTracker.Assign)
+//	                                        log Prepare(rec) ──► Prepared / AlreadyPrepared
+//	                                          (vote yes with rec.PrepareTS) / AlreadyDecided /
+//	                                          Refused (vote no)
+//	ChooseCommitTS(now.latest, prepareTSs,
+//	  last assigned, closed)
+//	log Decide(commit|abort) ──► recorded
+//	  decision (the first one wins)
+//	commit wait, reply to the client,
+//	send the decision ─────────────────────► log Commit(txn, s) / Abort(txn)
+//	                                          ──► Release locks, ClosedTracker.Applied
+//	log Acked(txn, group) ◄──────────────── ack
+//	all acked: log Forget ─────────────────► log Forget(txn) (or tombstone eviction)
+//
+//	participant prepared too long ──► coordinator Inquire: unknown ──► log
+//	  Decide(abort) (presumed abort) ──► the recorded decision goes back
+//	new coordinator leader ──► Undelivered(): re-send
+//	new participant leader ──► RebuildLocks(Prepared()): write and read locks
+//	single-group transaction ──► log CommitOnePhase(txn, ts, writes)
+//
+// Further invariants of these files:
+//
+//  5. A decision never changes (DESIGN.md invariant 9): the coordinator's
+//     first Decide wins; a participant's tombstone turns any contradicting
+//     Commit/Abort into an assertion failure and a late Prepare into the
+//     known outcome.
+//  6. A participant installs a transaction's writes only at the commit
+//     timestamp, strictly above its prepare timestamp (invariants 1, 2).
+//  7. Safe time = min(closed applied, min prepared - 1); a leader's closed
+//     timestamp never goes backwards and stays below every timestamp in
+//     flight, including prepares until their decision applies (3, 4, 5).
+//  8. Duplicate or reordered delivery of the same decision is a no-op,
+//     also after a tombstone is forgotten (forgotten horizon, see
+//     Participant).
 package txn
