@@ -417,10 +417,9 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 		if err != nil || fmtRecordFull(got) != fmtRecordFull(r) {
 			t.Fatalf("round trip: %v\n%s\n%s", err, fmtRecordFull(got), fmtRecordFull(r))
 		}
-		if n := rapid.IntRange(0, len(enc)-1).Draw(t, "cut"); true {
-			if _, err := DecodePrepareRecord(enc[:n]); !errors.Is(err, ErrCorruptRecord) {
-				t.Fatalf("truncated to %d of %d bytes: %v", n, len(enc), err)
-			}
+		n := rapid.IntRange(0, len(enc)-1).Draw(t, "cut")
+		if _, err := DecodePrepareRecord(enc[:n]); !errors.Is(err, ErrCorruptRecord) {
+			t.Fatalf("truncated to %d of %d bytes: %v", n, len(enc), err)
 		}
 		dr := DecisionRecord{
 			ID: id, Decision: DecisionCommit + Decision(rapid.IntRange(0, 1).Draw(t, "d")),
