@@ -64,6 +64,10 @@ type Host struct {
 		meta       *pb.GroupDescriptor
 		metaLeader uint64
 		tombstones map[uint64]uint64 // group -> highest removed replica ID
+		// splitting holds the right-hand groups of splits being applied
+		// here: until the split installs them, no message may create a
+		// replica for them (its writes would race the split's).
+		splitting map[uint64]bool
 	}
 
 	outSnaps  snapshotRegistry
@@ -97,6 +101,7 @@ func NewHost(opts Options) (*Host, error) {
 	h.mu.replicas = make(map[uint64]*replica)
 	h.mu.nodes = make(map[uint64]*pb.NodeDescriptor)
 	h.mu.tombstones = make(map[uint64]uint64)
+	h.mu.splitting = make(map[uint64]bool)
 	h.transport = newTransport(opts.NodeID, h, h.nodeAddress, &h.opts)
 	h.sched = newScheduler(opts.Workers, h.processGroup)
 	h.outSnaps.init()
@@ -293,7 +298,7 @@ func (h *Host) getOrCreateReplica(groupID, replicaID uint64) *replica {
 	if r, ok := h.mu.replicas[groupID]; ok {
 		return r
 	}
-	if replicaID == 0 || replicaID <= h.mu.tombstones[groupID] || h.stopped() {
+	if replicaID == 0 || replicaID <= h.mu.tombstones[groupID] || h.mu.splitting[groupID] || h.stopped() {
 		return nil
 	}
 	rs, err := h.engine.RaftStorage(groupID)

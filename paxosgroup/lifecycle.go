@@ -31,6 +31,9 @@ func (h *Host) Bootstrap(descs ...*pb.GroupDescriptor) error {
 	}
 	for _, d := range descs {
 		r, err := h.loadReplica(d.GroupId)
+		h.mu.Lock()
+		delete(h.mu.splitting, d.GroupId)
+		h.mu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -58,6 +61,11 @@ func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error 
 	if err != nil {
 		return err
 	}
+	// From here until installSplitRight, messages must not create a
+	// replica of the group (Bootstrap has no concurrent messages).
+	h.mu.Lock()
+	h.mu.splitting[d.GroupId] = true
+	h.mu.Unlock()
 	if existing := h.replica(d.GroupId); existing != nil {
 		// An uninitialized replica (created by messages from peers that
 		// applied the split first) may be writing its hard state right
@@ -118,6 +126,11 @@ func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error 
 // left. If left led the group, the right side campaigns at once so that
 // its leader starts where the left one is.
 func (h *Host) installSplitRight(left *replica, s *pb.SplitCommand) {
+	defer func() {
+		h.mu.Lock()
+		delete(h.mu.splitting, s.Right.GroupId)
+		h.mu.Unlock()
+	}()
 	if existing := h.replica(s.Right.GroupId); existing != nil && existing.initialized.Load() {
 		return
 	}
