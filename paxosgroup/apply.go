@@ -98,7 +98,9 @@ func (r *replica) applyCommandLocked(b *storage.Batch, st *pb.ReplicaState, e *r
 	var res proposalResult
 	switch cmd := c.Cmd.(type) {
 	case *pb.Command_User:
-		res.result, res.err = r.h.sm.Apply(b, st.Descriptor_, e.GetIndex(), cmd.User)
+		ac := &ApplyContext{Descriptor: st.Descriptor_, Index: e.GetIndex(), MaxWriteTS: st.MaxWriteTs}
+		res.result, res.err = r.h.sm.Apply(b, ac, cmd.User)
+		st.MaxWriteTs = max(st.MaxWriteTs, ac.MaxWriteTS)
 	case *pb.Command_Split:
 		res.err = r.applySplitLocked(b, st, cmd.Split, out)
 	case *pb.Command_Meta:
@@ -184,7 +186,7 @@ func (r *replica) applySplitLocked(b *storage.Batch, st *pb.ReplicaState, s *pb.
 	if replicaByNode(s.Right, r.h.opts.NodeID) == nil {
 		return nil
 	}
-	if err := r.h.stageRightReplica(b, s.Right); err != nil {
+	if err := r.h.stageRightReplica(b, s.Right, st.MaxWriteTs); err != nil {
 		return err
 	}
 	out.splits = append(out.splits, s)

@@ -24,12 +24,23 @@ import (
 type StateMachine interface {
 	// Apply stages the effects of one committed command into b. It runs on
 	// every replica of the group, in log order, and must be deterministic.
-	// desc is the group's descriptor at this point of the log: the command
-	// must touch only keys in its span and should return a *WrongRangeError
-	// otherwise. The result and error go to the proposer if it waits on
-	// this replica; an error is an outcome, not a failure of the replica.
-	// The slices of cmd are valid only during the call.
-	Apply(b *storage.Batch, desc *pb.GroupDescriptor, index uint64, cmd []byte) (result []byte, err error)
+	// ac describes the group at this point of the log: the command must
+	// touch only keys in ac.Descriptor's span and should return a
+	// *WrongRangeError otherwise. The result and error go to the proposer
+	// if it waits on this replica; an error is an outcome, not a failure of
+	// the replica. The slices of cmd are valid only during the call.
+	Apply(b *storage.Batch, ac *ApplyContext, cmd []byte) (result []byte, err error)
+}
+
+// ApplyContext is the replicated state a command applies against.
+type ApplyContext struct {
+	Descriptor *pb.GroupDescriptor
+	Index      uint64
+	// MaxWriteTS is the highest version timestamp the group has written;
+	// a state machine that writes versions raises it. It is persisted with
+	// the applied index, inherited by both sides of a split and carried by
+	// snapshots.
+	MaxWriteTS int64
 }
 
 // Router lets a host reach the meta group wherever its leader is; the

@@ -22,7 +22,7 @@ func (h *Host) Bootstrap(descs ...*pb.GroupDescriptor) error {
 		if h.replica(d.GroupId) != nil {
 			return errors.Newf("paxosgroup: group %d already exists on node %d", d.GroupId, h.opts.NodeID)
 		}
-		if err := h.stageRightReplica(b, d); err != nil {
+		if err := h.stageRightReplica(b, d, 0); err != nil {
 			return err
 		}
 	}
@@ -53,10 +53,11 @@ func (r *replica) campaign() {
 
 // stageRightReplica writes the initial Raft state of a group replica on
 // this node: the log starts after initialLogIndex, the configuration is
-// the descriptor's. Votes already cast by an uninitialized replica of the
+// the descriptor's, and versions continue above maxWriteTS (the left
+// side's, for a split). Votes already cast by an uninitialized replica of the
 // group (it may have received messages before the split applied here) are
 // kept: forgetting a vote could elect two leaders in one term.
-func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error {
+func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor, maxWriteTS int64) error {
 	rs, err := h.engine.RaftStorage(d.GroupId)
 	if err != nil {
 		return err
@@ -115,7 +116,8 @@ func (h *Host) stageRightReplica(b *storage.Batch, d *pb.GroupDescriptor) error 
 	if err := rs.SetConfState(b, cs); err != nil {
 		return err
 	}
-	data, err := proto.Marshal(&pb.ReplicaState{Descriptor_: d, AppliedIndex: initialLogIndex, AppliedTerm: initialLogTerm})
+	data, err := proto.Marshal(&pb.ReplicaState{Descriptor_: d, AppliedIndex: initialLogIndex, AppliedTerm: initialLogTerm,
+		MaxWriteTs: maxWriteTS})
 	if err != nil {
 		return err
 	}

@@ -13,26 +13,24 @@ import (
 // kvStateMachine applies single-key writes (pb.KVCommand).
 //
 // The version timestamp is decided at apply time, deterministically on
-// every replica: the proposer's timestamp, raised above the key's newest
-// version. So versions of a key follow log order even when leaders' clocks
-// disagree, and a read of the newest version sees the last applied write.
+// every replica: the proposer's timestamp, raised above every version the
+// group wrote before. So versions follow log order even when leaders'
+// clocks disagree, and a read of the newest version sees the last applied
+// write.
 type kvStateMachine struct{}
 
 var _ paxosgroup.StateMachine = kvStateMachine{}
 
-func (kvStateMachine) Apply(b *storage.Batch, desc *pb.GroupDescriptor, _ uint64, data []byte) ([]byte, error) {
+func (kvStateMachine) Apply(b *storage.Batch, ac *paxosgroup.ApplyContext, data []byte) ([]byte, error) {
 	var c pb.KVCommand
 	if err := proto.Unmarshal(data, &c); err != nil {
 		return nil, errors.Wrap(err, "server: undecodable KV command")
 	}
-	if !paxosgroup.ContainsKey(desc, c.Key) {
-		return nil, &paxosgroup.WrongRangeError{Key: c.Key, Descriptor: desc}
+	if !paxosgroup.ContainsKey(ac.Descriptor, c.Key) {
+		return nil, &paxosgroup.WrongRangeError{Key: c.Key, Descriptor: ac.Descriptor}
 	}
-	latest, err := b.MVCCLatest(c.Key)
-	if err != nil {
-		return nil, err
-	}
-	ts := max(c.Timestamp, latest+1)
+	ts := max(c.Timestamp, ac.MaxWriteTS+1)
+	var err error
 	switch c.Op {
 	case pb.KVCommand_PUT:
 		err = b.MVCCPut(c.Key, ts, c.Value)
@@ -44,5 +42,6 @@ func (kvStateMachine) Apply(b *storage.Batch, desc *pb.GroupDescriptor, _ uint64
 	if err != nil {
 		return nil, err
 	}
+	ac.MaxWriteTS = ts
 	return binary.BigEndian.AppendUint64(nil, uint64(ts)), nil
 }

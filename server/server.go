@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -197,7 +198,10 @@ func (n *Node) listen() error {
 		n.cfg.AdvertiseAddr = lis.Addr().String()
 	}
 	n.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize),
-		grpc.UnaryInterceptor(n.trackInflight))
+		grpc.UnaryInterceptor(n.trackInflight),
+		// Reuse goroutines across requests instead of growing a fresh
+		// stack for each.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
 	pb.RegisterRaftServer(n.grpc, raftProxy{n: n})
 	pb.RegisterKVServer(n.grpc, kvService{n: n})
 	pb.RegisterAdminServer(n.grpc, adminService{n: n})
