@@ -268,36 +268,15 @@ func (p *peer) stream() error {
 }
 
 // RaftStream implements pb.RaftServer: the inbound side of a peer's stream.
-// It ends when the peer closes it or this transport stops (so that a
-// stopping node's gRPC server need not wait for its peers).
+// It ends when the peer closes it or the gRPC server stops.
 func (t *transport) RaftStream(s pb.Raft_RaftStreamServer) error {
-	batches := make(chan *pb.RaftBatch)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			b, err := s.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case batches <- b:
-			case <-t.stopper:
-				return
-			}
-		}
-	}()
 	for {
-		var b *pb.RaftBatch
-		select {
-		case <-t.stopper:
+		b, err := s.Recv()
+		if err == io.EOF {
 			return nil
-		case err := <-errc:
-			if err == io.EOF {
-				return nil
-			}
+		}
+		if err != nil {
 			return err
-		case b = <-batches:
 		}
 		if b.ToNode != t.nodeID {
 			return errors.Newf("paxosgroup: batch for node %d reached node %d", b.ToNode, t.nodeID)

@@ -482,9 +482,9 @@ func (n *Node) trackInflight(ctx context.Context, req any, _ *grpc.UnaryServerIn
 }
 
 // Stop shuts the node down gracefully: new requests are refused, requests
-// in flight get up to two seconds to finish, then the Raft host stops (its
-// peer streams end), the gRPC and HTTP servers close and the store is
-// closed.
+// in flight get up to two seconds to finish, then the gRPC server (and the
+// peers' Raft streams with it), the Raft host and the HTTP server stop and
+// the store is closed.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		close(n.stopper)
@@ -494,17 +494,13 @@ func (n *Node) Stop() {
 		case <-drained:
 		case <-time.After(2 * time.Second):
 		}
+		// Client requests have drained; what remains are peers' Raft
+		// streams, which would hold a graceful stop open.
+		if n.grpc != nil {
+			n.grpc.Stop()
+		}
 		if h := n.Host(); h != nil {
 			h.Stop()
-		}
-		if n.grpc != nil {
-			done := make(chan struct{})
-			go func() { n.grpc.GracefulStop(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(2 * time.Second):
-				n.grpc.Stop()
-			}
 		}
 		if n.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
