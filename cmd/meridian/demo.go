@@ -31,6 +31,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	dir := *storeDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "meridian-demo-"); err != nil {
