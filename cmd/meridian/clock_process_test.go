@@ -15,16 +15,8 @@ import (
 // clock) throughout — also after an honest master is killed — and its ε
 // and sources must be reported by `meridian status`.
 func TestNodeClockWithTimeMasters(t *testing.T) {
-	c := &procCluster{t: t, bin: meridianBinary(t)}
+	c := newProcCluster(t)
 	dir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			c.dumpLogs()
-		}
-		for _, p := range c.procs {
-			p.kill()
-		}
-	})
 	var masters []*proc
 	var masterAddrs []string
 	for i, lie := range []string{"0s", "0s", "500ms"} {

@@ -173,10 +173,11 @@ func (c *procCluster) dumpLogs() {
 	}
 }
 
-func startProcCluster(t *testing.T, n int) *procCluster {
+// newProcCluster returns an empty cluster whose processes are killed (and
+// whose logs are printed, if the test failed) when the test ends.
+func newProcCluster(t *testing.T) *procCluster {
 	t.Helper()
 	c := &procCluster{t: t, bin: meridianBinary(t)}
-	dir := t.TempDir()
 	t.Cleanup(func() {
 		if t.Failed() {
 			c.dumpLogs()
@@ -185,6 +186,13 @@ func startProcCluster(t *testing.T, n int) *procCluster {
 			p.kill()
 		}
 	})
+	return c
+}
+
+func startProcCluster(t *testing.T, n int) *procCluster {
+	t.Helper()
+	c := newProcCluster(t)
+	dir := t.TempDir()
 	for i := 0; i < n; i++ {
 		p := &proc{name: fmt.Sprintf("n%d", i+1), addr: freePort(t),
 			store: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), logPath: filepath.Join(dir, fmt.Sprintf("n%d.log", i+1))}
