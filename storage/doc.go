@@ -12,7 +12,7 @@
 //	0x02 <group u64 BE> 'l' <index u64 BE>   Raft log entry (proto)
 //	0x02 <group u64 BE> 'm'                  replica metadata (opaque blob)
 //	0x02 <group u64 BE> 't'                  truncated state: index, term (u64 BE each)
-//	0x03 ...                                 reserved: prepared-transaction records
+//	0x03 <group u64 BE> <kind> ...            2PC records (layout owned by txn)
 //	0x10 <escaped user key> 0x00 0x01 <^ts u64 BE>   MVCC version
 //
 // User keys are escaped (0x00 -> 0x00 0xFF) and terminated with 0x00 0x01,
@@ -22,13 +22,16 @@
 //
 // # Flow
 //
-// Writes are staged in a Batch (MVCC versions, Raft entries and state via a
-// group's RaftStorage, span clears and raw snapshot records) and committed
+// Writes are staged in a Batch (MVCC versions, 2PC records, Raft entries
+// and state via a group's RaftStorage, span clears and raw snapshot
+// records) and committed
 // at once; Batch.Commit(true) fsyncs the WAL, and concurrent synced commits
 // share one fsync through Pebble's commit pipeline. Reads go through the
 // Reader interface: Engine (latest state), Batch (plus its own writes) or
 // Snapshot (fixed point in time, also the source of Raft snapshot data via
-// ExportSpan).
+// ExportSpan and ExportRecords). 2PC records (records.go) are raw
+// key/values that storage does not interpret; *Batch satisfies txn.Store
+// by signature, without importing txn.
 //
 // # Invariants
 //
@@ -39,7 +42,9 @@
 //     within the key's prefix is the newest version <= ts.
 //  3. MVCC versions have positive timestamps, keys are at most MaxKeySize
 //     and values at most MaxValueSize bytes; nothing outside the MVCC
-//     prefix is ever written by PutRaw, ClearSpan or MVCCGC.
+//     prefix is ever written by PutRaw, ClearSpan or MVCCGC, and nothing
+//     outside the 0x03 prefix by the record methods (PutRecord,
+//     DeleteRecord, ClearRecords, PutRawRecord).
 //  4. RaftStorage caches (first/last index, terms, hard and conf state)
 //     change only in a committed batch's OnCommit callbacks, so raft never
 //     sees state that is not in the store. On disk, no log entry exists
