@@ -261,6 +261,27 @@ func (n *Node) routeKey(ctx context.Context, key []byte, write bool,
 	if n.Host() == nil {
 		return status.Error(codes.Unavailable, "server: node has not joined a cluster yet; run `meridian init` or check --join")
 	}
+	// Fast path: the cached descriptor and leader answer (almost always),
+	// with no retry machinery.
+	if d := n.ranges.find(key); d != nil {
+		if leader := n.ranges.leader(d.GroupId); leader != 0 {
+			err := fn(ctx, leader, d)
+			if err == nil {
+				return nil
+			}
+			switch re := routingError(err); {
+			case re != nil && re.Reason == pb.RoutingError_NOT_LEADER:
+				n.ranges.setLeader(d.GroupId, re.LeaderNode)
+			case re != nil:
+				n.ranges.evict(d.GroupId)
+			case write && leader != n.NodeID() && !notSent(err):
+				return ambiguousForward(err)
+			case !retryable(err):
+				return err
+			}
+			// A refusal that certainly preceded any proposal: route afresh.
+		}
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
@@ -288,7 +309,7 @@ func (n *Node) routeKey(ctx context.Context, key []byte, write bool,
 			}
 			re := routingError(err)
 			if write && re == nil && node != n.NodeID() && !notSent(err) {
-				return status.Error(codes.Unknown, "ambiguous result: forwarded write failed: "+err.Error())
+				return ambiguousForward(err)
 			}
 			switch {
 			case re != nil && re.Reason == pb.RoutingError_NOT_LEADER && re.LeaderNode != 0 && !tried[re.LeaderNode]:
@@ -338,6 +359,15 @@ func (n *Node) leaderCandidates(d *pb.GroupDescriptor) []uint64 {
 }
 
 var errNotReady = errors.New("server: node has not joined a cluster yet")
+
+// ambiguousForward reports a forwarded write that failed after it may have
+// been proposed.
+func ambiguousForward(err error) error {
+	if IsAmbiguous(err) {
+		return err
+	}
+	return status.Error(codes.Unknown, "ambiguous result: forwarded write failed: "+err.Error())
+}
 
 // notSent reports whether a failed call certainly never reached the other
 // node: it could not be dialed, or its address is unknown.
