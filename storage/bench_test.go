@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // BenchmarkMVCCGet reads random keys, each with 4 versions, at a timestamp
@@ -73,5 +75,89 @@ func BenchmarkConcurrentSyncedCommits(b *testing.B) {
 				b.ReportMetric(float64(m.WALSyncs-m0.WALSyncs)/float64(commits), "syncs/commit")
 			}
 		})
+	}
+}
+
+// BenchmarkMVCCGetLayered reads keys spread over 8 overlapping flushed
+// sstables (each holds one eighth of the keys, interleaved), the shape in
+// which every point read used to seek in every table.
+func BenchmarkMVCCGetLayered(b *testing.B) {
+	e := openMem(b, vfs.NewMem())
+	defer func() { _ = e.Close() }()
+	const keys, tables = 16000, 8
+	for t := 0; t < tables; t++ {
+		batch := e.NewBatch()
+		for i := t; i < keys; i += tables {
+			if err := batch.MVCCPut([]byte(fmt.Sprintf("key%06d", i)), 10, []byte("value-value-value")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := batch.Commit(false); err != nil {
+			b.Fatal(err)
+		}
+		batch.Close()
+		if err := e.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("get", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			_, _, found, err := e.MVCCGet([]byte(fmt.Sprintf("key%06d", (i*7919)%keys)), 25)
+			if err != nil || !found {
+				b.Fatal(found, err)
+			}
+		}
+	})
+	b.Run("latest", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ts, err := e.MVCCLatest([]byte(fmt.Sprintf("key%06d", (i*7919)%keys)))
+			if err != nil || ts != 10 {
+				b.Fatal(ts, err)
+			}
+		}
+	})
+	b.Run("absent", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			_, _, found, err := e.MVCCGet([]byte(fmt.Sprintf("nokey%06d", (i*7919)%keys)), 25)
+			if err != nil || found {
+				b.Fatal(found, err)
+			}
+		}
+	})
+}
+
+// BenchmarkRaftEntries is the leader's read-back: append a batch of 8
+// entries of 256 bytes, then read them back (as raft does to send them to
+// followers and to apply them), once per follower and once to apply.
+func BenchmarkRaftEntries(b *testing.B) {
+	e := openMem(b, vfs.NewMem())
+	defer func() { _ = e.Close() }()
+	rs, err := e.RaftStorage(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 256)
+	next := uint64(1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ents := make([]*raftpb.Entry, 8)
+		for j := range ents {
+			ents[j] = &raftpb.Entry{Index: proto.Uint64(next + uint64(j)), Term: proto.Uint64(1), Data: data}
+		}
+		batch := e.NewBatch()
+		if err := rs.Append(batch, ents); err != nil {
+			b.Fatal(err)
+		}
+		if err := batch.Commit(false); err != nil {
+			b.Fatal(err)
+		}
+		batch.Close()
+		for r := 0; r < 3; r++ {
+			got, err := rs.Entries(next, next+8, 1<<20)
+			if err != nil || len(got) != 8 {
+				b.Fatal(len(got), err)
+			}
+		}
+		next += 8
 	}
 }

@@ -12,7 +12,7 @@
 //	0x02 <group u64 BE> 'l' <index u64 BE>   Raft log entry (proto)
 //	0x02 <group u64 BE> 'm'                  replica metadata (opaque blob)
 //	0x02 <group u64 BE> 't'                  truncated state: index, term (u64 BE each)
-//	0x03 <group u64 BE> <kind> ...            2PC records (layout owned by txn)
+//	0x03 <group u64 BE> <kind> ...           2PC records (layout owned by txn)
 //	0x10 <escaped user key> 0x00 0x01 <^ts u64 BE>   MVCC version
 //
 // User keys are escaped (0x00 -> 0x00 0xFF) and terminated with 0x00 0x01,
@@ -38,8 +38,10 @@
 //  1. Encoded MVCC key order equals (user key ascending, timestamp
 //     descending), and no encoded user key is a prefix of another's
 //     encoding (property-tested in keys_test.go).
-//  2. A point read at ts is one SeekGE to (key, ts): the first key found
-//     within the key's prefix is the newest version <= ts.
+//  2. A point read at ts is one SeekPrefixGE to (key, ts): the first key
+//     found within the key's prefix is the newest version <= ts. The
+//     comparer's Split makes the escaped user key the Pebble prefix, so
+//     sstable bloom filters skip tables without the key (comparer.go).
 //  3. MVCC versions have positive timestamps, keys are at most MaxKeySize
 //     and values at most MaxValueSize bytes; nothing outside the MVCC
 //     prefix is ever written by PutRaw, ClearSpan or MVCCGC, and nothing

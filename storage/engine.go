@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // Engine is one node's store: a single Pebble instance holding the MVCC user
@@ -65,7 +66,13 @@ func Open(dir string, opts Options) (*Engine, error) {
 		MemTableSize:       opts.MemTableSize,
 		Lock:               lock,
 		FormatMajorVersion: pebble.FormatNewest,
+		Comparer:           comparer,
 		Logger:             fatalLogger{onFatal: func(err error) { _ = e.fail(err) }},
+	}
+	// Bloom filters over key prefixes (comparer.Split) on every level let
+	// point reads (SeekPrefixGE, Get) skip sstables without the key.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {

@@ -55,19 +55,23 @@ var (
 	_ ReadWriter = (*Batch)(nil)
 )
 
+// mvccGet and mvccLatest use prefix iteration: SeekPrefixGE confines the
+// iterator to the versions of one user key (comparer.Split), so Pebble
+// consults each sstable's bloom filter and skips the sstables that hold no
+// version of the key instead of seeking in every level.
 func mvccGet(r pebble.Reader, key []byte, ts int64) ([]byte, int64, bool, error) {
 	if ts <= 0 {
 		return nil, 0, false, nil
 	}
-	prefix := mvccKeyPrefix(key)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: nextUserKeySeek(prefix)})
+	it, err := r.NewIter(nil)
 	if err != nil {
 		return nil, 0, false, errors.Wrap(err, "storage: MVCCGet")
 	}
 	defer func() { _ = it.Close() }()
 	// Versions sort newest first, so the first key at or after (key, ts)
-	// is the newest version <= ts: one seek (doc.go, invariant 2).
-	if !it.SeekGE(appendTS(prefix, ts)) {
+	// with key's prefix is the newest version <= ts: one seek (doc.go,
+	// invariant 2).
+	if !it.SeekPrefixGE(EncodeMVCCKey(key, ts)) {
 		return nil, 0, false, errors.Wrap(it.Error(), "storage: MVCCGet")
 	}
 	_, vts, ok := splitRawMVCC(it.Key())
@@ -89,13 +93,13 @@ func mvccGet(r pebble.Reader, key []byte, ts int64) ([]byte, int64, bool, error)
 }
 
 func mvccLatest(r pebble.Reader, key []byte) (int64, error) {
-	prefix := mvccKeyPrefix(key)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: nextUserKeySeek(prefix)})
+	it, err := r.NewIter(nil)
 	if err != nil {
 		return 0, errors.Wrap(err, "storage: MVCCLatest")
 	}
 	defer func() { _ = it.Close() }()
-	if !it.First() {
+	// The bare prefix sorts before every version of the key.
+	if !it.SeekPrefixGE(mvccKeyPrefix(key)) {
 		return 0, errors.Wrap(it.Error(), "storage: MVCCLatest")
 	}
 	_, vts, ok := splitRawMVCC(it.Key())
