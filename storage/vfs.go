@@ -24,7 +24,13 @@ func (fs *walObservingFS) wrap(name string, f vfs.File, err error) (vfs.File, er
 	if err != nil || !isWAL(name) {
 		return f, err
 	}
-	return &walFile{File: f, onSync: fs.onSync}, nil
+	wf := &walFile{File: f, onSync: fs.onSync}
+	// A reused (recycled) WAL is already sized; writes within its size
+	// need no extension.
+	if st, err := f.Stat(); err == nil {
+		wf.sized = st.Size()
+	}
+	return wf, nil
 }
 
 func (fs *walObservingFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
@@ -52,6 +58,23 @@ func (fs *walObservingFS) Unwrap() vfs.FS { return fs.FS }
 type walFile struct {
 	vfs.File
 	onSync func(d time.Duration)
+	// written is how far Pebble has written; sized is the file's size.
+	// Writes past sized first extend the file by walExtendBytes (see
+	// extendWAL), so that fsyncs of appends flush data, not metadata.
+	written, sized int64
+}
+
+// Write extends the file ahead of the write when it would grow it.
+// Pebble writes its WAL sequentially.
+func (f *walFile) Write(p []byte) (int, error) {
+	if end := f.written + int64(len(p)); end > f.sized {
+		if extendWAL(f.File, f.sized, end) {
+			f.sized = (end/walExtendBytes + 1) * walExtendBytes
+		}
+	}
+	n, err := f.File.Write(p)
+	f.written += int64(n)
+	return n, err
 }
 
 func (f *walFile) observe(start time.Time, err error) error {
