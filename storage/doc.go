@@ -47,9 +47,11 @@
 //     prefix is ever written by PutRaw, ClearSpan or MVCCGC, and nothing
 //     outside the 0x03 prefix by the record methods (PutRecord,
 //     DeleteRecord, ClearRecords, PutRawRecord).
-//  4. RaftStorage caches (first/last index, terms, hard and conf state)
+//  4. RaftStorage caches (first/last index, terms, hard and conf state,
+//     and the engine-wide entry cache of recently appended entries)
 //     change only in a committed batch's OnCommit callbacks, so raft never
-//     sees state that is not in the store. On disk, no log entry exists
+//     sees state that is not in the store. A cached entry always equals
+//     the committed log entry at its index (raftcache.go). On disk, no log entry exists
 //     above the last index or at or below the truncated index, so the
 //     cached state is reloaded exactly on restart.
 //  5. A Commit(true) that returned nil is durable: it survives process

@@ -21,6 +21,9 @@ type Engine struct {
 	db    *pebble.DB
 	lock  *pebble.Lock
 	cache interface{ Unref() }
+	// entries caches recently appended Raft entries of every group; nil
+	// if disabled (raftcache.go).
+	entries *entryCache
 
 	// failed holds the fail-stop error once a write to disk has failed;
 	// from then on every operation returns it (doc.go, invariant 6).
@@ -47,6 +50,8 @@ type Engine struct {
 func Open(dir string, opts Options) (*Engine, error) {
 	opts = opts.EnsureDefaults()
 	e := &Engine{dir: dir, opts: opts}
+	e.entries = newEntryCache(opts.RaftEntryCacheSize, opts.TestingKnobs.RaftEntryCacheGroupBytes,
+		opts.TestingKnobs.RaftEntryCacheGroupEntries)
 	e.mu.groups = make(map[uint64]*RaftStorage)
 	fs := &walObservingFS{FS: opts.FS, onSync: e.observeSync}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
@@ -170,6 +175,12 @@ type Metrics struct {
 	SyncedCommits int64
 	// DiskUsageBytes is Pebble's estimate of the store's size on disk.
 	DiskUsageBytes uint64
+	// RaftEntryCacheBytes is the size of the entries in the Raft entry
+	// cache; RaftEntryCacheHits and RaftEntryCacheMisses count
+	// RaftStorage.Entries calls served from it and from Pebble.
+	RaftEntryCacheBytes  int64
+	RaftEntryCacheHits   int64
+	RaftEntryCacheMisses int64
 	// Pebble holds Pebble's own metrics (compactions, levels, caches).
 	Pebble *pebble.Metrics
 }
@@ -177,13 +188,17 @@ type Metrics struct {
 // Metrics returns the engine's counters.
 func (e *Engine) Metrics() Metrics {
 	m := e.db.Metrics()
+	cacheBytes, hits, misses := e.entries.stats()
 	return Metrics{
-		WALSyncs:        e.metrics.walSyncs.Load(),
-		WALSyncDuration: time.Duration(e.metrics.walSyncNanos.Load()),
-		Commits:         e.metrics.commits.Load(),
-		SyncedCommits:   e.metrics.syncedCommits.Load(),
-		DiskUsageBytes:  m.DiskSpaceUsage(),
-		Pebble:          m,
+		RaftEntryCacheBytes:  cacheBytes,
+		RaftEntryCacheHits:   hits,
+		RaftEntryCacheMisses: misses,
+		WALSyncs:             e.metrics.walSyncs.Load(),
+		WALSyncDuration:      time.Duration(e.metrics.walSyncNanos.Load()),
+		Commits:              e.metrics.commits.Load(),
+		SyncedCommits:        e.metrics.syncedCommits.Load(),
+		DiskUsageBytes:       m.DiskSpaceUsage(),
+		Pebble:               m,
 	}
 }
 

@@ -21,6 +21,13 @@ type Options struct {
 	// flushed to an sstable. Default: 64 MiB (Pebble caps it below 4 GiB).
 	MemTableSize uint64
 
+	// RaftEntryCacheSize is the budget in bytes (by entry proto size) of
+	// the in-memory cache of recently appended Raft entries, shared by all
+	// groups; each group also keeps at most its last 1,024 entries and
+	// 4 MiB. Default: 64 MiB. Negative: no cache (every Entries call reads
+	// Pebble).
+	RaftEntryCacheSize int64
+
 	// SyncObserver, if non-nil, is called after every WAL fsync with its
 	// latency, from Pebble's WAL flusher goroutine. It must not block.
 	// Default: nil.
@@ -33,12 +40,25 @@ type Options struct {
 		// writes may then be lost on power failure. Default: false.
 		NoSync bool
 	}
+
+	// TestingKnobs are for tests only.
+	TestingKnobs struct {
+		// RaftEntryCacheGroupEntries and RaftEntryCacheGroupBytes override
+		// the per-group bounds of the Raft entry cache. Default (0): 1,024
+		// entries and 4 MiB.
+		RaftEntryCacheGroupEntries int
+		RaftEntryCacheGroupBytes   int64
+	}
 }
 
 // Defaults.
 const (
 	defaultCacheSize    = 64 << 20
 	defaultMemTableSize = 64 << 20
+
+	defaultRaftEntryCacheSize         = 64 << 20
+	defaultRaftEntryCacheGroupEntries = 1024
+	defaultRaftEntryCacheGroupBytes   = 4 << 20
 )
 
 // EnsureDefaults returns a copy of o with every unset field set to its
@@ -52,6 +72,15 @@ func (o Options) EnsureDefaults() Options {
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = defaultMemTableSize
+	}
+	if o.RaftEntryCacheSize == 0 {
+		o.RaftEntryCacheSize = defaultRaftEntryCacheSize
+	}
+	if o.TestingKnobs.RaftEntryCacheGroupEntries <= 0 {
+		o.TestingKnobs.RaftEntryCacheGroupEntries = defaultRaftEntryCacheGroupEntries
+	}
+	if o.TestingKnobs.RaftEntryCacheGroupBytes <= 0 {
+		o.TestingKnobs.RaftEntryCacheGroupBytes = defaultRaftEntryCacheGroupBytes
 	}
 	return o
 }

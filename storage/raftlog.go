@@ -23,6 +23,10 @@ type raftState struct {
 	lastIndex, lastTerm uint64
 	hard                *raftpb.HardState // nil if never set
 	conf                *raftpb.ConfState // never nil
+	// cacheOps are the entry cache updates of a staged state, applied in
+	// order when the batch commits, together with installing the state
+	// (raftcache.go). Always nil in the committed state.
+	cacheOps []func(c *entryCache, group uint64)
 }
 
 func (s *raftState) clone() *raftState {
@@ -31,6 +35,7 @@ func (s *raftState) clone() *raftState {
 		c.hard = proto.CloneOf(s.hard)
 	}
 	c.conf = proto.CloneOf(s.conf)
+	c.cacheOps = nil
 	return &c
 }
 
@@ -168,7 +173,9 @@ func (rs *RaftStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, err
 // Entries implements raft.Storage: entries [lo, hi), at most maxSize bytes
 // (by proto size) but at least one. It returns raft.ErrCompacted if
 // lo <= the truncated index and raft.ErrUnavailable if hi > LastIndex+1.
-// The slice and entries are freshly allocated.
+// Entries come from the entry cache when it holds the whole range, else
+// from Pebble. The slice is freshly allocated; the entries may be shared
+// with the cache (and with the caller of Append) and must not be modified.
 func (rs *RaftStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -184,6 +191,9 @@ func (rs *RaftStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) 
 	}
 	if lo == hi {
 		return nil, nil
+	}
+	if ents, ok := rs.e.entries.entries(rs.groupID, lo, hi, maxSize); ok {
+		return ents, nil
 	}
 	lower, upper := raftLogSpan(rs.groupID, lo, hi)
 	it, err := rs.e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
@@ -227,6 +237,11 @@ func (rs *RaftStorage) Term(i uint64) (uint64, error) {
 	st, err := rs.stateLocked()
 	if err != nil {
 		return 0, err
+	}
+	if i > st.truncIndex && i < st.lastIndex {
+		if term, ok := rs.e.entries.term(rs.groupID, i); ok {
+			return term, nil
+		}
 	}
 	return termOf(rs.e.db, rs.groupID, st, i)
 }

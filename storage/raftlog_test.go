@@ -40,10 +40,20 @@ import (
 //	provide-snapshot index=<i> term=<t>
 //	groups                 Engine.Groups
 //	restart                close and reopen the store; caches reload from disk
+//
+// Entry cache:
+//
+//	cache                  the entry cache: bytes, each group's cached
+//	                       index window (oldest append first), and the
+//	                       hit/miss counts of Entries calls
+//	open [cache-size=<bytes>] [group-entries=<n>] [group-bytes=<bytes>]
+//	                       close and reopen the store with these entry
+//	                       cache bounds (cache-size=-1 disables it)
 func TestRaftLogDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata/raftlog", func(t *testing.T, path string) {
 		fs := vfs.NewMem()
-		e, err := Open("store", Options{FS: fs})
+		opts := Options{FS: fs}
+		e, err := Open("store", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,10 +158,31 @@ func TestRaftLogDataDriven(t *testing.T) {
 				if err := e.Close(); err != nil {
 					return err.Error()
 				}
-				if e, err = Open("store", Options{FS: fs}); err != nil {
+				if e, err = Open("store", opts); err != nil {
 					return err.Error()
 				}
 				return "ok"
+			case "open":
+				if err := e.Close(); err != nil {
+					return err.Error()
+				}
+				opts = Options{FS: fs}
+				if _, ok := a["cache-size"]; ok {
+					opts.RaftEntryCacheSize = mustInt(t, a, "cache-size")
+				}
+				if _, ok := a["group-entries"]; ok {
+					opts.TestingKnobs.RaftEntryCacheGroupEntries = int(mustInt(t, a, "group-entries"))
+				}
+				if _, ok := a["group-bytes"]; ok {
+					opts.TestingKnobs.RaftEntryCacheGroupBytes = mustInt(t, a, "group-bytes")
+				}
+				if e, err = Open("store", opts); err != nil {
+					return err.Error()
+				}
+				return "ok"
+			case "cache":
+				m := e.Metrics()
+				return fmt.Sprintf("%s\nhits=%d misses=%d", e.entries, m.RaftEntryCacheHits, m.RaftEntryCacheMisses)
 			}
 			t.Fatalf("unknown command %q", d.Cmd)
 			return ""

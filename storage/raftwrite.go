@@ -37,13 +37,24 @@ func (rs *RaftStorage) staged(b *Batch) (*raftState, error) {
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
 		// Invariant 4: caches describe durable state only, so they are
-		// installed after the commit, never when staging.
+		// installed after the commit, never when staging. The entry cache
+		// changes under the same lock, so readers see it match the state.
+		ops := st.cacheOps
+		st.cacheOps = nil
 		rs.mu.st = st
+		if rs.mu.destroyed {
+			return // destroyed earlier in this batch
+		}
+		for _, op := range ops {
+			op(rs.e.entries, rs.groupID)
+		}
 	})
 	return st, nil
 }
 
-// Append stages ents, which must have consecutive indexes, into b. Entries
+// Append stages ents, which must have consecutive indexes, into b; once b
+// commits they are also kept in the entry cache, so the caller must not
+// modify them after the call (raft never does). Entries
 // at or below the truncated index are skipped (raft may resend them). If
 // the log holds entries past the last new one they are deleted: a new
 // leader overwrote a conflicting suffix, and a stale suffix must never be
@@ -64,6 +75,7 @@ func (rs *RaftStorage) Append(b *Batch, ents []*raftpb.Entry) error {
 		return errors.AssertionFailedf("storage: group %d: append at %d leaves a gap after last index %d",
 			rs.groupID, first, st.lastIndex)
 	}
+	cached := make([]cachedEntry, len(ents))
 	for i, ent := range ents {
 		if ent.GetIndex() != first+uint64(i) {
 			return errors.AssertionFailedf("storage: group %d: appended entries not consecutive at %d",
@@ -76,6 +88,7 @@ func (rs *RaftStorage) Append(b *Batch, ents []*raftpb.Entry) error {
 		if err := b.b.Set(raftLogKey(rs.groupID, ent.GetIndex()), data, nil); err != nil {
 			return errors.Wrap(err, "storage: Append")
 		}
+		cached[i] = cachedEntry{ent: ent, size: uint64(len(data))}
 	}
 	last := ents[len(ents)-1]
 	if last.GetIndex() < st.lastIndex {
@@ -85,6 +98,7 @@ func (rs *RaftStorage) Append(b *Batch, ents []*raftpb.Entry) error {
 		}
 	}
 	st.lastIndex, st.lastTerm = last.GetIndex(), last.GetTerm()
+	st.cacheOps = append(st.cacheOps, func(c *entryCache, group uint64) { c.add(group, cached) })
 	return nil
 }
 
@@ -158,6 +172,7 @@ func (rs *RaftStorage) Compact(b *Batch, index uint64) error {
 	if err := b.b.DeleteRange(lower, upper, nil); err != nil {
 		return errors.Wrap(err, "storage: Compact")
 	}
+	st.cacheOps = append(st.cacheOps, func(c *entryCache, group uint64) { c.compact(group, index) })
 	return rs.setTruncated(b, st, index, term)
 }
 
@@ -180,6 +195,7 @@ func (rs *RaftStorage) ApplySnapshotMeta(b *Batch, meta *raftpb.SnapshotMetadata
 	if err := b.b.DeleteRange(lower, upper, nil); err != nil {
 		return errors.Wrap(err, "storage: ApplySnapshotMeta")
 	}
+	st.cacheOps = append(st.cacheOps, func(c *entryCache, group uint64) { c.clear(group) })
 	if err := rs.setTruncated(b, st, meta.GetIndex(), meta.GetTerm()); err != nil {
 		return err
 	}
@@ -225,6 +241,7 @@ func (e *Engine) DestroyGroup(b *Batch, groupID uint64) error {
 	b.OnCommit(func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
+		e.entries.clear(groupID)
 		if rs, ok := e.mu.groups[groupID]; ok {
 			rs.mu.Lock()
 			rs.mu.destroyed = true
