@@ -28,12 +28,11 @@ type appliedResult struct {
 	res proposalResult
 }
 
-// applyLocked applies committed entries in one batch together with the new
-// applied index (invariant 3), then performs side effects.
-func (r *replica) applyLocked(ents []*raftpb.Entry) error {
+// applyLocked applies committed entries in batch b (which may already hold
+// an unsynced hard-state update) together with the new applied index
+// (invariant 3), commits it, then performs side effects.
+func (r *replica) applyLocked(b *storage.Batch, ents []*raftpb.Entry) error {
 	start := time.Now()
-	b := r.h.engine.NewBatch()
-	defer b.Close()
 	st := proto.CloneOf(r.mu.state)
 	var out applied
 	for _, e := range ents {

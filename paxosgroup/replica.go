@@ -533,15 +533,18 @@ func (r *replica) handleReadyLocked(rd raft.Ready) {
 	}
 	r.sendMessagesLocked(early)
 	b := r.h.engine.NewBatch()
+	defer func() { b.Close() }()
 	err := r.persistReadyLocked(b, rd, hsChanged)
 	// Entries, snapshots, terms and votes must be durable before anything
 	// depends on them; a commit index alone need not be (Raft recovers
-	// it), which saves an fsync on every write's critical path.
+	// it), which saves an fsync on every write's critical path — and such
+	// a batch can ride along with the apply batch below, saving a commit.
 	needSync := len(rd.Entries) > 0 || (rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot)) || !sendEarly
-	if err == nil && !b.Empty() {
+	if err == nil && !b.Empty() && (needSync || len(rd.CommittedEntries) == 0) {
 		err = b.Commit(needSync)
+		b.Close()
+		b = r.h.engine.NewBatch()
 	}
-	b.Close()
 	if err != nil {
 		r.failLocked(errors.Wrap(err, "persisting raft state"))
 		return
@@ -554,7 +557,7 @@ func (r *replica) handleReadyLocked(rd raft.Ready) {
 	}
 	r.sendMessagesLocked(late)
 	if len(rd.CommittedEntries) > 0 {
-		if err := r.applyLocked(rd.CommittedEntries); err != nil {
+		if err := r.applyLocked(b, rd.CommittedEntries); err != nil {
 			r.failLocked(errors.Wrap(err, "applying committed entries"))
 			return
 		}
