@@ -85,7 +85,8 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	for i, n := range started {
 		fmt.Fprintf(stdout, "  node %d  gRPC %-16s HTTP http://%s\n", i+1, n.Addr(), n.HTTPAddr())
 	}
-	fmt.Fprintf(stdout, "\nTry:\n  meridian kv put greeting hello --host %s\n  meridian kv get greeting --host %s\n  meridian status --host %s\n\nCtrl-C or Ctrl-D stops the cluster.\n",
+	fmt.Fprintf(stdout, "\nTry, from another terminal (meridian is `go run ./cmd/meridian` in a checkout):\n"+
+		"  meridian kv put greeting hello --host %s\n  meridian kv get greeting --host %s\n  meridian status --host %s\n\nCtrl-C or Ctrl-D stops the cluster.\n",
 		started[0].Addr(), started[len(started)-1].Addr(), started[0].Addr())
 	eof := make(chan struct{})
 	go func() {
