@@ -49,6 +49,9 @@ type Router interface {
 	// ProposeMeta runs cmd on the meta group and returns the first ID
 	// allocated, if the command allocates.
 	ProposeMeta(ctx context.Context, cmd *pb.MetaCommand) (uint64, error)
+	// LookupRange reads, at the meta group's leaseholder, the descriptor
+	// of the group whose span holds key.
+	LookupRange(ctx context.Context, key []byte) (*pb.GroupDescriptor, error)
 }
 
 // Host runs the replicas of all groups on one node.
@@ -380,6 +383,7 @@ func (h *Host) deliver(groupID, fromNode, epoch uint64, m *raftpb.Message) {
 		return
 	}
 	r.learnPeer(m.GetFrom(), fromNode)
+	r.lastHeard.Store(time.Now().UnixNano())
 	if r.dropVote(m, fromNode) {
 		return
 	}

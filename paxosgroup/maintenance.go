@@ -2,6 +2,7 @@ package paxosgroup
 
 import (
 	"context"
+	"time"
 	"math"
 	"sort"
 
@@ -29,7 +30,14 @@ func (h *Host) maintain(ctx context.Context) {
 			return
 		}
 		r := h.replica(id)
-		if r == nil || !r.isLeader.Load() || !r.leaseValid() {
+		if r == nil {
+			continue
+		}
+		if !r.isLeader.Load() {
+			h.maybeGCReplica(ctx, r)
+			continue
+		}
+		if !r.leaseValid() {
 			continue
 		}
 		h.publishDescriptor(ctx, r)
@@ -157,3 +165,36 @@ var errStopScan = stopScan{}
 type stopScan struct{}
 
 func (stopScan) Error() string { return "stop" }
+
+// maybeGCReplica removes a follower that missed its own removal: it heard
+// nothing from its group for ReplicaGCInterval, and the range directory
+// holds a newer descriptor of the group without this node.
+func (h *Host) maybeGCReplica(ctx context.Context, r *replica) {
+	d := r.desc.Load()
+	if d == nil || r.groupID == MetaGroupID {
+		return
+	}
+	now := time.Now()
+	interval := h.opts.ReplicaGCInterval.Nanoseconds()
+	if now.UnixNano()-r.lastHeard.Load() < interval || now.UnixNano()-r.lastGCCheck.Load() < interval {
+		return
+	}
+	r.lastGCCheck.Store(now.UnixNano())
+	router, err := h.routerOrErr()
+	if err != nil {
+		return
+	}
+	cur, err := router.LookupRange(ctx, d.StartKey)
+	if err != nil || cur.GroupId != r.groupID || cur.Generation <= d.Generation ||
+		replicaByNode(cur, h.opts.NodeID) != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.destroyed || r.mu.failed != nil {
+		return
+	}
+	h.logger.Info("removing a replica that missed its removal", "group", r.groupID,
+		"local_generation", d.Generation, "directory_generation", cur.Generation)
+	r.destroyLocked()
+}

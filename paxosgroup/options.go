@@ -54,6 +54,11 @@ type Options struct {
 	// MaintenanceInterval: how often leaders check replication, splits and
 	// the range directory. Default 2s.
 	MaintenanceInterval time.Duration
+	// ReplicaGCInterval: a follower that heard nothing from its group for
+	// this long asks the range directory whether it is still a member, and
+	// removes itself if a newer descriptor no longer lists it (it missed
+	// its removal, e.g. while partitioned). Default 1 minute.
+	ReplicaGCInterval time.Duration
 	// DialOptions for peer connections (credentials arrive with TLS).
 	DialOptions []grpc.DialOption
 	// Now is the monotonic clock used for leases and liveness; default
@@ -115,6 +120,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MaintenanceInterval == 0 {
 		o.MaintenanceInterval = 2 * time.Second
+	}
+	if o.ReplicaGCInterval == 0 {
+		o.ReplicaGCInterval = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now

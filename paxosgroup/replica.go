@@ -57,6 +57,9 @@ type replica struct {
 	// leaseExpiry is in liveness.monoNow units; 0 when there is no lease.
 	leaseExpiry atomic.Int64
 	desc        atomic.Pointer[pb.GroupDescriptor]
+	// lastHeard is when a Raft message of this group last arrived (unix
+	// nanos); lastGCCheck when replica GC last asked the directory.
+	lastHeard, lastGCCheck atomic.Int64
 
 	inboxMu sync.Mutex
 	inbox   struct {
@@ -96,6 +99,7 @@ type replica struct {
 
 func newReplicaShell(h *Host, groupID, replicaID uint64, rs *storage.RaftStorage) *replica {
 	r := &replica{h: h, groupID: groupID, replicaID: replicaID, rs: rs, peerNodes: make(map[uint64]uint64)}
+	r.lastHeard.Store(time.Now().UnixNano())
 	r.mu.proposals = make(map[uint64]*proposal)
 	r.mu.epochAt = make(map[uint64]uint64)
 	r.mu.changed = make(chan struct{})

@@ -228,3 +228,56 @@ func TestSizeBasedSplit(t *testing.T) {
 	}
 	t.Logf("groups after size-based splits: %d", len(c.Status().Groups))
 }
+
+// TestReplicaGC: a node partitioned away while its replica is removed never
+// hears of the removal; once the partition heals, replica GC finds a newer
+// descriptor without it in the directory and removes the replica.
+func TestReplicaGC(t *testing.T) {
+	c := servertest.Start(t, servertest.Options{Nodes: 4, Paxos: func(o *paxosgroup.Options) {
+		o.ReplicaGCInterval = 500 * time.Millisecond
+	}})
+	g := uint64(paxosgroup.FirstUserGroupID)
+	put(t, c.KV(0), "gc", "1")
+	d := findDesc(t, c, g)
+	inGroup := map[uint64]bool{}
+	for _, r := range d.Replicas {
+		inGroup[r.NodeId] = true
+	}
+	leader, metaLeader := c.LeaderOf(g), c.LeaderOf(paxosgroup.MetaGroupID)
+	var add, remove uint64
+	for i := 0; i < 4; i++ {
+		id := c.NodeID(i)
+		switch {
+		case !inGroup[id]:
+			add = id
+		case i != leader && i != metaLeader && remove == 0:
+			remove = id
+		}
+	}
+	if remove == 0 {
+		t.Skip("every member leads something; nothing safe to cut off")
+	}
+	var others []uint64
+	for i := 0; i < 4; i++ {
+		if c.NodeID(i) != remove {
+			others = append(others, c.NodeID(i))
+		}
+	}
+	c.Faults.Isolate(remove, others...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.Admin(leader).ChangeReplicas(ctx, &pb.ChangeReplicasRequest{GroupId: g, AddNodes: []uint64{add}, RemoveNodes: []uint64{remove}}); err != nil {
+		t.Fatalf("replace node %d by %d: %v", remove, add, err)
+	}
+	if _, ok := c.Nodes[c.Index(remove)].Host().Descriptor(g); !ok {
+		t.Fatal("the cut-off node lost its replica before hearing anything")
+	}
+	c.Faults.Heal()
+	c.WaitFor(30*time.Second, "replica GC on the node that missed its removal", func() bool {
+		_, ok := c.Nodes[c.Index(remove)].Host().Descriptor(g)
+		return !ok
+	})
+	if v, ok := get(t, c.KV(c.Index(add)), "gc"); !ok || v != "1" {
+		t.Fatalf("gc = %q, %v", v, ok)
+	}
+}

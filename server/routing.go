@@ -128,24 +128,7 @@ func (n *Node) lookup(ctx context.Context, key []byte) (*pb.GroupDescriptor, err
 	if d := n.ranges.find(key); d != nil {
 		return d, nil
 	}
-	var d *pb.GroupDescriptor
-	err := n.callMeta(ctx, func(ctx context.Context, node uint64) error {
-		if node == n.NodeID() {
-			var err error
-			d, err = n.Host().LookupRange(ctx, key)
-			return toStatus(err)
-		}
-		cl, err := n.adminClient(node)
-		if err != nil {
-			return err
-		}
-		resp, err := cl.RangeLookup(ctx, &pb.RangeLookupRequest{Key: key})
-		if err != nil {
-			return err
-		}
-		d = resp.Descriptor_
-		return nil
-	})
+	d, err := metaRouter{n}.LookupRange(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +229,29 @@ func (m metaRouter) ProposeMeta(ctx context.Context, cmd *pb.MetaCommand) (uint6
 		return nil
 	})
 	return id, err
+}
+
+// LookupRange reads the directory at the meta leader, bypassing the cache.
+func (m metaRouter) LookupRange(ctx context.Context, key []byte) (*pb.GroupDescriptor, error) {
+	var d *pb.GroupDescriptor
+	err := m.n.callMeta(ctx, func(ctx context.Context, node uint64) error {
+		if node == m.n.NodeID() {
+			var err error
+			d, err = m.n.Host().LookupRange(ctx, key)
+			return toStatus(err)
+		}
+		cl, err := m.n.adminClient(node)
+		if err != nil {
+			return err
+		}
+		resp, err := cl.RangeLookup(ctx, &pb.RangeLookupRequest{Key: key})
+		if err != nil {
+			return err
+		}
+		d = resp.Descriptor_
+		return nil
+	})
+	return d, err
 }
 
 // routeKey runs fn at the leader of the group holding key. fn gets the
