@@ -2,9 +2,9 @@ package paxosgroup
 
 import (
 	"context"
-	"time"
 	"math"
 	"sort"
+	"time"
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/storage"
