@@ -1,12 +1,13 @@
 // Package server runs one Meridian node: it opens the store, wires the
-// multi-Raft host (paxosgroup) to the single-key KV state machine, serves
+// multi-Raft host (paxosgroup) to the transaction layer's replicated state
+// machine (txn.StateMachine: single-key writes and 2PC records), serves
 // the gRPC services (Raft transport, KV, Admin) and HTTP (/healthz,
 // /metrics), and handles cluster bootstrap (init) and joining.
 //
 // # Flow of a client request
 //
 //	client ──gRPC KV.Put──► any node (gateway) ──range cache──► leader node
-//	   leader: KV.Put with Routing ──► Host.Propose ──Raft──► kvStateMachine.Apply
+//	   leader: KV.Put with Routing ──► Host.Propose ──Raft──► txn.StateMachine.Apply
 //
 // A gateway retries on "not leader" (following the leader hint) and on
 // "wrong range" (refreshing its range cache from the meta group), but never

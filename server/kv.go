@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"math"
 	"time"
 
@@ -97,15 +96,19 @@ func (s kvService) writeLocal(ctx context.Context, rt *pb.Routing, cmd *pb.KVCom
 	}
 	c := proto.CloneOf(cmd)
 	c.Timestamp = time.Now().UnixNano()
-	data, err := proto.Marshal(c)
+	data, err := proto.Marshal(&pb.TxnCommand{Cmd: &pb.TxnCommand_Kv{Kv: c}})
 	if err != nil {
 		return 0, status.Error(codes.Internal, err.Error())
 	}
-	res, err := h.Propose(ctx, rt.GroupId, data)
+	out, err := h.Propose(ctx, rt.GroupId, data)
 	if err != nil {
 		return 0, toStatus(err)
 	}
-	return int64(binary.BigEndian.Uint64(res)), nil
+	var res pb.TxnResult
+	if err := proto.Unmarshal(out, &res); err != nil {
+		return 0, status.Error(codes.Internal, err.Error())
+	}
+	return res.Timestamp, nil
 }
 
 func (s kvService) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/meridiandb/meridian/storage"
 	"github.com/meridiandb/meridian/truetime"
 	"github.com/meridiandb/meridian/truetime/timemaster"
+	"github.com/meridiandb/meridian/txn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
@@ -312,7 +313,11 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	opts := n.cfg.Paxos
 	opts.NodeID = nodeID
 	opts.Engine = n.engine
-	opts.StateMachine = kvStateMachine{}
+	sm, err := txn.NewStateMachine(txn.ParticipantOptions{})
+	if err != nil {
+		return err
+	}
+	opts.StateMachine = sm
 	opts.Logger = n.logger
 	h, err := paxosgroup.NewHost(opts)
 	if err != nil {

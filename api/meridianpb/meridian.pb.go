@@ -117,6 +117,55 @@ func (KVCommand_Op) EnumDescriptor() ([]byte, []int) {
 	return file_meridian_proto_rawDescGZIP(), []int{15, 0}
 }
 
+type TxnResult_Decision int32
+
+const (
+	TxnResult_UNKNOWN TxnResult_Decision = 0
+	TxnResult_COMMIT  TxnResult_Decision = 1
+	TxnResult_ABORT   TxnResult_Decision = 2
+)
+
+// Enum value maps for TxnResult_Decision.
+var (
+	TxnResult_Decision_name = map[int32]string{
+		0: "UNKNOWN",
+		1: "COMMIT",
+		2: "ABORT",
+	}
+	TxnResult_Decision_value = map[string]int32{
+		"UNKNOWN": 0,
+		"COMMIT":  1,
+		"ABORT":   2,
+	}
+)
+
+func (x TxnResult_Decision) Enum() *TxnResult_Decision {
+	p := new(TxnResult_Decision)
+	*p = x
+	return p
+}
+
+func (x TxnResult_Decision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TxnResult_Decision) Descriptor() protoreflect.EnumDescriptor {
+	return file_meridian_proto_enumTypes[2].Descriptor()
+}
+
+func (TxnResult_Decision) Type() protoreflect.EnumType {
+	return &file_meridian_proto_enumTypes[2]
+}
+
+func (x TxnResult_Decision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TxnResult_Decision.Descriptor instead.
+func (TxnResult_Decision) EnumDescriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{22, 0}
+}
+
 type RoutingError_Reason int32
 
 const (
@@ -150,11 +199,11 @@ func (x RoutingError_Reason) String() string {
 }
 
 func (RoutingError_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_meridian_proto_enumTypes[2].Descriptor()
+	return file_meridian_proto_enumTypes[3].Descriptor()
 }
 
 func (RoutingError_Reason) Type() protoreflect.EnumType {
-	return &file_meridian_proto_enumTypes[2]
+	return &file_meridian_proto_enumTypes[3]
 }
 
 func (x RoutingError_Reason) Number() protoreflect.EnumNumber {
@@ -163,7 +212,7 @@ func (x RoutingError_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RoutingError_Reason.Descriptor instead.
 func (RoutingError_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{26, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{33, 0}
 }
 
 // NodeDescriptor names one node: where to reach it and where it lives.
@@ -1301,6 +1350,553 @@ func (x *KVCommand) GetTimestamp() int64 {
 	return 0
 }
 
+// TxnCommand is a command in the Raft log of a group that runs the
+// transaction layer's state machine (txn/statemachine.go): single-key
+// writes, and the participant and coordinator sides of two-phase commit.
+type TxnCommand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Cmd:
+	//
+	//	*TxnCommand_Kv
+	//	*TxnCommand_Prepare
+	//	*TxnCommand_Commit
+	//	*TxnCommand_Abort
+	//	*TxnCommand_OnePhase
+	//	*TxnCommand_Decide
+	//	*TxnCommand_Ack
+	Cmd           isTxnCommand_Cmd `protobuf_oneof:"cmd"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnCommand) Reset() {
+	*x = TxnCommand{}
+	mi := &file_meridian_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnCommand) ProtoMessage() {}
+
+func (x *TxnCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnCommand.ProtoReflect.Descriptor instead.
+func (*TxnCommand) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TxnCommand) GetCmd() isTxnCommand_Cmd {
+	if x != nil {
+		return x.Cmd
+	}
+	return nil
+}
+
+func (x *TxnCommand) GetKv() *KVCommand {
+	if x != nil {
+		if x, ok := x.Cmd.(*TxnCommand_Kv); ok {
+			return x.Kv
+		}
+	}
+	return nil
+}
+
+func (x *TxnCommand) GetPrepare() []byte {
+	if x != nil {
+		if x, ok := x.Cmd.(*TxnCommand_Prepare); ok {
+			return x.Prepare
+		}
+	}
+	return nil
+}
+
+func (x *TxnCommand) GetCommit() *TxnCommit {
+	if x != nil {
+		if x, ok := x.Cmd.(*TxnCommand_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *TxnCommand) GetAbort() []byte {
+	if x != nil {
+		if x, ok := x.Cmd.(*TxnCommand_Abort); ok {
+			return x.Abort
+		}
+	}
+	return nil
+}
+
+func (x *TxnCommand) GetOnePhase() *TxnOnePhase {
+	if x != nil {
+		if x, ok := x.Cmd.(*TxnCommand_OnePhase); ok {
+			return x.OnePhase
+		}
+	}
+	return nil
+}
+
+func (x *TxnCommand) GetDecide() *TxnDecide {
+	if x != nil {
+		if x, ok := x.Cmd.(*TxnCommand_Decide); ok {
+			return x.Decide
+		}
+	}
+	return nil
+}
+
+func (x *TxnCommand) GetAck() *TxnAck {
+	if x != nil {
+		if x, ok := x.Cmd.(*TxnCommand_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+type isTxnCommand_Cmd interface {
+	isTxnCommand_Cmd()
+}
+
+type TxnCommand_Kv struct {
+	Kv *KVCommand `protobuf:"bytes,1,opt,name=kv,proto3,oneof"`
+}
+
+type TxnCommand_Prepare struct {
+	// txn.EncodePrepareRecord of the transaction's record at this group.
+	Prepare []byte `protobuf:"bytes,2,opt,name=prepare,proto3,oneof"`
+}
+
+type TxnCommand_Commit struct {
+	Commit *TxnCommit `protobuf:"bytes,3,opt,name=commit,proto3,oneof"`
+}
+
+type TxnCommand_Abort struct {
+	// The 16-byte transaction ID.
+	Abort []byte `protobuf:"bytes,4,opt,name=abort,proto3,oneof"`
+}
+
+type TxnCommand_OnePhase struct {
+	OnePhase *TxnOnePhase `protobuf:"bytes,5,opt,name=one_phase,json=onePhase,proto3,oneof"`
+}
+
+type TxnCommand_Decide struct {
+	Decide *TxnDecide `protobuf:"bytes,6,opt,name=decide,proto3,oneof"`
+}
+
+type TxnCommand_Ack struct {
+	Ack *TxnAck `protobuf:"bytes,7,opt,name=ack,proto3,oneof"`
+}
+
+func (*TxnCommand_Kv) isTxnCommand_Cmd() {}
+
+func (*TxnCommand_Prepare) isTxnCommand_Cmd() {}
+
+func (*TxnCommand_Commit) isTxnCommand_Cmd() {}
+
+func (*TxnCommand_Abort) isTxnCommand_Cmd() {}
+
+func (*TxnCommand_OnePhase) isTxnCommand_Cmd() {}
+
+func (*TxnCommand_Decide) isTxnCommand_Cmd() {}
+
+func (*TxnCommand_Ack) isTxnCommand_Cmd() {}
+
+type TxnCommit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxnId         []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	CommitTs      int64                  `protobuf:"varint,2,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnCommit) Reset() {
+	*x = TxnCommit{}
+	mi := &file_meridian_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnCommit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnCommit) ProtoMessage() {}
+
+func (x *TxnCommit) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnCommit.ProtoReflect.Descriptor instead.
+func (*TxnCommit) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TxnCommit) GetTxnId() []byte {
+	if x != nil {
+		return x.TxnId
+	}
+	return nil
+}
+
+func (x *TxnCommit) GetCommitTs() int64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+type TxnWrite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Delete        bool                   `protobuf:"varint,3,opt,name=delete,proto3" json:"delete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnWrite) Reset() {
+	*x = TxnWrite{}
+	mi := &file_meridian_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnWrite) ProtoMessage() {}
+
+func (x *TxnWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnWrite.ProtoReflect.Descriptor instead.
+func (*TxnWrite) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TxnWrite) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *TxnWrite) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *TxnWrite) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
+type TxnOnePhase struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxnId         []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	Ts            int64                  `protobuf:"varint,2,opt,name=ts,proto3" json:"ts,omitempty"`
+	Writes        []*TxnWrite            `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnOnePhase) Reset() {
+	*x = TxnOnePhase{}
+	mi := &file_meridian_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnOnePhase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnOnePhase) ProtoMessage() {}
+
+func (x *TxnOnePhase) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnOnePhase.ProtoReflect.Descriptor instead.
+func (*TxnOnePhase) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *TxnOnePhase) GetTxnId() []byte {
+	if x != nil {
+		return x.TxnId
+	}
+	return nil
+}
+
+func (x *TxnOnePhase) GetTs() int64 {
+	if x != nil {
+		return x.Ts
+	}
+	return 0
+}
+
+func (x *TxnOnePhase) GetWrites() []*TxnWrite {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
+type TxnDecide struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxnId         []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	Commit        bool                   `protobuf:"varint,2,opt,name=commit,proto3" json:"commit,omitempty"`
+	CommitTs      int64                  `protobuf:"varint,3,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	Participants  []uint64               `protobuf:"varint,4,rep,packed,name=participants,proto3" json:"participants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnDecide) Reset() {
+	*x = TxnDecide{}
+	mi := &file_meridian_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnDecide) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnDecide) ProtoMessage() {}
+
+func (x *TxnDecide) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnDecide.ProtoReflect.Descriptor instead.
+func (*TxnDecide) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TxnDecide) GetTxnId() []byte {
+	if x != nil {
+		return x.TxnId
+	}
+	return nil
+}
+
+func (x *TxnDecide) GetCommit() bool {
+	if x != nil {
+		return x.Commit
+	}
+	return false
+}
+
+func (x *TxnDecide) GetCommitTs() int64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *TxnDecide) GetParticipants() []uint64 {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+type TxnAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxnId         []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	Participant   uint64                 `protobuf:"varint,2,opt,name=participant,proto3" json:"participant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnAck) Reset() {
+	*x = TxnAck{}
+	mi := &file_meridian_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnAck) ProtoMessage() {}
+
+func (x *TxnAck) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnAck.ProtoReflect.Descriptor instead.
+func (*TxnAck) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TxnAck) GetTxnId() []byte {
+	if x != nil {
+		return x.TxnId
+	}
+	return nil
+}
+
+func (x *TxnAck) GetParticipant() uint64 {
+	if x != nil {
+		return x.Participant
+	}
+	return 0
+}
+
+// TxnResult is what applying a TxnCommand reports to its proposer.
+type TxnResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Prepare: the txn.PrepareStatus name ("prepared", "already-prepared",
+	// "already-decided", "refused").
+	PrepareStatus string             `protobuf:"bytes,1,opt,name=prepare_status,json=prepareStatus,proto3" json:"prepare_status,omitempty"`
+	PrepareTs     int64              `protobuf:"varint,2,opt,name=prepare_ts,json=prepareTs,proto3" json:"prepare_ts,omitempty"`
+	Decision      TxnResult_Decision `protobuf:"varint,3,opt,name=decision,proto3,enum=meridian.v1.TxnResult_Decision" json:"decision,omitempty"`
+	CommitTs      int64              `protobuf:"varint,4,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	// KV writes: the version timestamp written.
+	Timestamp     int64 `protobuf:"varint,5,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	AllAcked      bool  `protobuf:"varint,6,opt,name=all_acked,json=allAcked,proto3" json:"all_acked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnResult) Reset() {
+	*x = TxnResult{}
+	mi := &file_meridian_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnResult) ProtoMessage() {}
+
+func (x *TxnResult) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnResult.ProtoReflect.Descriptor instead.
+func (*TxnResult) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TxnResult) GetPrepareStatus() string {
+	if x != nil {
+		return x.PrepareStatus
+	}
+	return ""
+}
+
+func (x *TxnResult) GetPrepareTs() int64 {
+	if x != nil {
+		return x.PrepareTs
+	}
+	return 0
+}
+
+func (x *TxnResult) GetDecision() TxnResult_Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return TxnResult_UNKNOWN
+}
+
+func (x *TxnResult) GetCommitTs() int64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *TxnResult) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *TxnResult) GetAllAcked() bool {
+	if x != nil {
+		return x.AllAcked
+	}
+	return false
+}
+
 // Routing is set by a node that forwards a request to the replica it
 // believes holds the lease; clients leave it empty and any node routes.
 type Routing struct {
@@ -1313,7 +1909,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_meridian_proto_msgTypes[16]
+	mi := &file_meridian_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1921,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[16]
+	mi := &file_meridian_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1934,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{16}
+	return file_meridian_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Routing) GetGroupId() uint64 {
@@ -1365,7 +1961,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_meridian_proto_msgTypes[17]
+	mi := &file_meridian_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1973,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[17]
+	mi := &file_meridian_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1986,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{17}
+	return file_meridian_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetRequest) GetKey() []byte {
@@ -1418,7 +2014,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_meridian_proto_msgTypes[18]
+	mi := &file_meridian_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +2026,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[18]
+	mi := &file_meridian_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +2039,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{18}
+	return file_meridian_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetResponse) GetFound() bool {
@@ -1478,7 +2074,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_meridian_proto_msgTypes[19]
+	mi := &file_meridian_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +2086,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[19]
+	mi := &file_meridian_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +2099,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{19}
+	return file_meridian_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PutRequest) GetKey() []byte {
@@ -1536,7 +2132,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_meridian_proto_msgTypes[20]
+	mi := &file_meridian_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +2144,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[20]
+	mi := &file_meridian_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +2157,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{20}
+	return file_meridian_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PutResponse) GetTimestamp() int64 {
@@ -1581,7 +2177,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_meridian_proto_msgTypes[21]
+	mi := &file_meridian_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +2189,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[21]
+	mi := &file_meridian_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +2202,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{21}
+	return file_meridian_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
@@ -1632,7 +2228,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_meridian_proto_msgTypes[22]
+	mi := &file_meridian_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +2240,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[22]
+	mi := &file_meridian_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +2253,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{22}
+	return file_meridian_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteResponse) GetTimestamp() int64 {
@@ -1679,7 +2275,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_meridian_proto_msgTypes[23]
+	mi := &file_meridian_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +2287,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[23]
+	mi := &file_meridian_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +2300,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{23}
+	return file_meridian_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ScanRequest) GetStartKey() []byte {
@@ -1746,7 +2342,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_meridian_proto_msgTypes[24]
+	mi := &file_meridian_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +2354,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[24]
+	mi := &file_meridian_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +2367,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{24}
+	return file_meridian_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *KeyValue) GetKey() []byte {
@@ -1807,7 +2403,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_meridian_proto_msgTypes[25]
+	mi := &file_meridian_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +2415,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[25]
+	mi := &file_meridian_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +2428,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{25}
+	return file_meridian_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ScanResponse) GetKvs() []*KeyValue {
@@ -1862,7 +2458,7 @@ type RoutingError struct {
 
 func (x *RoutingError) Reset() {
 	*x = RoutingError{}
-	mi := &file_meridian_proto_msgTypes[26]
+	mi := &file_meridian_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +2470,7 @@ func (x *RoutingError) String() string {
 func (*RoutingError) ProtoMessage() {}
 
 func (x *RoutingError) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[26]
+	mi := &file_meridian_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +2483,7 @@ func (x *RoutingError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingError.ProtoReflect.Descriptor instead.
 func (*RoutingError) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{26}
+	return file_meridian_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RoutingError) GetReason() RoutingError_Reason {
@@ -1920,7 +2516,7 @@ type ProposeMetaResponse struct {
 
 func (x *ProposeMetaResponse) Reset() {
 	*x = ProposeMetaResponse{}
-	mi := &file_meridian_proto_msgTypes[27]
+	mi := &file_meridian_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2528,7 @@ func (x *ProposeMetaResponse) String() string {
 func (*ProposeMetaResponse) ProtoMessage() {}
 
 func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[27]
+	mi := &file_meridian_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2541,7 @@ func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeMetaResponse.ProtoReflect.Descriptor instead.
 func (*ProposeMetaResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{27}
+	return file_meridian_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ProposeMetaResponse) GetFirstId() uint64 {
@@ -1963,7 +2559,7 @@ type InitRequest struct {
 
 func (x *InitRequest) Reset() {
 	*x = InitRequest{}
-	mi := &file_meridian_proto_msgTypes[28]
+	mi := &file_meridian_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1975,7 +2571,7 @@ func (x *InitRequest) String() string {
 func (*InitRequest) ProtoMessage() {}
 
 func (x *InitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[28]
+	mi := &file_meridian_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1988,7 +2584,7 @@ func (x *InitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
 func (*InitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{28}
+	return file_meridian_proto_rawDescGZIP(), []int{35}
 }
 
 type InitResponse struct {
@@ -2001,7 +2597,7 @@ type InitResponse struct {
 
 func (x *InitResponse) Reset() {
 	*x = InitResponse{}
-	mi := &file_meridian_proto_msgTypes[29]
+	mi := &file_meridian_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2013,7 +2609,7 @@ func (x *InitResponse) String() string {
 func (*InitResponse) ProtoMessage() {}
 
 func (x *InitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[29]
+	mi := &file_meridian_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +2622,7 @@ func (x *InitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
 func (*InitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{29}
+	return file_meridian_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *InitResponse) GetClusterId() string {
@@ -2053,7 +2649,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meridian_proto_msgTypes[30]
+	mi := &file_meridian_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2661,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[30]
+	mi := &file_meridian_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2674,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{30}
+	return file_meridian_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *JoinRequest) GetNode() *NodeDescriptor {
@@ -2107,7 +2703,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meridian_proto_msgTypes[31]
+	mi := &file_meridian_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2715,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[31]
+	mi := &file_meridian_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2728,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{31}
+	return file_meridian_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *JoinResponse) GetNodeId() uint64 {
@@ -2172,7 +2768,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_meridian_proto_msgTypes[32]
+	mi := &file_meridian_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +2780,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[32]
+	mi := &file_meridian_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +2793,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{32}
+	return file_meridian_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StatusRequest) GetLocalOnly() bool {
@@ -2220,7 +2816,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_meridian_proto_msgTypes[33]
+	mi := &file_meridian_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2828,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[33]
+	mi := &file_meridian_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2841,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{33}
+	return file_meridian_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *NodeStatus) GetNode() *NodeDescriptor {
@@ -2296,7 +2892,7 @@ type ClockStatus struct {
 
 func (x *ClockStatus) Reset() {
 	*x = ClockStatus{}
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2904,7 @@ func (x *ClockStatus) String() string {
 func (*ClockStatus) ProtoMessage() {}
 
 func (x *ClockStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2917,7 @@ func (x *ClockStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockStatus.ProtoReflect.Descriptor instead.
 func (*ClockStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{34}
+	return file_meridian_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ClockStatus) GetEpsilonNanos() int64 {
@@ -2372,7 +2968,7 @@ type ClockSource struct {
 
 func (x *ClockSource) Reset() {
 	*x = ClockSource{}
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2980,7 @@ func (x *ClockSource) String() string {
 func (*ClockSource) ProtoMessage() {}
 
 func (x *ClockSource) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2993,7 @@ func (x *ClockSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockSource.ProtoReflect.Descriptor instead.
 func (*ClockSource) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{35}
+	return file_meridian_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ClockSource) GetAddress() string {
@@ -2451,7 +3047,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2463,7 +3059,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +3072,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{36}
+	return file_meridian_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GroupStatus) GetDescriptor_() *GroupDescriptor {
@@ -2547,7 +3143,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +3155,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +3168,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{37}
+	return file_meridian_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *StatusResponse) GetClusterId() string {
@@ -2612,7 +3208,7 @@ type RangeLookupRequest struct {
 
 func (x *RangeLookupRequest) Reset() {
 	*x = RangeLookupRequest{}
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2624,7 +3220,7 @@ func (x *RangeLookupRequest) String() string {
 func (*RangeLookupRequest) ProtoMessage() {}
 
 func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2637,7 +3233,7 @@ func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupRequest.ProtoReflect.Descriptor instead.
 func (*RangeLookupRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{38}
+	return file_meridian_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RangeLookupRequest) GetKey() []byte {
@@ -2657,7 +3253,7 @@ type RangeLookupResponse struct {
 
 func (x *RangeLookupResponse) Reset() {
 	*x = RangeLookupResponse{}
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2669,7 +3265,7 @@ func (x *RangeLookupResponse) String() string {
 func (*RangeLookupResponse) ProtoMessage() {}
 
 func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2682,7 +3278,7 @@ func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupResponse.ProtoReflect.Descriptor instead.
 func (*RangeLookupResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{39}
+	return file_meridian_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RangeLookupResponse) GetDescriptor_() *GroupDescriptor {
@@ -2708,7 +3304,7 @@ type SplitRequest struct {
 
 func (x *SplitRequest) Reset() {
 	*x = SplitRequest{}
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2720,7 +3316,7 @@ func (x *SplitRequest) String() string {
 func (*SplitRequest) ProtoMessage() {}
 
 func (x *SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2733,7 +3329,7 @@ func (x *SplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRequest.ProtoReflect.Descriptor instead.
 func (*SplitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{40}
+	return file_meridian_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SplitRequest) GetSplitKey() []byte {
@@ -2753,7 +3349,7 @@ type SplitResponse struct {
 
 func (x *SplitResponse) Reset() {
 	*x = SplitResponse{}
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +3361,7 @@ func (x *SplitResponse) String() string {
 func (*SplitResponse) ProtoMessage() {}
 
 func (x *SplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +3374,7 @@ func (x *SplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitResponse.ProtoReflect.Descriptor instead.
 func (*SplitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{41}
+	return file_meridian_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SplitResponse) GetLeft() *GroupDescriptor {
@@ -2805,7 +3401,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +3413,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +3426,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{42}
+	return file_meridian_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *TransferLeaderRequest) GetGroupId() uint64 {
@@ -2855,7 +3451,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +3463,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +3476,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{43}
+	return file_meridian_proto_rawDescGZIP(), []int{50}
 }
 
 type ChangeReplicasRequest struct {
@@ -2894,7 +3490,7 @@ type ChangeReplicasRequest struct {
 
 func (x *ChangeReplicasRequest) Reset() {
 	*x = ChangeReplicasRequest{}
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2906,7 +3502,7 @@ func (x *ChangeReplicasRequest) String() string {
 func (*ChangeReplicasRequest) ProtoMessage() {}
 
 func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2919,7 +3515,7 @@ func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasRequest.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{44}
+	return file_meridian_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ChangeReplicasRequest) GetGroupId() uint64 {
@@ -2952,7 +3548,7 @@ type ChangeReplicasResponse struct {
 
 func (x *ChangeReplicasResponse) Reset() {
 	*x = ChangeReplicasResponse{}
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2964,7 +3560,7 @@ func (x *ChangeReplicasResponse) String() string {
 func (*ChangeReplicasResponse) ProtoMessage() {}
 
 func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2977,7 +3573,7 @@ func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasResponse.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{45}
+	return file_meridian_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ChangeReplicasResponse) GetDescriptor_() *GroupDescriptor {
@@ -3087,7 +3683,49 @@ const file_meridian_proto_rawDesc = "" +
 	"\x02Op\x12\a\n" +
 	"\x03PUT\x10\x00\x12\n" +
 	"\n" +
-	"\x06DELETE\x10\x01\"D\n" +
+	"\x06DELETE\x10\x01\"\xb7\x02\n" +
+	"\n" +
+	"TxnCommand\x12(\n" +
+	"\x02kv\x18\x01 \x01(\v2\x16.meridian.v1.KVCommandH\x00R\x02kv\x12\x1a\n" +
+	"\aprepare\x18\x02 \x01(\fH\x00R\aprepare\x120\n" +
+	"\x06commit\x18\x03 \x01(\v2\x16.meridian.v1.TxnCommitH\x00R\x06commit\x12\x16\n" +
+	"\x05abort\x18\x04 \x01(\fH\x00R\x05abort\x127\n" +
+	"\tone_phase\x18\x05 \x01(\v2\x18.meridian.v1.TxnOnePhaseH\x00R\bonePhase\x120\n" +
+	"\x06decide\x18\x06 \x01(\v2\x16.meridian.v1.TxnDecideH\x00R\x06decide\x12'\n" +
+	"\x03ack\x18\a \x01(\v2\x13.meridian.v1.TxnAckH\x00R\x03ackB\x05\n" +
+	"\x03cmd\"?\n" +
+	"\tTxnCommit\x12\x15\n" +
+	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12\x1b\n" +
+	"\tcommit_ts\x18\x02 \x01(\x03R\bcommitTs\"J\n" +
+	"\bTxnWrite\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"c\n" +
+	"\vTxnOnePhase\x12\x15\n" +
+	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12\x0e\n" +
+	"\x02ts\x18\x02 \x01(\x03R\x02ts\x12-\n" +
+	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\"{\n" +
+	"\tTxnDecide\x12\x15\n" +
+	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12\x16\n" +
+	"\x06commit\x18\x02 \x01(\bR\x06commit\x12\x1b\n" +
+	"\tcommit_ts\x18\x03 \x01(\x03R\bcommitTs\x12\"\n" +
+	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\"A\n" +
+	"\x06TxnAck\x12\x15\n" +
+	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12 \n" +
+	"\vparticipant\x18\x02 \x01(\x04R\vparticipant\"\x96\x02\n" +
+	"\tTxnResult\x12%\n" +
+	"\x0eprepare_status\x18\x01 \x01(\tR\rprepareStatus\x12\x1d\n" +
+	"\n" +
+	"prepare_ts\x18\x02 \x01(\x03R\tprepareTs\x12;\n" +
+	"\bdecision\x18\x03 \x01(\x0e2\x1f.meridian.v1.TxnResult.DecisionR\bdecision\x12\x1b\n" +
+	"\tcommit_ts\x18\x04 \x01(\x03R\bcommitTs\x12\x1c\n" +
+	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\x12\x1b\n" +
+	"\tall_acked\x18\x06 \x01(\bR\ballAcked\".\n" +
+	"\bDecision\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\n" +
+	"\n" +
+	"\x06COMMIT\x10\x01\x12\t\n" +
+	"\x05ABORT\x10\x02\"D\n" +
 	"\aRouting\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1e\n" +
 	"\n" +
@@ -3256,133 +3894,148 @@ func file_meridian_proto_rawDescGZIP() []byte {
 	return file_meridian_proto_rawDescData
 }
 
-var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_meridian_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: meridian.v1.ReplicaType
 	(KVCommand_Op)(0),              // 1: meridian.v1.KVCommand.Op
-	(RoutingError_Reason)(0),       // 2: meridian.v1.RoutingError.Reason
-	(*NodeDescriptor)(nil),         // 3: meridian.v1.NodeDescriptor
-	(*ReplicaDescriptor)(nil),      // 4: meridian.v1.ReplicaDescriptor
-	(*GroupDescriptor)(nil),        // 5: meridian.v1.GroupDescriptor
-	(*RaftBatch)(nil),              // 6: meridian.v1.RaftBatch
-	(*RaftEnvelope)(nil),           // 7: meridian.v1.RaftEnvelope
-	(*Heartbeat)(nil),              // 8: meridian.v1.Heartbeat
-	(*HeartbeatAck)(nil),           // 9: meridian.v1.HeartbeatAck
-	(*SnapshotChunk)(nil),          // 10: meridian.v1.SnapshotChunk
-	(*SnapshotHeader)(nil),         // 11: meridian.v1.SnapshotHeader
-	(*SnapshotResponse)(nil),       // 12: meridian.v1.SnapshotResponse
-	(*ReplicaState)(nil),           // 13: meridian.v1.ReplicaState
-	(*Command)(nil),                // 14: meridian.v1.Command
-	(*MetaCommand)(nil),            // 15: meridian.v1.MetaCommand
-	(*SplitCommand)(nil),           // 16: meridian.v1.SplitCommand
-	(*ConfChangeContext)(nil),      // 17: meridian.v1.ConfChangeContext
-	(*KVCommand)(nil),              // 18: meridian.v1.KVCommand
-	(*Routing)(nil),                // 19: meridian.v1.Routing
-	(*GetRequest)(nil),             // 20: meridian.v1.GetRequest
-	(*GetResponse)(nil),            // 21: meridian.v1.GetResponse
-	(*PutRequest)(nil),             // 22: meridian.v1.PutRequest
-	(*PutResponse)(nil),            // 23: meridian.v1.PutResponse
-	(*DeleteRequest)(nil),          // 24: meridian.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 25: meridian.v1.DeleteResponse
-	(*ScanRequest)(nil),            // 26: meridian.v1.ScanRequest
-	(*KeyValue)(nil),               // 27: meridian.v1.KeyValue
-	(*ScanResponse)(nil),           // 28: meridian.v1.ScanResponse
-	(*RoutingError)(nil),           // 29: meridian.v1.RoutingError
-	(*ProposeMetaResponse)(nil),    // 30: meridian.v1.ProposeMetaResponse
-	(*InitRequest)(nil),            // 31: meridian.v1.InitRequest
-	(*InitResponse)(nil),           // 32: meridian.v1.InitResponse
-	(*JoinRequest)(nil),            // 33: meridian.v1.JoinRequest
-	(*JoinResponse)(nil),           // 34: meridian.v1.JoinResponse
-	(*StatusRequest)(nil),          // 35: meridian.v1.StatusRequest
-	(*NodeStatus)(nil),             // 36: meridian.v1.NodeStatus
-	(*ClockStatus)(nil),            // 37: meridian.v1.ClockStatus
-	(*ClockSource)(nil),            // 38: meridian.v1.ClockSource
-	(*GroupStatus)(nil),            // 39: meridian.v1.GroupStatus
-	(*StatusResponse)(nil),         // 40: meridian.v1.StatusResponse
-	(*RangeLookupRequest)(nil),     // 41: meridian.v1.RangeLookupRequest
-	(*RangeLookupResponse)(nil),    // 42: meridian.v1.RangeLookupResponse
-	(*SplitRequest)(nil),           // 43: meridian.v1.SplitRequest
-	(*SplitResponse)(nil),          // 44: meridian.v1.SplitResponse
-	(*TransferLeaderRequest)(nil),  // 45: meridian.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 46: meridian.v1.TransferLeaderResponse
-	(*ChangeReplicasRequest)(nil),  // 47: meridian.v1.ChangeReplicasRequest
-	(*ChangeReplicasResponse)(nil), // 48: meridian.v1.ChangeReplicasResponse
+	(TxnResult_Decision)(0),        // 2: meridian.v1.TxnResult.Decision
+	(RoutingError_Reason)(0),       // 3: meridian.v1.RoutingError.Reason
+	(*NodeDescriptor)(nil),         // 4: meridian.v1.NodeDescriptor
+	(*ReplicaDescriptor)(nil),      // 5: meridian.v1.ReplicaDescriptor
+	(*GroupDescriptor)(nil),        // 6: meridian.v1.GroupDescriptor
+	(*RaftBatch)(nil),              // 7: meridian.v1.RaftBatch
+	(*RaftEnvelope)(nil),           // 8: meridian.v1.RaftEnvelope
+	(*Heartbeat)(nil),              // 9: meridian.v1.Heartbeat
+	(*HeartbeatAck)(nil),           // 10: meridian.v1.HeartbeatAck
+	(*SnapshotChunk)(nil),          // 11: meridian.v1.SnapshotChunk
+	(*SnapshotHeader)(nil),         // 12: meridian.v1.SnapshotHeader
+	(*SnapshotResponse)(nil),       // 13: meridian.v1.SnapshotResponse
+	(*ReplicaState)(nil),           // 14: meridian.v1.ReplicaState
+	(*Command)(nil),                // 15: meridian.v1.Command
+	(*MetaCommand)(nil),            // 16: meridian.v1.MetaCommand
+	(*SplitCommand)(nil),           // 17: meridian.v1.SplitCommand
+	(*ConfChangeContext)(nil),      // 18: meridian.v1.ConfChangeContext
+	(*KVCommand)(nil),              // 19: meridian.v1.KVCommand
+	(*TxnCommand)(nil),             // 20: meridian.v1.TxnCommand
+	(*TxnCommit)(nil),              // 21: meridian.v1.TxnCommit
+	(*TxnWrite)(nil),               // 22: meridian.v1.TxnWrite
+	(*TxnOnePhase)(nil),            // 23: meridian.v1.TxnOnePhase
+	(*TxnDecide)(nil),              // 24: meridian.v1.TxnDecide
+	(*TxnAck)(nil),                 // 25: meridian.v1.TxnAck
+	(*TxnResult)(nil),              // 26: meridian.v1.TxnResult
+	(*Routing)(nil),                // 27: meridian.v1.Routing
+	(*GetRequest)(nil),             // 28: meridian.v1.GetRequest
+	(*GetResponse)(nil),            // 29: meridian.v1.GetResponse
+	(*PutRequest)(nil),             // 30: meridian.v1.PutRequest
+	(*PutResponse)(nil),            // 31: meridian.v1.PutResponse
+	(*DeleteRequest)(nil),          // 32: meridian.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 33: meridian.v1.DeleteResponse
+	(*ScanRequest)(nil),            // 34: meridian.v1.ScanRequest
+	(*KeyValue)(nil),               // 35: meridian.v1.KeyValue
+	(*ScanResponse)(nil),           // 36: meridian.v1.ScanResponse
+	(*RoutingError)(nil),           // 37: meridian.v1.RoutingError
+	(*ProposeMetaResponse)(nil),    // 38: meridian.v1.ProposeMetaResponse
+	(*InitRequest)(nil),            // 39: meridian.v1.InitRequest
+	(*InitResponse)(nil),           // 40: meridian.v1.InitResponse
+	(*JoinRequest)(nil),            // 41: meridian.v1.JoinRequest
+	(*JoinResponse)(nil),           // 42: meridian.v1.JoinResponse
+	(*StatusRequest)(nil),          // 43: meridian.v1.StatusRequest
+	(*NodeStatus)(nil),             // 44: meridian.v1.NodeStatus
+	(*ClockStatus)(nil),            // 45: meridian.v1.ClockStatus
+	(*ClockSource)(nil),            // 46: meridian.v1.ClockSource
+	(*GroupStatus)(nil),            // 47: meridian.v1.GroupStatus
+	(*StatusResponse)(nil),         // 48: meridian.v1.StatusResponse
+	(*RangeLookupRequest)(nil),     // 49: meridian.v1.RangeLookupRequest
+	(*RangeLookupResponse)(nil),    // 50: meridian.v1.RangeLookupResponse
+	(*SplitRequest)(nil),           // 51: meridian.v1.SplitRequest
+	(*SplitResponse)(nil),          // 52: meridian.v1.SplitResponse
+	(*TransferLeaderRequest)(nil),  // 53: meridian.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 54: meridian.v1.TransferLeaderResponse
+	(*ChangeReplicasRequest)(nil),  // 55: meridian.v1.ChangeReplicasRequest
+	(*ChangeReplicasResponse)(nil), // 56: meridian.v1.ChangeReplicasResponse
 }
 var file_meridian_proto_depIdxs = []int32{
 	0,  // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
-	4,  // 1: meridian.v1.GroupDescriptor.replicas:type_name -> meridian.v1.ReplicaDescriptor
-	7,  // 2: meridian.v1.RaftBatch.messages:type_name -> meridian.v1.RaftEnvelope
-	8,  // 3: meridian.v1.RaftBatch.heartbeats:type_name -> meridian.v1.Heartbeat
-	9,  // 4: meridian.v1.RaftBatch.acks:type_name -> meridian.v1.HeartbeatAck
-	3,  // 5: meridian.v1.Heartbeat.sender:type_name -> meridian.v1.NodeDescriptor
-	3,  // 6: meridian.v1.Heartbeat.nodes:type_name -> meridian.v1.NodeDescriptor
-	5,  // 7: meridian.v1.Heartbeat.meta:type_name -> meridian.v1.GroupDescriptor
-	11, // 8: meridian.v1.SnapshotChunk.header:type_name -> meridian.v1.SnapshotHeader
-	5,  // 9: meridian.v1.SnapshotHeader.descriptor:type_name -> meridian.v1.GroupDescriptor
-	13, // 10: meridian.v1.SnapshotHeader.state:type_name -> meridian.v1.ReplicaState
-	5,  // 11: meridian.v1.ReplicaState.descriptor:type_name -> meridian.v1.GroupDescriptor
-	16, // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
-	15, // 13: meridian.v1.Command.meta:type_name -> meridian.v1.MetaCommand
-	5,  // 14: meridian.v1.MetaCommand.descriptors:type_name -> meridian.v1.GroupDescriptor
-	3,  // 15: meridian.v1.MetaCommand.nodes:type_name -> meridian.v1.NodeDescriptor
-	5,  // 16: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
-	5,  // 17: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
-	5,  // 18: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
+	5,  // 1: meridian.v1.GroupDescriptor.replicas:type_name -> meridian.v1.ReplicaDescriptor
+	8,  // 2: meridian.v1.RaftBatch.messages:type_name -> meridian.v1.RaftEnvelope
+	9,  // 3: meridian.v1.RaftBatch.heartbeats:type_name -> meridian.v1.Heartbeat
+	10, // 4: meridian.v1.RaftBatch.acks:type_name -> meridian.v1.HeartbeatAck
+	4,  // 5: meridian.v1.Heartbeat.sender:type_name -> meridian.v1.NodeDescriptor
+	4,  // 6: meridian.v1.Heartbeat.nodes:type_name -> meridian.v1.NodeDescriptor
+	6,  // 7: meridian.v1.Heartbeat.meta:type_name -> meridian.v1.GroupDescriptor
+	12, // 8: meridian.v1.SnapshotChunk.header:type_name -> meridian.v1.SnapshotHeader
+	6,  // 9: meridian.v1.SnapshotHeader.descriptor:type_name -> meridian.v1.GroupDescriptor
+	14, // 10: meridian.v1.SnapshotHeader.state:type_name -> meridian.v1.ReplicaState
+	6,  // 11: meridian.v1.ReplicaState.descriptor:type_name -> meridian.v1.GroupDescriptor
+	17, // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
+	16, // 13: meridian.v1.Command.meta:type_name -> meridian.v1.MetaCommand
+	6,  // 14: meridian.v1.MetaCommand.descriptors:type_name -> meridian.v1.GroupDescriptor
+	4,  // 15: meridian.v1.MetaCommand.nodes:type_name -> meridian.v1.NodeDescriptor
+	6,  // 16: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
+	6,  // 17: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
+	6,  // 18: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
 	1,  // 19: meridian.v1.KVCommand.op:type_name -> meridian.v1.KVCommand.Op
-	19, // 20: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
-	19, // 21: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
-	19, // 22: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
-	19, // 23: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
-	27, // 24: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
-	2,  // 25: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
-	5,  // 26: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
-	3,  // 27: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
-	3,  // 28: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
-	5,  // 29: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
-	3,  // 30: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
-	37, // 31: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
-	38, // 32: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
-	5,  // 33: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
-	36, // 34: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
-	39, // 35: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
-	5,  // 36: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	5,  // 37: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
-	5,  // 38: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
-	5,  // 39: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	6,  // 40: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
-	10, // 41: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
-	20, // 42: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
-	22, // 43: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
-	24, // 44: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
-	26, // 45: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
-	31, // 46: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
-	33, // 47: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
-	35, // 48: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
-	41, // 49: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
-	43, // 50: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
-	45, // 51: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
-	47, // 52: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
-	15, // 53: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
-	6,  // 54: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
-	12, // 55: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
-	21, // 56: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
-	23, // 57: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
-	25, // 58: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
-	28, // 59: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
-	32, // 60: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
-	34, // 61: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
-	40, // 62: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
-	42, // 63: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
-	44, // 64: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
-	46, // 65: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
-	48, // 66: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
-	30, // 67: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
-	54, // [54:68] is the sub-list for method output_type
-	40, // [40:54] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	19, // 20: meridian.v1.TxnCommand.kv:type_name -> meridian.v1.KVCommand
+	21, // 21: meridian.v1.TxnCommand.commit:type_name -> meridian.v1.TxnCommit
+	23, // 22: meridian.v1.TxnCommand.one_phase:type_name -> meridian.v1.TxnOnePhase
+	24, // 23: meridian.v1.TxnCommand.decide:type_name -> meridian.v1.TxnDecide
+	25, // 24: meridian.v1.TxnCommand.ack:type_name -> meridian.v1.TxnAck
+	22, // 25: meridian.v1.TxnOnePhase.writes:type_name -> meridian.v1.TxnWrite
+	2,  // 26: meridian.v1.TxnResult.decision:type_name -> meridian.v1.TxnResult.Decision
+	27, // 27: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
+	27, // 28: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
+	27, // 29: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
+	27, // 30: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
+	35, // 31: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
+	3,  // 32: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
+	6,  // 33: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
+	4,  // 34: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
+	4,  // 35: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
+	6,  // 36: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
+	4,  // 37: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
+	45, // 38: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
+	46, // 39: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
+	6,  // 40: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
+	44, // 41: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
+	47, // 42: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
+	6,  // 43: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	6,  // 44: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
+	6,  // 45: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
+	6,  // 46: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	7,  // 47: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
+	11, // 48: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
+	28, // 49: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
+	30, // 50: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
+	32, // 51: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
+	34, // 52: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
+	39, // 53: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
+	41, // 54: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
+	43, // 55: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
+	49, // 56: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
+	51, // 57: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
+	53, // 58: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
+	55, // 59: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
+	16, // 60: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
+	7,  // 61: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
+	13, // 62: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
+	29, // 63: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
+	31, // 64: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
+	33, // 65: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
+	36, // 66: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
+	40, // 67: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
+	42, // 68: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
+	48, // 69: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
+	50, // 70: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
+	52, // 71: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
+	54, // 72: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
+	56, // 73: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
+	38, // 74: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
+	61, // [61:75] is the sub-list for method output_type
+	47, // [47:61] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_meridian_proto_init() }
@@ -3395,13 +4048,22 @@ func file_meridian_proto_init() {
 		(*Command_Split)(nil),
 		(*Command_Meta)(nil),
 	}
+	file_meridian_proto_msgTypes[16].OneofWrappers = []any{
+		(*TxnCommand_Kv)(nil),
+		(*TxnCommand_Prepare)(nil),
+		(*TxnCommand_Commit)(nil),
+		(*TxnCommand_Abort)(nil),
+		(*TxnCommand_OnePhase)(nil),
+		(*TxnCommand_Decide)(nil),
+		(*TxnCommand_Ack)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meridian_proto_rawDesc), len(file_meridian_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   46,
+			NumEnums:      4,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

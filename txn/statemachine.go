@@ -1,0 +1,344 @@
+package txn
+
+import (
+	"github.com/cockroachdb/errors"
+	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/paxosgroup"
+	"github.com/meridiandb/meridian/storage"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrInvalidCommand marks a command that cannot apply (malformed, or with
+// arguments the protocol never produces). It is an outcome reported to the
+// proposer, identical on every replica; it never stops the replica.
+var ErrInvalidCommand = errors.New("txn: invalid command")
+
+// StateMachine is the replicated side of the transaction layer: it applies
+// a group's committed pb.TxnCommand entries to the group's participant
+// and coordinator state and to the MVCC versions, through the apply batch
+// (so every effect commits atomically with the applied index). It plugs
+// into paxosgroup's StateMachine boundary.
+//
+// Every method runs identically on every replica. Arguments are validated
+// here before they reach Participant and Coordinator, whose assertions
+// guard invariants the protocol must never break; a command that would
+// trip them is refused with ErrInvalidCommand instead.
+type StateMachine struct {
+	opts ParticipantOptions
+}
+
+var _ paxosgroup.StateMachine = (*StateMachine)(nil)
+
+// NewStateMachine returns the state machine with the given participant
+// options (zero: defaults).
+func NewStateMachine(opts ParticipantOptions) (*StateMachine, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return &StateMachine{opts: opts}, nil
+}
+
+// Apply implements paxosgroup.StateMachine. The result is a marshaled
+// pb.TxnResult.
+func (sm *StateMachine) Apply(b *storage.Batch, ac *paxosgroup.ApplyContext, data []byte) ([]byte, error) {
+	var c pb.TxnCommand
+	if err := proto.Unmarshal(data, &c); err != nil {
+		return nil, errors.Mark(errors.Wrap(err, "txn: undecodable command"), ErrInvalidCommand)
+	}
+	group := GroupID(ac.Descriptor.GroupId)
+	var res *pb.TxnResult
+	var err error
+	switch cmd := c.Cmd.(type) {
+	case *pb.TxnCommand_Kv:
+		res, err = applyKV(b, ac, cmd.Kv)
+	case *pb.TxnCommand_Prepare:
+		res, err = sm.applyPrepare(b, ac, group, cmd.Prepare)
+	case *pb.TxnCommand_Commit:
+		res, err = sm.applyCommit(b, ac, group, cmd.Commit)
+	case *pb.TxnCommand_Abort:
+		res, err = sm.applyAbort(b, group, cmd.Abort)
+	case *pb.TxnCommand_OnePhase:
+		res, err = sm.applyOnePhase(b, ac, group, cmd.OnePhase)
+	case *pb.TxnCommand_Decide:
+		res, err = applyDecide(b, group, cmd.Decide)
+	case *pb.TxnCommand_Ack:
+		res, err = applyAck(b, group, cmd.Ack)
+	default:
+		err = errors.Mark(errors.New("txn: empty command"), ErrInvalidCommand)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(res)
+}
+
+func invalid(format string, args ...any) error {
+	return errors.Mark(errors.Newf(format, args...), ErrInvalidCommand)
+}
+
+func txnID(b []byte) (TxnID, error) {
+	var id TxnID
+	if len(b) != len(id) {
+		return id, invalid("txn: transaction ID of %d bytes, want %d", len(b), len(id))
+	}
+	copy(id[:], b)
+	if id == (TxnID{}) {
+		return id, invalid("txn: zero transaction ID")
+	}
+	return id, nil
+}
+
+// checkSpan refuses writes outside the group's span (a split moved them).
+func checkSpan(ac *paxosgroup.ApplyContext, writes []Write) error {
+	for _, w := range writes {
+		if !paxosgroup.ContainsKey(ac.Descriptor, w.Key) {
+			return &paxosgroup.WrongRangeError{Key: w.Key, Descriptor: ac.Descriptor}
+		}
+	}
+	return nil
+}
+
+// applyKV applies a single-key linearizable write. Its version timestamp is
+// decided here, identically on every replica: the proposer's timestamp
+// raised above every version the group wrote before, so versions follow
+// log order even when leaders' clocks disagree.
+func applyKV(b *storage.Batch, ac *paxosgroup.ApplyContext, c *pb.KVCommand) (*pb.TxnResult, error) {
+	if !paxosgroup.ContainsKey(ac.Descriptor, c.Key) {
+		return nil, &paxosgroup.WrongRangeError{Key: c.Key, Descriptor: ac.Descriptor}
+	}
+	ts := max(c.Timestamp, ac.MaxWriteTS+1)
+	var err error
+	switch c.Op {
+	case pb.KVCommand_PUT:
+		err = b.MVCCPut(c.Key, ts, c.Value)
+	case pb.KVCommand_DELETE:
+		err = b.MVCCDelete(c.Key, ts)
+	default:
+		err = invalid("txn: unknown KV op %d", c.Op)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ac.MaxWriteTS = ts
+	return &pb.TxnResult{Timestamp: ts}, nil
+}
+
+func (sm *StateMachine) participant(b *storage.Batch, group GroupID) (*Participant, error) {
+	return OpenParticipant(group, b, sm.opts)
+}
+
+func outcomeResult(o Outcome) *pb.TxnResult {
+	r := &pb.TxnResult{CommitTs: o.CommitTS, PrepareTs: o.PrepareTS}
+	switch o.Decision {
+	case DecisionCommit:
+		r.Decision = pb.TxnResult_COMMIT
+	case DecisionAbort:
+		r.Decision = pb.TxnResult_ABORT
+	}
+	return r
+}
+
+func (sm *StateMachine) applyPrepare(b *storage.Batch, ac *paxosgroup.ApplyContext, group GroupID, data []byte) (*pb.TxnResult, error) {
+	rec, err := DecodePrepareRecord(data)
+	if err != nil {
+		return nil, errors.Mark(err, ErrInvalidCommand)
+	}
+	switch {
+	case rec.ID == (TxnID{}):
+		return nil, invalid("txn: prepare of the zero transaction ID")
+	case rec.PrepareTS <= 0 || rec.StartTS <= 0:
+		return nil, invalid("txn: prepare of %s with timestamps start %d, prepare %d", rec.ID, rec.StartTS, rec.PrepareTS)
+	case !containsGroup(rec.Participants, group) || !containsGroup(rec.Participants, rec.Coordinator):
+		return nil, invalid("txn: prepare of %s at group %d with participants %v, coordinator %d", rec.ID, group, rec.Participants, rec.Coordinator)
+	}
+	if err := checkSpan(ac, rec.Writes); err != nil {
+		return nil, err
+	}
+	p, err := sm.participant(b, group)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := p.Prepare(rec)
+	if err != nil {
+		return nil, err
+	}
+	res := outcomeResult(pr.Outcome)
+	res.PrepareStatus = pr.Status.String()
+	if pr.Status == Prepared || pr.Status == AlreadyPrepared {
+		res.PrepareTs = pr.Record.PrepareTS
+	}
+	return res, nil
+}
+
+func containsGroup(gs []GroupID, g GroupID) bool {
+	for _, x := range gs {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+func (sm *StateMachine) applyCommit(b *storage.Batch, ac *paxosgroup.ApplyContext, group GroupID, c *pb.TxnCommit) (*pb.TxnResult, error) {
+	id, err := txnID(c.TxnId)
+	if err != nil {
+		return nil, err
+	}
+	p, err := sm.participant(b, group)
+	if err != nil {
+		return nil, err
+	}
+	// Refuse what Participant.Commit would assert on: it is never
+	// produced by a correct coordinator, and must not crash replicas.
+	if o, ok, err := p.Decided(id); err != nil {
+		return nil, err
+	} else if ok {
+		if o.Decision != DecisionCommit || o.CommitTS != c.CommitTs {
+			return nil, invalid("txn: commit of %s at %d contradicts its recorded outcome %s at %d", id, c.CommitTs, o.Decision, o.CommitTS)
+		}
+		return outcomeResult(o), nil
+	}
+	prepared := false
+	for _, r := range p.Prepared() {
+		if r.ID == id {
+			prepared = true
+			if c.CommitTs <= r.PrepareTS {
+				return nil, invalid("txn: commit of %s at %d not above its prepare timestamp %d", id, c.CommitTs, r.PrepareTS)
+			}
+		}
+	}
+	if !prepared {
+		if c.CommitTs <= p.ForgottenTS() {
+			// A duplicate of a commit long applied and forgotten.
+			return outcomeResult(Outcome{Decision: DecisionCommit, CommitTS: c.CommitTs}), nil
+		}
+		return nil, invalid("txn: commit of %s, which was never prepared here", id)
+	}
+	if _, err := p.Commit(id, c.CommitTs); err != nil {
+		return nil, err
+	}
+	ac.MaxWriteTS = max(ac.MaxWriteTS, c.CommitTs)
+	return outcomeResult(Outcome{Decision: DecisionCommit, CommitTS: c.CommitTs}), nil
+}
+
+func (sm *StateMachine) applyAbort(b *storage.Batch, group GroupID, raw []byte) (*pb.TxnResult, error) {
+	id, err := txnID(raw)
+	if err != nil {
+		return nil, err
+	}
+	p, err := sm.participant(b, group)
+	if err != nil {
+		return nil, err
+	}
+	if o, ok, err := p.Decided(id); err != nil {
+		return nil, err
+	} else if ok && o.Decision == DecisionCommit {
+		return nil, invalid("txn: abort of %s, which committed at %d", id, o.CommitTS)
+	}
+	if _, err := p.Abort(id); err != nil {
+		return nil, err
+	}
+	return outcomeResult(Outcome{Decision: DecisionAbort}), nil
+}
+
+func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyContext, group GroupID, c *pb.TxnOnePhase) (*pb.TxnResult, error) {
+	id, err := txnID(c.TxnId)
+	if err != nil {
+		return nil, err
+	}
+	if c.Ts <= 0 {
+		return nil, invalid("txn: one-phase commit of %s at %d", id, c.Ts)
+	}
+	writes := make([]Write, len(c.Writes))
+	for i, w := range c.Writes {
+		writes[i] = Write{Key: w.Key, Value: w.Value, Delete: w.Delete}
+	}
+	if err := checkSpan(ac, writes); err != nil {
+		return nil, err
+	}
+	p, err := sm.participant(b, group)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range p.Prepared() {
+		if r.ID == id {
+			return nil, invalid("txn: one-phase commit of %s, which is prepared here", id)
+		}
+	}
+	if o, ok, err := p.Decided(id); err != nil {
+		return nil, err
+	} else if ok && o.Decision == DecisionCommit && o.CommitTS != c.Ts {
+		return nil, invalid("txn: one-phase commit of %s at %d after it committed at %d", id, c.Ts, o.CommitTS)
+	}
+	o, err := p.CommitOnePhase(id, c.Ts, writes)
+	if err != nil {
+		return nil, err
+	}
+	if o.Decision == DecisionCommit {
+		ac.MaxWriteTS = max(ac.MaxWriteTS, o.CommitTS)
+	}
+	return outcomeResult(o), nil
+}
+
+func applyDecide(b *storage.Batch, group GroupID, c *pb.TxnDecide) (*pb.TxnResult, error) {
+	id, err := txnID(c.TxnId)
+	if err != nil {
+		return nil, err
+	}
+	d := DecisionAbort
+	if c.Commit {
+		d = DecisionCommit
+		if c.CommitTs <= 0 {
+			return nil, invalid("txn: commit decision for %s at %d", id, c.CommitTs)
+		}
+	}
+	if len(c.Participants) == 0 {
+		return nil, invalid("txn: decision for %s without participants", id)
+	}
+	parts := make([]GroupID, len(c.Participants))
+	for i, g := range c.Participants {
+		parts[i] = GroupID(g)
+	}
+	if !containsGroup(parts, group) {
+		return nil, invalid("txn: decision for %s at group %d, which is not a participant", id, group)
+	}
+	co, err := OpenCoordinator(group, b)
+	if err != nil {
+		return nil, err
+	}
+	r, err := co.Decide(id, d, c.CommitTs, parts)
+	if err != nil {
+		return nil, err
+	}
+	return outcomeResult(Outcome{Decision: r.Decision, CommitTS: r.CommitTS}), nil
+}
+
+func applyAck(b *storage.Batch, group GroupID, c *pb.TxnAck) (*pb.TxnResult, error) {
+	id, err := txnID(c.TxnId)
+	if err != nil {
+		return nil, err
+	}
+	co, err := OpenCoordinator(group, b)
+	if err != nil {
+		return nil, err
+	}
+	r, err := co.Inquire(id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Decision == DecisionUnknown {
+		// Already forgotten (all acked earlier): a duplicate ack.
+		return &pb.TxnResult{AllAcked: true}, nil
+	}
+	if !containsGroup(r.Participants, GroupID(c.Participant)) {
+		return nil, invalid("txn: ack for %s from group %d, which is not a participant", id, c.Participant)
+	}
+	all, err := co.Acked(id, GroupID(c.Participant))
+	if err != nil {
+		return nil, err
+	}
+	res := outcomeResult(Outcome{Decision: r.Decision, CommitTS: r.CommitTS})
+	res.AllAcked = all
+	return res, nil
+}
