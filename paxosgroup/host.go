@@ -32,6 +32,14 @@ type StateMachine interface {
 	Apply(b *storage.Batch, ac *ApplyContext, cmd []byte) (result []byte, err error)
 }
 
+// RecordSpanner is implemented by state machines that keep per-group
+// records outside the MVCC span (the transaction layer's prepared and
+// decision records): the span travels with Raft snapshots and is cleared
+// when a replica is removed.
+type RecordSpanner interface {
+	RecordSpan(groupID uint64) (start, end []byte)
+}
+
 // ApplyContext is the replicated state a command applies against.
 type ApplyContext struct {
 	Descriptor *pb.GroupDescriptor
@@ -549,6 +557,17 @@ func (h *Host) Status() []GroupStatus {
 		}
 	}
 	return out
+}
+
+// recordSpan returns the group's record span, if the state machine keeps
+// one.
+func (h *Host) recordSpan(groupID uint64) (start, end []byte, ok bool) {
+	rs, ok := h.sm.(RecordSpanner)
+	if !ok {
+		return nil, nil, false
+	}
+	start, end = rs.RecordSpan(groupID)
+	return start, end, true
 }
 
 // RaftServer is the node-to-node Raft service, for servers that register

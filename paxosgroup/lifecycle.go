@@ -158,6 +158,9 @@ func (r *replica) destroyLocked() {
 	if d := r.desc.Load(); err == nil && d != nil {
 		err = b.ClearSpan(d.StartKey, endOrNil(d.EndKey))
 	}
+	if start, end, ok := r.h.recordSpan(r.groupID); err == nil && ok {
+		err = b.ClearRecords(start, end)
+	}
 	if err == nil {
 		err = b.Commit(true)
 	}

@@ -123,7 +123,13 @@ func (h *Host) startSnapshot(r *replica, node uint64, m *raftpb.Message) {
 		hdr := &pb.SnapshotHeader{FromNode: h.opts.NodeID, ToNode: node, GroupId: r.groupID, Message: data,
 			Descriptor_: o.desc, State: o.state}
 		err := h.transport.sendSnapshot(ctx, node, hdr, func(fn func(k, v []byte) error) error {
-			return o.snap.ExportSpan(o.desc.StartKey, endOrNil(o.desc.EndKey), fn)
+			if err := o.snap.ExportSpan(o.desc.StartKey, endOrNil(o.desc.EndKey), fn); err != nil {
+				return err
+			}
+			if start, end, ok := h.recordSpan(r.groupID); ok {
+				return o.snap.ExportRecords(start, end, fn)
+			}
+			return nil
 		})
 		if err != nil {
 			h.logger.Info("snapshot failed", "group", r.groupID, "to", node, "err", err.Error())
@@ -219,8 +225,17 @@ func (r *replica) stageSnapshotLocked(b *storage.Batch, snap *raftpb.Snapshot) e
 	if err := b.ClearSpan(d.StartKey, endOrNil(d.EndKey)); err != nil {
 		return err
 	}
+	if start, end, ok := r.h.recordSpan(r.groupID); ok {
+		if err := b.ClearRecords(start, end); err != nil {
+			return err
+		}
+	}
 	for i := range ps.keys {
-		if err := b.PutRaw(ps.keys[i], ps.values[i]); err != nil {
+		put := b.PutRaw
+		if storage.IsRecordKey(ps.keys[i]) {
+			put = b.PutRawRecord
+		}
+		if err := put(ps.keys[i], ps.values[i]); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/meridiandb/meridian/server"
 	"github.com/meridiandb/meridian/server/servertest"
 	"github.com/meridiandb/meridian/storage"
+	"github.com/meridiandb/meridian/txn"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -293,4 +295,42 @@ func TestPartitionedLeaderStopsServingReads(t *testing.T) {
 	if v, _ := get(t, c.KV(leader), "k"); v != "2" {
 		t.Fatalf("after healing, old leader's node reads k = %q", v)
 	}
+}
+
+// TestSnapshotCarriesTxnRecords: a follower that catches up by snapshot
+// receives the group's 2PC records (here a prepared transaction) along
+// with its versions.
+func TestSnapshotCarriesTxnRecords(t *testing.T) {
+	c := servertest.Start(t, servertest.Options{Paxos: func(o *paxosgroup.Options) { o.LogKeepEntries = 20 }})
+	g := uint64(paxosgroup.FirstUserGroupID)
+	leader := c.LeaderOf(g)
+	follower := (leader + 1) % 3
+	if follower == c.LeaderOf(paxosgroup.MetaGroupID) {
+		follower = (leader + 2) % 3
+	}
+	c.StopNode(follower)
+	var id txn.TxnID
+	id[0] = 42
+	rec := &txn.PrepareRecord{ID: id, StartTS: 1, PrepareTS: 100, Coordinator: txn.GroupID(g),
+		Participants: []txn.GroupID{txn.GroupID(g)}, Writes: []txn.Write{{Key: []byte("p"), Value: []byte("v")}}}
+	cmd, err := proto.Marshal(&pb.TxnCommand{Cmd: &pb.TxnCommand_Prepare{Prepare: txn.EncodePrepareRecord(rec)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Nodes[leader].Host().Propose(ctx, g, cmd); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		put(t, c.KV(leader), fmt.Sprintf("s%03d", i), "x")
+	}
+	c.StartNode(follower)
+	start, end := txn.RecordSpan(txn.GroupID(g))
+	c.WaitFor(20*time.Second, "the prepared record to reach the restarted follower", func() bool {
+		n := 0
+		_ = c.Nodes[follower].Host().Engine().ScanRecords(start, end, func(_, _ []byte) bool { n++; return true })
+		_, _, ok, _ := c.Nodes[follower].Host().Engine().MVCCGet([]byte("s099"), math.MaxInt64)
+		return n > 0 && ok
+	})
 }

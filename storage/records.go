@@ -242,3 +242,8 @@ func (b *Batch) PutVersion(key []byte, ts int64, value []byte) error {
 func (b *Batch) DeleteVersion(key []byte, ts int64) error {
 	return b.MVCCDelete(key, ts)
 }
+
+// IsRecordKey reports whether a raw key (as exported by ExportSpan or
+// ExportRecords) belongs to the 2PC record keyspace rather than to the
+// MVCC versions, so that a receiver applies it with PutRawRecord.
+func IsRecordKey(rawKey []byte) bool { return len(rawKey) > 0 && rawKey[0] == prefixPrepared }

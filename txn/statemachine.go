@@ -27,7 +27,16 @@ type StateMachine struct {
 	opts ParticipantOptions
 }
 
-var _ paxosgroup.StateMachine = (*StateMachine)(nil)
+var (
+	_ paxosgroup.StateMachine  = (*StateMachine)(nil)
+	_ paxosgroup.RecordSpanner = (*StateMachine)(nil)
+)
+
+// RecordSpan implements paxosgroup.RecordSpanner: a group's prepared,
+// tombstone and decision records travel with its Raft snapshots.
+func (sm *StateMachine) RecordSpan(groupID uint64) (start, end []byte) {
+	return RecordSpan(GroupID(groupID))
+}
 
 // NewStateMachine returns the state machine with the given participant
 // options (zero: defaults).
