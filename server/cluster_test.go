@@ -14,9 +14,9 @@ import (
 	"github.com/meridiandb/meridian/server/servertest"
 	"github.com/meridiandb/meridian/storage"
 	"github.com/meridiandb/meridian/txn"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // put writes k=v, retrying failures: a slow machine can depose a leader
