@@ -181,6 +181,11 @@ func (r *replica) applySplitLocked(b *storage.Batch, st *pb.ReplicaState, s *pb.
 		return errors.Newf("paxosgroup: split of group %d at %q no longer applies (descriptor generation %d)",
 			r.groupID, s.SplitKey, d.Generation)
 	}
+	if rs, ok := r.h.sm.(RecordSpanner); ok {
+		if err := rs.CanSplit(b, r.groupID); err != nil {
+			return errors.Wrapf(err, "paxosgroup: split of group %d at %q refused", r.groupID, s.SplitKey)
+		}
+	}
 	st.Descriptor_ = proto.CloneOf(s.Left)
 	if replicaByNode(s.Right, r.h.opts.NodeID) == nil {
 		return nil

@@ -38,6 +38,11 @@ type StateMachine interface {
 // when a replica is removed.
 type RecordSpanner interface {
 	RecordSpan(groupID uint64) (start, end []byte)
+	// CanSplit reports, from the group's replicated records as of this
+	// point of the log, whether it may split now (nil) or why not. Records
+	// stay with the left-hand group, so a split must not strand records
+	// that concern keys moving right (prepared transactions).
+	CanSplit(r storage.RecordReader, groupID uint64) error
 }
 
 // ApplyContext is the replicated state a command applies against.

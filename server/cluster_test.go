@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -324,6 +325,11 @@ func TestSnapshotCarriesTxnRecords(t *testing.T) {
 	}
 	for i := 0; i < 100; i++ {
 		put(t, c.KV(leader), fmt.Sprintf("s%03d", i), "x")
+	}
+	// A group with a prepared transaction does not split.
+	if _, err := c.Admin(leader).Split(ctx, &pb.SplitRequest{SplitKey: []byte("s050")}); status.Code(err) != codes.Aborted ||
+		!strings.Contains(err.Error(), "prepared transactions") {
+		t.Fatalf("split with a prepared transaction: %v", err)
 	}
 	c.StartNode(follower)
 	start, end := txn.RecordSpan(txn.GroupID(g))

@@ -7,6 +7,7 @@ import (
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/storage"
+	"github.com/meridiandb/meridian/txn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -18,6 +19,8 @@ import (
 //     happened, do not retry blindly;
 //   - InvalidArgument: bad input, fix the request;
 //   - ResourceExhausted: the node's disk is full;
+//   - Aborted: refused for now (a split of a group with prepared
+//     transactions), retry later;
 //   - Unavailable: try again later or elsewhere.
 func toStatus(err error) error {
 	if err == nil {
@@ -42,6 +45,8 @@ func toStatus(err error) error {
 	case errors.Is(err, storage.ErrKeyTooLarge), errors.Is(err, storage.ErrValueTooLarge),
 		errors.Is(err, paxosgroup.ErrInvalidSplit):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, txn.ErrSplitWithPrepared):
+		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, storage.ErrDiskFull):
 		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

@@ -32,6 +32,24 @@ var (
 	_ paxosgroup.RecordSpanner = (*StateMachine)(nil)
 )
 
+// ErrSplitWithPrepared refuses a split while transactions are prepared
+// at the group: their records (and locks) would stay left while some of
+// their keys move right. Retry once they are decided.
+var ErrSplitWithPrepared = errors.New("txn: the group has prepared transactions; split it once they are decided")
+
+// CanSplit implements paxosgroup.RecordSpanner.
+func (sm *StateMachine) CanSplit(r storage.RecordReader, groupID uint64) error {
+	start := recordKey(GroupID(groupID), kindPrepared)
+	n := 0
+	if err := r.ScanRecords(start, bytesPrefixEnd(start), func(_, _ []byte) bool { n++; return false }); err != nil {
+		return err
+	}
+	if n > 0 {
+		return ErrSplitWithPrepared
+	}
+	return nil
+}
+
 // RecordSpan implements paxosgroup.RecordSpanner: a group's prepared,
 // tombstone and decision records travel with its Raft snapshots.
 func (sm *StateMachine) RecordSpan(groupID uint64) (start, end []byte) {

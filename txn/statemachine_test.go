@@ -187,3 +187,25 @@ func TestStateMachineRefusesWhatTheProtocolNeverSends(t *testing.T) {
 		t.Errorf("prepare outside the span: %v", err)
 	}
 }
+
+// TestStateMachineCanSplit: a group with a prepared transaction refuses to
+// split until the transaction is decided.
+func TestStateMachineCanSplit(t *testing.T) {
+	h := newSMHarness(t)
+	canSplit := func() error {
+		b := h.e.NewBatch()
+		defer b.Close()
+		return h.sm.CanSplit(b, 7)
+	}
+	if err := canSplit(); err != nil {
+		t.Fatalf("empty group: %v", err)
+	}
+	h.mustApply(prepare(t, 1, 100, txn.Write{Key: []byte("b"), Value: []byte("v")}))
+	if err := canSplit(); !errors.Is(err, txn.ErrSplitWithPrepared) {
+		t.Fatalf("with a prepared txn: %v", err)
+	}
+	h.mustApply(&pb.TxnCommand{Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id(1), CommitTs: 200}}})
+	if err := canSplit(); err != nil {
+		t.Fatalf("after the commit: %v", err)
+	}
+}
