@@ -400,6 +400,18 @@ func (h *Host) deliver(groupID, fromNode, epoch uint64, m *raftpb.Message) {
 	if r.dropVote(m, fromNode) {
 		return
 	}
+	if t := m.GetType(); t == raftpb.MsgVote || t == raftpb.MsgPreVote {
+		// dropVote enforces the lease promise. Raft's own CheckQuorum
+		// lease ignores vote requests until the follower's election timer
+		// runs out, but followers of a supported leader do not tick, so
+		// that timer would never run out: a leader that stepped down and
+		// campaigns again would be ignored by followers still supporting
+		// its node, and the group would stall (found by the
+		// linearizability test after a healed partition). Votes we let
+		// through therefore bypass Raft's check, as leadership transfers
+		// do.
+		m.Context = []byte(campaignTransferContext)
+	}
 	r.enqueueMessage(inbound{m: m, epoch: epoch})
 }
 

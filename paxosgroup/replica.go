@@ -301,6 +301,11 @@ func (r *replica) followsSupportedLeader(lead uint64) bool {
 	return r.h.live.supporting(lead)
 }
 
+// campaignTransferContext is the context etcd raft gives the vote
+// requests of a leadership transfer; such requests skip Raft's own lease
+// check.
+const campaignTransferContext = "CampaignTransfer"
+
 // dropVote keeps the lease promise: vote requests are ignored while this
 // replica follows a supported leader (other than the candidate's node) or
 // leads itself, and while a restart may hide promises made before it.
@@ -311,7 +316,7 @@ func (r *replica) dropVote(m *raftpb.Message, fromNode uint64) bool {
 	if t != raftpb.MsgVote && t != raftpb.MsgPreVote {
 		return false
 	}
-	if string(m.GetContext()) == "CampaignTransfer" {
+	if string(m.GetContext()) == campaignTransferContext {
 		return false
 	}
 	if r.h.live.inStartupGrace() {
