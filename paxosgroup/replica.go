@@ -90,6 +90,7 @@ type replica struct {
 		// epochAt is, per voter, the support epoch in which it last
 		// answered this leader in its current term (see liveness.go).
 		epochAt     map[uint64]uint64
+		matched     map[uint64]bool // scratch for updateLeaseLocked
 		idleTicks   int
 		pendingSnap *receivedSnapshot
 		changed     chan struct{} // closed after every processing round
@@ -636,7 +637,12 @@ func (r *replica) updateLeaseLocked() {
 		r.leaseExpiry.Store(0)
 		return
 	}
-	matched := make(map[uint64]bool, 5)
+	// Reused: this runs after every processing round of a leader.
+	if r.mu.matched == nil {
+		r.mu.matched = make(map[uint64]bool, 5)
+	}
+	matched := r.mu.matched
+	clear(matched)
 	r.mu.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
 		matched[id] = pr.Match >= r.mu.termStart
 	})
