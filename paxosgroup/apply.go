@@ -74,7 +74,7 @@ func (r *replica) applyLocked(b *storage.Batch, ents []*raftpb.Entry) error {
 	if err := b.Commit(false); err != nil {
 		return err
 	}
-	r.mu.state = st
+	r.setStateLocked(st)
 	r.desc.Store(st.Descriptor_)
 	r.h.metrics.ApplyLatency.Observe(time.Since(start).Seconds())
 	for _, s := range out.splits {

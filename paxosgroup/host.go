@@ -590,3 +590,91 @@ func (h *Host) recordSpan(groupID uint64) (start, end []byte, ok bool) {
 // RaftServer is the node-to-node Raft service, for servers that register
 // services before the host exists.
 func (h *Host) RaftServer() pb.RaftServer { return h.transport }
+
+// LeaseInfo describes a leaseholder's term, for the transaction layer's
+// leader state (lock table, timestamps), which lives as long as one term.
+type LeaseInfo struct {
+	// Term is the Raft term of this leadership: leader memory built in
+	// another term is stale.
+	Term uint64
+	// MaxWriteTS is the highest version timestamp applied here; every
+	// entry of earlier terms is applied before a lease is held.
+	MaxWriteTS int64
+	Descriptor *pb.GroupDescriptor
+}
+
+// Lease waits (briefly, as Read does) until the local replica holds the
+// group's lease and describes it; elsewhere it returns a NotLeaderError.
+func (h *Host) Lease(ctx context.Context, groupID uint64) (LeaseInfo, error) {
+	r := h.replica(groupID)
+	if r == nil {
+		return LeaseInfo{}, errors.Wrapf(ErrGroupNotFound, "group %d", groupID)
+	}
+	if !h.opts.TestingKnobs.UnsafeReadsWithoutLease {
+		if err := r.waitLease(ctx); err != nil {
+			return LeaseInfo{}, err
+		}
+	} else if r.desc.Load() == nil {
+		return LeaseInfo{}, &NotLeaderError{GroupID: groupID}
+	}
+	return LeaseInfo{Term: r.leaseTerm.Load(), MaxWriteTS: r.maxWriteTS.Load(), Descriptor: r.desc.Load()}, nil
+}
+
+// AppliedIndex returns the local replica's applied index (0 if absent).
+func (h *Host) AppliedIndex(groupID uint64) uint64 {
+	if r := h.replica(groupID); r != nil {
+		return r.appliedIndex.Load()
+	}
+	return 0
+}
+
+// WaitApplied returns once the local replica has applied index, or when
+// ctx ends.
+func (h *Host) WaitApplied(ctx context.Context, groupID, index uint64) error {
+	r := h.replica(groupID)
+	if r == nil {
+		return errors.Wrapf(ErrGroupNotFound, "group %d", groupID)
+	}
+	for r.appliedIndex.Load() < index {
+		r.mu.Lock()
+		changed := r.mu.changed
+		r.mu.Unlock()
+		if r.appliedIndex.Load() >= index {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return errors.Wrapf(ctx.Err(), "group %d: waiting for index %d (applied %d)", groupID, index, r.appliedIndex.Load())
+		case <-h.stopper:
+			return ErrStopped
+		}
+	}
+	return nil
+}
+
+// LocalReplicaRead runs fn against the local replica's applied state,
+// leaseholder or not: the caller has established that this state serves
+// its read (a snapshot read below the replica's safe time).
+func (h *Host) LocalReplicaRead(groupID uint64, fn ReadFunc) error {
+	r := h.replica(groupID)
+	if r == nil {
+		return errors.Wrapf(ErrGroupNotFound, "group %d", groupID)
+	}
+	d := r.desc.Load()
+	if d == nil {
+		return &NotLeaderError{GroupID: groupID, LeaderNode: r.leaderNode.Load()}
+	}
+	return fn(d, h.engine)
+}
+
+// LedGroups returns the groups whose local replica holds the lease now.
+func (h *Host) LedGroups() []uint64 {
+	var out []uint64
+	for _, r := range h.replicas() {
+		if r.isLeader.Load() && r.h.live.monoNow() < r.leaseExpiry.Load() {
+			out = append(out, r.groupID)
+		}
+	}
+	return out
+}

@@ -57,6 +57,12 @@ type replica struct {
 	// leaseExpiry is in liveness.monoNow units; 0 when there is no lease.
 	leaseExpiry atomic.Int64
 	desc        atomic.Pointer[pb.GroupDescriptor]
+	// applied mirrors mu.state's applied index and highest write
+	// timestamp for readers that must not wait for mu (held across
+	// fsyncs); leaseTerm is the term of the current leadership.
+	appliedIndex atomic.Uint64
+	maxWriteTS   atomic.Int64
+	leaseTerm    atomic.Uint64
 	// lastHeard is when a Raft message of this group last arrived (unix
 	// nanos); lastGCCheck when replica GC last asked the directory.
 	lastHeard, lastGCCheck atomic.Int64
@@ -184,7 +190,7 @@ func (r *replica) initRawNodeLocked(st *pb.ReplicaState) error {
 		return err
 	}
 	r.mu.rn = rn
-	r.mu.state = st
+	r.setStateLocked(st)
 	r.mu.persistedHS = hs
 	r.setConfStateLocked(cs)
 	r.desc.Store(st.Descriptor_)
@@ -494,6 +500,7 @@ func (r *replica) onSoftStateLocked(ss *raft.SoftState) {
 		clear(r.mu.epochAt)
 	}
 	r.mu.term = term
+	r.leaseTerm.Store(term)
 	if wasLeader && !isLeader {
 		r.leaseExpiry.Store(0)
 		r.h.metrics.ProposalsFailed.WithLabelValues("leadership_lost").Add(float64(len(r.mu.proposals)))
@@ -740,6 +747,14 @@ func (r *replica) propose(ctx context.Context, p *proposal) ([]byte, error) {
 	}
 }
 
+// setStateLocked installs the replica state after it is durable (apply,
+// snapshot, load) and mirrors what lock-free readers need.
+func (r *replica) setStateLocked(st *pb.ReplicaState) {
+	r.mu.state = st
+	r.maxWriteTS.Store(st.MaxWriteTs)
+	r.appliedIndex.Store(st.AppliedIndex)
+}
+
 // read serves fn at the leaseholder, waiting briefly for a new leader to
 // obtain its lease.
 func (r *replica) read(ctx context.Context, fn ReadFunc) error {
@@ -750,10 +765,19 @@ func (r *replica) read(ctx context.Context, fn ReadFunc) error {
 		}
 		return fn(d, r.h.engine)
 	}
+	if err := r.waitLease(ctx); err != nil {
+		return err
+	}
+	return fn(r.desc.Load(), r.h.engine)
+}
+
+// waitLease returns once this replica holds the lease, waiting briefly for
+// a new leader to obtain it; elsewhere it returns a NotLeaderError.
+func (r *replica) waitLease(ctx context.Context) error {
 	var deadline <-chan time.Time
 	for {
 		if r.leaseValid() {
-			return fn(r.desc.Load(), r.h.engine)
+			return nil
 		}
 		if !r.isLeader.Load() {
 			return &NotLeaderError{GroupID: r.groupID, LeaderNode: r.leaderNode.Load(), Descriptor: r.desc.Load()}

@@ -266,7 +266,7 @@ func (r *replica) afterSnapshotLocked() {
 			r.setConfStateLocked(msg.GetSnapshot().GetMetadata().GetConfState())
 		}
 	}
-	r.mu.state = st
+	r.setStateLocked(st)
 	r.desc.Store(st.Descriptor_)
 	r.initialized.Store(true)
 	r.h.metrics.Snapshots.WithLabelValues("applied").Inc()

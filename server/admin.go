@@ -81,7 +81,13 @@ func (a adminService) RangeLookup(ctx context.Context, req *pb.RangeLookupReques
 	if h == nil {
 		return nil, status.Error(codes.Unavailable, errNotReady.Error())
 	}
-	d, err := h.LookupRange(ctx, req.Key)
+	var d *pb.GroupDescriptor
+	var err error
+	if req.GroupId != 0 {
+		d, err = lookupGroupLocal(ctx, h, req.GroupId)
+	} else {
+		d, err = h.LookupRange(ctx, req.Key)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -7,6 +7,7 @@ import (
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/storage"
+	"github.com/meridiandb/meridian/truetime"
 	"github.com/meridiandb/meridian/txn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -45,6 +46,14 @@ func toStatus(err error) error {
 	case errors.Is(err, storage.ErrKeyTooLarge), errors.Is(err, storage.ErrValueTooLarge),
 		errors.Is(err, paxosgroup.ErrInvalidSplit):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, txn.ErrAmbiguous):
+		return status.Error(codes.Unknown, "ambiguous result: "+err.Error())
+	case errors.Is(err, txn.ErrRetryable):
+		return status.Error(codes.Aborted, "retryable: "+err.Error())
+	case errors.Is(err, txn.ErrInvalidCommand):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, truetime.ErrCommitFenced):
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, txn.ErrSplitWithPrepared):
 		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, storage.ErrDiskFull):

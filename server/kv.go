@@ -3,15 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
-	"math"
+	"crypto/rand"
 	"time"
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
-	"github.com/meridiandb/meridian/storage"
+	"github.com/meridiandb/meridian/txn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // kvService serves single-key linearizable operations. A request without
@@ -89,26 +88,44 @@ func (s kvService) write(ctx context.Context, routing *pb.Routing, cmd *pb.KVCom
 	return ts, err
 }
 
+// writeLocal runs a single-key write at this node, the group's leader,
+// as a one-phase transaction: it respects the locks of transactions,
+// gets a timestamp above everything the leader closed, and commit-waits.
+// Wound-wait aborts are retried with the same start timestamp.
 func (s kvService) writeLocal(ctx context.Context, rt *pb.Routing, cmd *pb.KVCommand) (int64, error) {
-	h := s.n.Host()
-	if h == nil {
-		return 0, status.Error(codes.Unavailable, errNotReady.Error())
+	w := &pb.TxnWrite{Key: cmd.Key, Value: cmd.Value, Delete: cmd.Op == pb.KVCommand_DELETE}
+	var ts int64
+	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error {
+		resp, err := srv.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: rt.GroupId, Txn: meta, Writes: []*pb.TxnWrite{w}})
+		if err == nil {
+			ts = resp.CommitTs
+		}
+		return err
+	})
+	return ts, err
+}
+
+// singleKeyTxn runs fn as a transaction of its own at this node, retrying
+// retryable aborts with the first attempt's start timestamp.
+func (s kvService) singleKeyTxn(ctx context.Context, fn func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error) error {
+	srv := s.n.txnServer()
+	if srv == nil {
+		return status.Error(codes.Unavailable, errNotReady.Error())
 	}
-	c := proto.CloneOf(cmd)
-	c.Timestamp = time.Now().UnixNano()
-	data, err := proto.Marshal(&pb.TxnCommand{Cmd: &pb.TxnCommand_Kv{Kv: c}})
-	if err != nil {
-		return 0, status.Error(codes.Internal, err.Error())
+	start := s.n.clock.Now().Latest
+	for backoff := time.Millisecond; ; backoff = min(2*backoff, 50*time.Millisecond) {
+		id := make([]byte, 16)
+		_, _ = rand.Read(id)
+		err := fn(ctx, srv, &pb.TxnMetaPB{Id: id, StartTs: start})
+		if st, ok := status.FromError(err); !ok || st.Code() != codes.Aborted || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-time.After(backoff):
+		}
 	}
-	out, err := h.Propose(ctx, rt.GroupId, data)
-	if err != nil {
-		return 0, toStatus(err)
-	}
-	var res pb.TxnResult
-	if err := proto.Unmarshal(out, &res); err != nil {
-		return 0, status.Error(codes.Internal, err.Error())
-	}
-	return res.Timestamp, nil
 }
 
 func (s kvService) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse, error) {
@@ -136,24 +153,21 @@ func (s kvService) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse
 	return out, err
 }
 
+// getLocal reads the latest committed value at the leader under a
+// shared lock held for the read alone, so that it waits for a prepared
+// transaction writing the key and sees every acknowledged commit.
 func (s kvService) getLocal(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse, error) {
-	h := s.n.Host()
-	if h == nil {
-		return nil, status.Error(codes.Unavailable, errNotReady.Error())
-	}
 	out := &pb.GetResponse{}
-	err := h.Read(ctx, req.Routing.GroupId, func(d *pb.GroupDescriptor, r storage.Reader) error {
-		if !paxosgroup.ContainsKey(d, req.Key) {
-			return &paxosgroup.WrongRangeError{Key: req.Key, Descriptor: d}
+	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error {
+		resp, err := srv.Read(ctx, &pb.TxnReadRequest{GroupId: req.Routing.GroupId, Txn: meta, Keys: [][]byte{req.Key}})
+		_, _ = srv.Release(context.WithoutCancel(ctx), &pb.TxnReleaseRequest{GroupId: req.Routing.GroupId, TxnId: meta.Id})
+		if err != nil {
+			return err
 		}
-		v, ts, found, err := r.MVCCGet(req.Key, math.MaxInt64)
-		out.Value, out.Timestamp, out.Found = v, ts, found
-		return err
+		out.Found, out.Value, out.Timestamp = resp.Found[0], resp.Values[0].Value, resp.Values[0].Timestamp
+		return nil
 	})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return out, nil
+	return out, err
 }
 
 func (s kvService) Scan(ctx context.Context, req *pb.ScanRequest) (*pb.ScanResponse, error) {
@@ -204,32 +218,18 @@ func (s kvService) Scan(ctx context.Context, req *pb.ScanRequest) (*pb.ScanRespo
 	}
 }
 
+// scanLocal reads the group's part of a scan at the leader as a snapshot
+// at TT.Now().latest: every commit acknowledged before is below it, and the
+// leader waits until nothing at or below it is still in flight.
 func (s kvService) scanLocal(ctx context.Context, req *pb.ScanRequest) (*pb.ScanResponse, error) {
-	h := s.n.Host()
-	if h == nil {
+	srv := s.n.txnServer()
+	if srv == nil {
 		return nil, status.Error(codes.Unavailable, errNotReady.Error())
 	}
-	out := &pb.ScanResponse{}
-	err := h.Read(ctx, req.Routing.GroupId, func(d *pb.GroupDescriptor, r storage.Reader) error {
-		if !paxosgroup.ContainsKey(d, req.StartKey) {
-			return &paxosgroup.WrongRangeError{Key: req.StartKey, Descriptor: d}
-		}
-		end := req.EndKey
-		if len(d.EndKey) > 0 && (len(end) == 0 || bytes.Compare(d.EndKey, end) < 0) {
-			end = d.EndKey
-			out.ResumeKey = append([]byte(nil), d.EndKey...)
-		}
-		var endArg []byte
-		if len(end) > 0 {
-			endArg = end
-		}
-		return r.MVCCScan(req.StartKey, endArg, math.MaxInt64, int(req.Limit), func(k, v []byte, ts int64) error {
-			out.Kvs = append(out.Kvs, &pb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: ts})
-			return nil
-		})
-	})
+	resp, err := srv.SnapshotRead(ctx, &pb.SnapshotReadRequest{GroupId: req.Routing.GroupId, Timestamp: s.n.clock.Now().Latest,
+		Scan: true, StartKey: req.StartKey, EndKey: req.EndKey, Limit: req.Limit})
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
-	return out, nil
+	return &pb.ScanResponse{Kvs: resp.Rows, ResumeKey: resp.ResumeKey}, nil
 }

@@ -74,6 +74,18 @@ func (c *rangeCache) find(key []byte) *pb.GroupDescriptor {
 	return nil
 }
 
+// findGroup returns the cached descriptor of a group, by ID.
+func (c *rangeCache) findGroup(id uint64) *pb.GroupDescriptor {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range c.byStart {
+		if d.GroupId == id {
+			return d
+		}
+	}
+	return nil
+}
+
 func (c *rangeCache) insert(d *pb.GroupDescriptor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -57,6 +57,9 @@ type Config struct {
 	// (default 1ms).
 	TimeMasterAddr        string
 	TimeMasterUncertainty time.Duration
+	// TxnKnobs break transaction invariants on purpose (negative controls
+	// of the checkers); tests only.
+	TxnKnobs txn.ServerTestingKnobs
 }
 
 func (c *Config) ensureDefaults() {
@@ -114,6 +117,8 @@ type Node struct {
 		clusterID string
 		nodeID    uint64
 		host      *paxosgroup.Host
+		txn       *txn.Server
+		txnClient *txn.Client
 	}
 	inflight sync.WaitGroup // unary RPCs being served
 	ready    chan struct{}  // closed once the host runs
@@ -206,6 +211,7 @@ func (n *Node) listen() error {
 	pb.RegisterRaftServer(n.grpc, raftProxy{n: n})
 	pb.RegisterKVServer(n.grpc, kvService{n: n})
 	pb.RegisterAdminServer(n.grpc, adminService{n: n})
+	pb.RegisterTxnServer(n.grpc, txnProxy{n: n})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -342,9 +348,18 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	if err := h.Start(); err != nil {
 		return err
 	}
+	ts := txn.NewServer(txn.ServerConfig{
+		Host: h, Clock: n.clock, Router: txnRouter{n}, ToStatus: toStatus, Logger: n.logger,
+		TestingKnobs: n.cfg.TxnKnobs,
+	})
+	if err := ts.Metrics().Register(n.reg); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	n.mu.clusterID, n.mu.nodeID, n.mu.host = clusterID, nodeID, h
+	n.mu.txn, n.mu.txnClient = ts, txn.NewClient(txnRouter{n}, n.clock)
 	n.mu.Unlock()
+	ts.Start()
 	close(n.ready)
 	n.logger = n.logger.With("node", nodeID)
 	n.logger.Info("node started", "cluster", clusterID, "addr", n.Addr(), "region", n.cfg.Region, "zone", n.cfg.Zone)
@@ -503,6 +518,9 @@ func (n *Node) Stop() {
 		// streams, which would hold a graceful stop open.
 		if n.grpc != nil {
 			n.grpc.Stop()
+		}
+		if ts := n.txnServer(); ts != nil {
+			ts.Stop()
 		}
 		if h := n.Host(); h != nil {
 			h.Stop()

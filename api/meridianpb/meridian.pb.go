@@ -2507,6 +2507,1228 @@ func (x *RoutingError) GetDescriptor_() *GroupDescriptor {
 	return nil
 }
 
+type TxnMetaPB struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	StartTs       int64                  `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnMetaPB) Reset() {
+	*x = TxnMetaPB{}
+	mi := &file_meridian_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnMetaPB) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnMetaPB) ProtoMessage() {}
+
+func (x *TxnMetaPB) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnMetaPB.ProtoReflect.Descriptor instead.
+func (*TxnMetaPB) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *TxnMetaPB) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *TxnMetaPB) GetStartTs() int64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+type TxnReadRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Txn     *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
+	Keys    [][]byte               `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	// A scan of [start_key, end_key) within the group (end empty: to the
+	// group's end), up to limit rows (0: all); used when start_key is set.
+	StartKey      []byte `protobuf:"bytes,4,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	EndKey        []byte `protobuf:"bytes,5,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Limit         uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	Scan          bool   `protobuf:"varint,7,opt,name=scan,proto3" json:"scan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnReadRequest) Reset() {
+	*x = TxnReadRequest{}
+	mi := &file_meridian_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnReadRequest) ProtoMessage() {}
+
+func (x *TxnReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnReadRequest.ProtoReflect.Descriptor instead.
+func (*TxnReadRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *TxnReadRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *TxnReadRequest) GetTxn() *TxnMetaPB {
+	if x != nil {
+		return x.Txn
+	}
+	return nil
+}
+
+func (x *TxnReadRequest) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *TxnReadRequest) GetStartKey() []byte {
+	if x != nil {
+		return x.StartKey
+	}
+	return nil
+}
+
+func (x *TxnReadRequest) GetEndKey() []byte {
+	if x != nil {
+		return x.EndKey
+	}
+	return nil
+}
+
+func (x *TxnReadRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *TxnReadRequest) GetScan() bool {
+	if x != nil {
+		return x.Scan
+	}
+	return false
+}
+
+type TxnReadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per key of the request, in order (found or not); then the scan's rows.
+	Values []*KeyValue `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	Found  []bool      `protobuf:"varint,2,rep,packed,name=found,proto3" json:"found,omitempty"`
+	Rows   []*KeyValue `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Set when the scan stopped at the group's end or at limit: where the
+	// next read continues (empty: done).
+	ResumeKey     []byte `protobuf:"bytes,4,opt,name=resume_key,json=resumeKey,proto3" json:"resume_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnReadResponse) Reset() {
+	*x = TxnReadResponse{}
+	mi := &file_meridian_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnReadResponse) ProtoMessage() {}
+
+func (x *TxnReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnReadResponse.ProtoReflect.Descriptor instead.
+func (*TxnReadResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *TxnReadResponse) GetValues() []*KeyValue {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *TxnReadResponse) GetFound() []bool {
+	if x != nil {
+		return x.Found
+	}
+	return nil
+}
+
+func (x *TxnReadResponse) GetRows() []*KeyValue {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *TxnReadResponse) GetResumeKey() []byte {
+	if x != nil {
+		return x.ResumeKey
+	}
+	return nil
+}
+
+type SnapshotReadRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// The read timestamp; 0 with max_staleness_nanos set: the freshest
+	// timestamp this replica can serve at once, no older than now minus
+	// the staleness bound.
+	Timestamp         int64    `protobuf:"varint,2,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	MaxStalenessNanos int64    `protobuf:"varint,3,opt,name=max_staleness_nanos,json=maxStalenessNanos,proto3" json:"max_staleness_nanos,omitempty"`
+	Keys              [][]byte `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"`
+	StartKey          []byte   `protobuf:"bytes,5,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	EndKey            []byte   `protobuf:"bytes,6,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Limit             uint32   `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`
+	Scan              bool     `protobuf:"varint,8,opt,name=scan,proto3" json:"scan,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SnapshotReadRequest) Reset() {
+	*x = SnapshotReadRequest{}
+	mi := &file_meridian_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotReadRequest) ProtoMessage() {}
+
+func (x *SnapshotReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotReadRequest.ProtoReflect.Descriptor instead.
+func (*SnapshotReadRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SnapshotReadRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *SnapshotReadRequest) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *SnapshotReadRequest) GetMaxStalenessNanos() int64 {
+	if x != nil {
+		return x.MaxStalenessNanos
+	}
+	return 0
+}
+
+func (x *SnapshotReadRequest) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *SnapshotReadRequest) GetStartKey() []byte {
+	if x != nil {
+		return x.StartKey
+	}
+	return nil
+}
+
+func (x *SnapshotReadRequest) GetEndKey() []byte {
+	if x != nil {
+		return x.EndKey
+	}
+	return nil
+}
+
+func (x *SnapshotReadRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *SnapshotReadRequest) GetScan() bool {
+	if x != nil {
+		return x.Scan
+	}
+	return false
+}
+
+type SnapshotReadResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Values    []*KeyValue            `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	Found     []bool                 `protobuf:"varint,2,rep,packed,name=found,proto3" json:"found,omitempty"`
+	Rows      []*KeyValue            `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	ResumeKey []byte                 `protobuf:"bytes,4,opt,name=resume_key,json=resumeKey,proto3" json:"resume_key,omitempty"`
+	// The timestamp read at (the chosen one for bounded staleness).
+	Timestamp     int64 `protobuf:"varint,5,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotReadResponse) Reset() {
+	*x = SnapshotReadResponse{}
+	mi := &file_meridian_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotReadResponse) ProtoMessage() {}
+
+func (x *SnapshotReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotReadResponse.ProtoReflect.Descriptor instead.
+func (*SnapshotReadResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SnapshotReadResponse) GetValues() []*KeyValue {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *SnapshotReadResponse) GetFound() []bool {
+	if x != nil {
+		return x.Found
+	}
+	return nil
+}
+
+func (x *SnapshotReadResponse) GetRows() []*KeyValue {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *SnapshotReadResponse) GetResumeKey() []byte {
+	if x != nil {
+		return x.ResumeKey
+	}
+	return nil
+}
+
+func (x *SnapshotReadResponse) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+type TxnPrepareRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	GroupId      uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Txn          *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
+	Coordinator  uint64                 `protobuf:"varint,3,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	Participants []uint64               `protobuf:"varint,4,rep,packed,name=participants,proto3" json:"participants,omitempty"`
+	Writes       []*TxnWrite            `protobuf:"bytes,5,rep,name=writes,proto3" json:"writes,omitempty"`
+	// The transaction read at this group under shared locks: they must
+	// still be held (a new leader dropped them: abort).
+	HasReads      bool `protobuf:"varint,6,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnPrepareRequest) Reset() {
+	*x = TxnPrepareRequest{}
+	mi := &file_meridian_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnPrepareRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnPrepareRequest) ProtoMessage() {}
+
+func (x *TxnPrepareRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnPrepareRequest.ProtoReflect.Descriptor instead.
+func (*TxnPrepareRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *TxnPrepareRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *TxnPrepareRequest) GetTxn() *TxnMetaPB {
+	if x != nil {
+		return x.Txn
+	}
+	return nil
+}
+
+func (x *TxnPrepareRequest) GetCoordinator() uint64 {
+	if x != nil {
+		return x.Coordinator
+	}
+	return 0
+}
+
+func (x *TxnPrepareRequest) GetParticipants() []uint64 {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *TxnPrepareRequest) GetWrites() []*TxnWrite {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
+func (x *TxnPrepareRequest) GetHasReads() bool {
+	if x != nil {
+		return x.HasReads
+	}
+	return false
+}
+
+type TxnPrepareResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PrepareTs     int64                  `protobuf:"varint,1,opt,name=prepare_ts,json=prepareTs,proto3" json:"prepare_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnPrepareResponse) Reset() {
+	*x = TxnPrepareResponse{}
+	mi := &file_meridian_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnPrepareResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnPrepareResponse) ProtoMessage() {}
+
+func (x *TxnPrepareResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnPrepareResponse.ProtoReflect.Descriptor instead.
+func (*TxnPrepareResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *TxnPrepareResponse) GetPrepareTs() int64 {
+	if x != nil {
+		return x.PrepareTs
+	}
+	return 0
+}
+
+type TxnDecideRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	GroupId      uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Txn          *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
+	Commit       bool                   `protobuf:"varint,3,opt,name=commit,proto3" json:"commit,omitempty"`
+	Participants []uint64               `protobuf:"varint,4,rep,packed,name=participants,proto3" json:"participants,omitempty"`
+	PrepareTs    []int64                `protobuf:"varint,5,rep,packed,name=prepare_ts,json=prepareTs,proto3" json:"prepare_ts,omitempty"`
+	// Start keys of the participants' groups, parallel to participants:
+	// how the coordinator reaches them without a directory lookup.
+	ParticipantKeys [][]byte `protobuf:"bytes,6,rep,name=participant_keys,json=participantKeys,proto3" json:"participant_keys,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TxnDecideRequest) Reset() {
+	*x = TxnDecideRequest{}
+	mi := &file_meridian_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnDecideRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnDecideRequest) ProtoMessage() {}
+
+func (x *TxnDecideRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnDecideRequest.ProtoReflect.Descriptor instead.
+func (*TxnDecideRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *TxnDecideRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *TxnDecideRequest) GetTxn() *TxnMetaPB {
+	if x != nil {
+		return x.Txn
+	}
+	return nil
+}
+
+func (x *TxnDecideRequest) GetCommit() bool {
+	if x != nil {
+		return x.Commit
+	}
+	return false
+}
+
+func (x *TxnDecideRequest) GetParticipants() []uint64 {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *TxnDecideRequest) GetPrepareTs() []int64 {
+	if x != nil {
+		return x.PrepareTs
+	}
+	return nil
+}
+
+func (x *TxnDecideRequest) GetParticipantKeys() [][]byte {
+	if x != nil {
+		return x.ParticipantKeys
+	}
+	return nil
+}
+
+type TxnDecideResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Committed bool                   `protobuf:"varint,1,opt,name=committed,proto3" json:"committed,omitempty"`
+	CommitTs  int64                  `protobuf:"varint,2,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	// Nanoseconds the reply waited for commit wait after the decision was
+	// durable (0 when the wait was overlapped with replication).
+	CommitWaitNanos int64 `protobuf:"varint,3,opt,name=commit_wait_nanos,json=commitWaitNanos,proto3" json:"commit_wait_nanos,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TxnDecideResponse) Reset() {
+	*x = TxnDecideResponse{}
+	mi := &file_meridian_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnDecideResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnDecideResponse) ProtoMessage() {}
+
+func (x *TxnDecideResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnDecideResponse.ProtoReflect.Descriptor instead.
+func (*TxnDecideResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *TxnDecideResponse) GetCommitted() bool {
+	if x != nil {
+		return x.Committed
+	}
+	return false
+}
+
+func (x *TxnDecideResponse) GetCommitTs() int64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *TxnDecideResponse) GetCommitWaitNanos() int64 {
+	if x != nil {
+		return x.CommitWaitNanos
+	}
+	return 0
+}
+
+type TxnOnePhaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Txn           *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
+	Writes        []*TxnWrite            `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
+	HasReads      bool                   `protobuf:"varint,4,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnOnePhaseRequest) Reset() {
+	*x = TxnOnePhaseRequest{}
+	mi := &file_meridian_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnOnePhaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnOnePhaseRequest) ProtoMessage() {}
+
+func (x *TxnOnePhaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnOnePhaseRequest.ProtoReflect.Descriptor instead.
+func (*TxnOnePhaseRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *TxnOnePhaseRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *TxnOnePhaseRequest) GetTxn() *TxnMetaPB {
+	if x != nil {
+		return x.Txn
+	}
+	return nil
+}
+
+func (x *TxnOnePhaseRequest) GetWrites() []*TxnWrite {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
+func (x *TxnOnePhaseRequest) GetHasReads() bool {
+	if x != nil {
+		return x.HasReads
+	}
+	return false
+}
+
+type TxnReleaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	TxnId         []byte                 `protobuf:"bytes,2,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnReleaseRequest) Reset() {
+	*x = TxnReleaseRequest{}
+	mi := &file_meridian_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnReleaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnReleaseRequest) ProtoMessage() {}
+
+func (x *TxnReleaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnReleaseRequest.ProtoReflect.Descriptor instead.
+func (*TxnReleaseRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *TxnReleaseRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *TxnReleaseRequest) GetTxnId() []byte {
+	if x != nil {
+		return x.TxnId
+	}
+	return nil
+}
+
+type TxnReleaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnReleaseResponse) Reset() {
+	*x = TxnReleaseResponse{}
+	mi := &file_meridian_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnReleaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnReleaseResponse) ProtoMessage() {}
+
+func (x *TxnReleaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnReleaseResponse.ProtoReflect.Descriptor instead.
+func (*TxnReleaseResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{45}
+}
+
+type TxnResolveRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	GroupId  uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	TxnId    []byte                 `protobuf:"bytes,2,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	Commit   bool                   `protobuf:"varint,3,opt,name=commit,proto3" json:"commit,omitempty"`
+	CommitTs int64                  `protobuf:"varint,4,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	// Unknown: the coordinator knows no decision (forgotten after every
+	// participant acked); the inquirer must already have applied it.
+	Unknown       bool `protobuf:"varint,5,opt,name=unknown,proto3" json:"unknown,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnResolveRequest) Reset() {
+	*x = TxnResolveRequest{}
+	mi := &file_meridian_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnResolveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnResolveRequest) ProtoMessage() {}
+
+func (x *TxnResolveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnResolveRequest.ProtoReflect.Descriptor instead.
+func (*TxnResolveRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *TxnResolveRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *TxnResolveRequest) GetTxnId() []byte {
+	if x != nil {
+		return x.TxnId
+	}
+	return nil
+}
+
+func (x *TxnResolveRequest) GetCommit() bool {
+	if x != nil {
+		return x.Commit
+	}
+	return false
+}
+
+func (x *TxnResolveRequest) GetCommitTs() int64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *TxnResolveRequest) GetUnknown() bool {
+	if x != nil {
+		return x.Unknown
+	}
+	return false
+}
+
+type TxnResolveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnResolveResponse) Reset() {
+	*x = TxnResolveResponse{}
+	mi := &file_meridian_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnResolveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnResolveResponse) ProtoMessage() {}
+
+func (x *TxnResolveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnResolveResponse.ProtoReflect.Descriptor instead.
+func (*TxnResolveResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{47}
+}
+
+type TxnInquireRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Coordinator   uint64                 `protobuf:"varint,1,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	TxnId         []byte                 `protobuf:"bytes,2,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	Participant   uint64                 `protobuf:"varint,3,opt,name=participant,proto3" json:"participant,omitempty"`
+	Participants  []uint64               `protobuf:"varint,4,rep,packed,name=participants,proto3" json:"participants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnInquireRequest) Reset() {
+	*x = TxnInquireRequest{}
+	mi := &file_meridian_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnInquireRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnInquireRequest) ProtoMessage() {}
+
+func (x *TxnInquireRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnInquireRequest.ProtoReflect.Descriptor instead.
+func (*TxnInquireRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *TxnInquireRequest) GetCoordinator() uint64 {
+	if x != nil {
+		return x.Coordinator
+	}
+	return 0
+}
+
+func (x *TxnInquireRequest) GetTxnId() []byte {
+	if x != nil {
+		return x.TxnId
+	}
+	return nil
+}
+
+func (x *TxnInquireRequest) GetParticipant() uint64 {
+	if x != nil {
+		return x.Participant
+	}
+	return 0
+}
+
+func (x *TxnInquireRequest) GetParticipants() []uint64 {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+type CloseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Timestamp     int64                  `protobuf:"varint,2,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseRequest) Reset() {
+	*x = CloseRequest{}
+	mi := &file_meridian_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseRequest) ProtoMessage() {}
+
+func (x *CloseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
+func (*CloseRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *CloseRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *CloseRequest) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+type ClosedTimestamp struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// Every write at or below closed_ts is at or below applied_index.
+	ClosedTs      int64  `protobuf:"varint,2,opt,name=closed_ts,json=closedTs,proto3" json:"closed_ts,omitempty"`
+	AppliedIndex  uint64 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	Term          uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClosedTimestamp) Reset() {
+	*x = ClosedTimestamp{}
+	mi := &file_meridian_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClosedTimestamp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClosedTimestamp) ProtoMessage() {}
+
+func (x *ClosedTimestamp) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClosedTimestamp.ProtoReflect.Descriptor instead.
+func (*ClosedTimestamp) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ClosedTimestamp) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *ClosedTimestamp) GetClosedTs() int64 {
+	if x != nil {
+		return x.ClosedTs
+	}
+	return 0
+}
+
+func (x *ClosedTimestamp) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *ClosedTimestamp) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+type PublishClosedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromNode      uint64                 `protobuf:"varint,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	Closed        []*ClosedTimestamp     `protobuf:"bytes,2,rep,name=closed,proto3" json:"closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishClosedRequest) Reset() {
+	*x = PublishClosedRequest{}
+	mi := &file_meridian_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishClosedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishClosedRequest) ProtoMessage() {}
+
+func (x *PublishClosedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishClosedRequest.ProtoReflect.Descriptor instead.
+func (*PublishClosedRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *PublishClosedRequest) GetFromNode() uint64 {
+	if x != nil {
+		return x.FromNode
+	}
+	return 0
+}
+
+func (x *PublishClosedRequest) GetClosed() []*ClosedTimestamp {
+	if x != nil {
+		return x.Closed
+	}
+	return nil
+}
+
+type PublishClosedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishClosedResponse) Reset() {
+	*x = PublishClosedResponse{}
+	mi := &file_meridian_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishClosedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishClosedResponse) ProtoMessage() {}
+
+func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishClosedResponse.ProtoReflect.Descriptor instead.
+func (*PublishClosedResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{52}
+}
+
 type ProposeMetaResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FirstId       uint64                 `protobuf:"varint,1,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
@@ -2516,7 +3738,7 @@ type ProposeMetaResponse struct {
 
 func (x *ProposeMetaResponse) Reset() {
 	*x = ProposeMetaResponse{}
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +3750,7 @@ func (x *ProposeMetaResponse) String() string {
 func (*ProposeMetaResponse) ProtoMessage() {}
 
 func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +3763,7 @@ func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeMetaResponse.ProtoReflect.Descriptor instead.
 func (*ProposeMetaResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{34}
+	return file_meridian_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ProposeMetaResponse) GetFirstId() uint64 {
@@ -2559,7 +3781,7 @@ type InitRequest struct {
 
 func (x *InitRequest) Reset() {
 	*x = InitRequest{}
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +3793,7 @@ func (x *InitRequest) String() string {
 func (*InitRequest) ProtoMessage() {}
 
 func (x *InitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +3806,7 @@ func (x *InitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
 func (*InitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{35}
+	return file_meridian_proto_rawDescGZIP(), []int{54}
 }
 
 type InitResponse struct {
@@ -2597,7 +3819,7 @@ type InitResponse struct {
 
 func (x *InitResponse) Reset() {
 	*x = InitResponse{}
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2609,7 +3831,7 @@ func (x *InitResponse) String() string {
 func (*InitResponse) ProtoMessage() {}
 
 func (x *InitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2622,7 +3844,7 @@ func (x *InitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
 func (*InitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{36}
+	return file_meridian_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *InitResponse) GetClusterId() string {
@@ -2649,7 +3871,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2661,7 +3883,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2674,7 +3896,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{37}
+	return file_meridian_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *JoinRequest) GetNode() *NodeDescriptor {
@@ -2703,7 +3925,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2715,7 +3937,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2728,7 +3950,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{38}
+	return file_meridian_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *JoinResponse) GetNodeId() uint64 {
@@ -2768,7 +3990,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +4002,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +4015,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{39}
+	return file_meridian_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *StatusRequest) GetLocalOnly() bool {
@@ -2816,7 +4038,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2828,7 +4050,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2841,7 +4063,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{40}
+	return file_meridian_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *NodeStatus) GetNode() *NodeDescriptor {
@@ -2892,7 +4114,7 @@ type ClockStatus struct {
 
 func (x *ClockStatus) Reset() {
 	*x = ClockStatus{}
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +4126,7 @@ func (x *ClockStatus) String() string {
 func (*ClockStatus) ProtoMessage() {}
 
 func (x *ClockStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +4139,7 @@ func (x *ClockStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockStatus.ProtoReflect.Descriptor instead.
 func (*ClockStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{41}
+	return file_meridian_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ClockStatus) GetEpsilonNanos() int64 {
@@ -2968,7 +4190,7 @@ type ClockSource struct {
 
 func (x *ClockSource) Reset() {
 	*x = ClockSource{}
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +4202,7 @@ func (x *ClockSource) String() string {
 func (*ClockSource) ProtoMessage() {}
 
 func (x *ClockSource) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +4215,7 @@ func (x *ClockSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockSource.ProtoReflect.Descriptor instead.
 func (*ClockSource) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{42}
+	return file_meridian_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ClockSource) GetAddress() string {
@@ -3047,7 +4269,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3059,7 +4281,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3072,7 +4294,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{43}
+	return file_meridian_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GroupStatus) GetDescriptor_() *GroupDescriptor {
@@ -3143,7 +4365,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +4377,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +4390,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{44}
+	return file_meridian_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *StatusResponse) GetClusterId() string {
@@ -3200,15 +4422,17 @@ func (x *StatusResponse) GetGroups() []*GroupStatus {
 }
 
 type RangeLookupRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// When set, look the group up by ID instead of by key.
+	GroupId       uint64 `protobuf:"varint,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RangeLookupRequest) Reset() {
 	*x = RangeLookupRequest{}
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3220,7 +4444,7 @@ func (x *RangeLookupRequest) String() string {
 func (*RangeLookupRequest) ProtoMessage() {}
 
 func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3233,7 +4457,7 @@ func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupRequest.ProtoReflect.Descriptor instead.
 func (*RangeLookupRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{45}
+	return file_meridian_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RangeLookupRequest) GetKey() []byte {
@@ -3241,6 +4465,13 @@ func (x *RangeLookupRequest) GetKey() []byte {
 		return x.Key
 	}
 	return nil
+}
+
+func (x *RangeLookupRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
 }
 
 type RangeLookupResponse struct {
@@ -3253,7 +4484,7 @@ type RangeLookupResponse struct {
 
 func (x *RangeLookupResponse) Reset() {
 	*x = RangeLookupResponse{}
-	mi := &file_meridian_proto_msgTypes[46]
+	mi := &file_meridian_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3265,7 +4496,7 @@ func (x *RangeLookupResponse) String() string {
 func (*RangeLookupResponse) ProtoMessage() {}
 
 func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[46]
+	mi := &file_meridian_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3278,7 +4509,7 @@ func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupResponse.ProtoReflect.Descriptor instead.
 func (*RangeLookupResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{46}
+	return file_meridian_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RangeLookupResponse) GetDescriptor_() *GroupDescriptor {
@@ -3304,7 +4535,7 @@ type SplitRequest struct {
 
 func (x *SplitRequest) Reset() {
 	*x = SplitRequest{}
-	mi := &file_meridian_proto_msgTypes[47]
+	mi := &file_meridian_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3316,7 +4547,7 @@ func (x *SplitRequest) String() string {
 func (*SplitRequest) ProtoMessage() {}
 
 func (x *SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[47]
+	mi := &file_meridian_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,7 +4560,7 @@ func (x *SplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRequest.ProtoReflect.Descriptor instead.
 func (*SplitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{47}
+	return file_meridian_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *SplitRequest) GetSplitKey() []byte {
@@ -3349,7 +4580,7 @@ type SplitResponse struct {
 
 func (x *SplitResponse) Reset() {
 	*x = SplitResponse{}
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3361,7 +4592,7 @@ func (x *SplitResponse) String() string {
 func (*SplitResponse) ProtoMessage() {}
 
 func (x *SplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3374,7 +4605,7 @@ func (x *SplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitResponse.ProtoReflect.Descriptor instead.
 func (*SplitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{48}
+	return file_meridian_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SplitResponse) GetLeft() *GroupDescriptor {
@@ -3401,7 +4632,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3413,7 +4644,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3426,7 +4657,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{49}
+	return file_meridian_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *TransferLeaderRequest) GetGroupId() uint64 {
@@ -3451,7 +4682,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3463,7 +4694,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3476,7 +4707,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{50}
+	return file_meridian_proto_rawDescGZIP(), []int{69}
 }
 
 type ChangeReplicasRequest struct {
@@ -3490,7 +4721,7 @@ type ChangeReplicasRequest struct {
 
 func (x *ChangeReplicasRequest) Reset() {
 	*x = ChangeReplicasRequest{}
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3502,7 +4733,7 @@ func (x *ChangeReplicasRequest) String() string {
 func (*ChangeReplicasRequest) ProtoMessage() {}
 
 func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3515,7 +4746,7 @@ func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasRequest.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{51}
+	return file_meridian_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ChangeReplicasRequest) GetGroupId() uint64 {
@@ -3548,7 +4779,7 @@ type ChangeReplicasResponse struct {
 
 func (x *ChangeReplicasResponse) Reset() {
 	*x = ChangeReplicasResponse{}
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3560,7 +4791,7 @@ func (x *ChangeReplicasResponse) String() string {
 func (*ChangeReplicasResponse) ProtoMessage() {}
 
 func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3573,7 +4804,7 @@ func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasResponse.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{52}
+	return file_meridian_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ChangeReplicasResponse) GetDescriptor_() *GroupDescriptor {
@@ -3775,7 +5006,95 @@ const file_meridian_proto_rawDesc = "" +
 	"\n" +
 	"NOT_LEADER\x10\x00\x12\x0f\n" +
 	"\vWRONG_RANGE\x10\x01\x12\x13\n" +
-	"\x0fGROUP_NOT_FOUND\x10\x02\"0\n" +
+	"\x0fGROUP_NOT_FOUND\x10\x02\"6\n" +
+	"\tTxnMetaPB\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
+	"\bstart_ts\x18\x02 \x01(\x03R\astartTs\"\xc9\x01\n" +
+	"\x0eTxnReadRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
+	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\fR\x04keys\x12\x1b\n" +
+	"\tstart_key\x18\x04 \x01(\fR\bstartKey\x12\x17\n" +
+	"\aend_key\x18\x05 \x01(\fR\x06endKey\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\x12\x12\n" +
+	"\x04scan\x18\a \x01(\bR\x04scan\"\xa0\x01\n" +
+	"\x0fTxnReadResponse\x12-\n" +
+	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.KeyValueR\x06values\x12\x14\n" +
+	"\x05found\x18\x02 \x03(\bR\x05found\x12)\n" +
+	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
+	"\n" +
+	"resume_key\x18\x04 \x01(\fR\tresumeKey\"\xf2\x01\n" +
+	"\x13SnapshotReadRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1c\n" +
+	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\x12.\n" +
+	"\x13max_staleness_nanos\x18\x03 \x01(\x03R\x11maxStalenessNanos\x12\x12\n" +
+	"\x04keys\x18\x04 \x03(\fR\x04keys\x12\x1b\n" +
+	"\tstart_key\x18\x05 \x01(\fR\bstartKey\x12\x17\n" +
+	"\aend_key\x18\x06 \x01(\fR\x06endKey\x12\x14\n" +
+	"\x05limit\x18\a \x01(\rR\x05limit\x12\x12\n" +
+	"\x04scan\x18\b \x01(\bR\x04scan\"\xc3\x01\n" +
+	"\x14SnapshotReadResponse\x12-\n" +
+	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.KeyValueR\x06values\x12\x14\n" +
+	"\x05found\x18\x02 \x03(\bR\x05found\x12)\n" +
+	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
+	"\n" +
+	"resume_key\x18\x04 \x01(\fR\tresumeKey\x12\x1c\n" +
+	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"\xea\x01\n" +
+	"\x11TxnPrepareRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
+	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12 \n" +
+	"\vcoordinator\x18\x03 \x01(\x04R\vcoordinator\x12\"\n" +
+	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\x12-\n" +
+	"\x06writes\x18\x05 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
+	"\thas_reads\x18\x06 \x01(\bR\bhasReads\"3\n" +
+	"\x12TxnPrepareResponse\x12\x1d\n" +
+	"\n" +
+	"prepare_ts\x18\x01 \x01(\x03R\tprepareTs\"\xdd\x01\n" +
+	"\x10TxnDecideRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
+	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12\x16\n" +
+	"\x06commit\x18\x03 \x01(\bR\x06commit\x12\"\n" +
+	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\x12\x1d\n" +
+	"\n" +
+	"prepare_ts\x18\x05 \x03(\x03R\tprepareTs\x12)\n" +
+	"\x10participant_keys\x18\x06 \x03(\fR\x0fparticipantKeys\"z\n" +
+	"\x11TxnDecideResponse\x12\x1c\n" +
+	"\tcommitted\x18\x01 \x01(\bR\tcommitted\x12\x1b\n" +
+	"\tcommit_ts\x18\x02 \x01(\x03R\bcommitTs\x12*\n" +
+	"\x11commit_wait_nanos\x18\x03 \x01(\x03R\x0fcommitWaitNanos\"\xa5\x01\n" +
+	"\x12TxnOnePhaseRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
+	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12-\n" +
+	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
+	"\thas_reads\x18\x04 \x01(\bR\bhasReads\"E\n" +
+	"\x11TxnReleaseRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
+	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\"\x14\n" +
+	"\x12TxnReleaseResponse\"\x94\x01\n" +
+	"\x11TxnResolveRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
+	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\x12\x16\n" +
+	"\x06commit\x18\x03 \x01(\bR\x06commit\x12\x1b\n" +
+	"\tcommit_ts\x18\x04 \x01(\x03R\bcommitTs\x12\x18\n" +
+	"\aunknown\x18\x05 \x01(\bR\aunknown\"\x14\n" +
+	"\x12TxnResolveResponse\"\x92\x01\n" +
+	"\x11TxnInquireRequest\x12 \n" +
+	"\vcoordinator\x18\x01 \x01(\x04R\vcoordinator\x12\x15\n" +
+	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\x12 \n" +
+	"\vparticipant\x18\x03 \x01(\x04R\vparticipant\x12\"\n" +
+	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\"G\n" +
+	"\fCloseRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1c\n" +
+	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\"\x82\x01\n" +
+	"\x0fClosedTimestamp\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1b\n" +
+	"\tclosed_ts\x18\x02 \x01(\x03R\bclosedTs\x12#\n" +
+	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"i\n" +
+	"\x14PublishClosedRequest\x12\x1b\n" +
+	"\tfrom_node\x18\x01 \x01(\x04R\bfromNode\x124\n" +
+	"\x06closed\x18\x02 \x03(\v2\x1c.meridian.v1.ClosedTimestampR\x06closed\"\x17\n" +
+	"\x15PublishClosedResponse\"0\n" +
 	"\x13ProposeMetaResponse\x12\x19\n" +
 	"\bfirst_id\x18\x01 \x01(\x04R\afirstId\"\r\n" +
 	"\vInitRequest\"F\n" +
@@ -3833,9 +5152,10 @@ const file_meridian_proto_rawDesc = "" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\x04R\x06nodeId\x12-\n" +
 	"\x05nodes\x18\x03 \x03(\v2\x17.meridian.v1.NodeStatusR\x05nodes\x120\n" +
-	"\x06groups\x18\x04 \x03(\v2\x18.meridian.v1.GroupStatusR\x06groups\"&\n" +
+	"\x06groups\x18\x04 \x03(\v2\x18.meridian.v1.GroupStatusR\x06groups\"A\n" +
 	"\x12RangeLookupRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"t\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x19\n" +
+	"\bgroup_id\x18\x02 \x01(\x04R\agroupId\"t\n" +
 	"\x13RangeLookupResponse\x12<\n" +
 	"\n" +
 	"descriptor\x18\x01 \x01(\v2\x1c.meridian.v1.GroupDescriptorR\n" +
@@ -3871,7 +5191,18 @@ const file_meridian_proto_rawDesc = "" +
 	"\x03Get\x12\x17.meridian.v1.GetRequest\x1a\x18.meridian.v1.GetResponse\x128\n" +
 	"\x03Put\x12\x17.meridian.v1.PutRequest\x1a\x18.meridian.v1.PutResponse\x12A\n" +
 	"\x06Delete\x12\x1a.meridian.v1.DeleteRequest\x1a\x1b.meridian.v1.DeleteResponse\x12;\n" +
-	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse2\xd7\x04\n" +
+	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse2\x82\x06\n" +
+	"\x03Txn\x12A\n" +
+	"\x04Read\x12\x1b.meridian.v1.TxnReadRequest\x1a\x1c.meridian.v1.TxnReadResponse\x12S\n" +
+	"\fSnapshotRead\x12 .meridian.v1.SnapshotReadRequest\x1a!.meridian.v1.SnapshotReadResponse\x12J\n" +
+	"\aPrepare\x12\x1e.meridian.v1.TxnPrepareRequest\x1a\x1f.meridian.v1.TxnPrepareResponse\x12G\n" +
+	"\x06Decide\x12\x1d.meridian.v1.TxnDecideRequest\x1a\x1e.meridian.v1.TxnDecideResponse\x12Q\n" +
+	"\x0eCommitOnePhase\x12\x1f.meridian.v1.TxnOnePhaseRequest\x1a\x1e.meridian.v1.TxnDecideResponse\x12J\n" +
+	"\aRelease\x12\x1e.meridian.v1.TxnReleaseRequest\x1a\x1f.meridian.v1.TxnReleaseResponse\x12J\n" +
+	"\aResolve\x12\x1e.meridian.v1.TxnResolveRequest\x1a\x1f.meridian.v1.TxnResolveResponse\x12I\n" +
+	"\aInquire\x12\x1e.meridian.v1.TxnInquireRequest\x1a\x1e.meridian.v1.TxnResolveRequest\x12@\n" +
+	"\x05Close\x12\x19.meridian.v1.CloseRequest\x1a\x1c.meridian.v1.ClosedTimestamp\x12V\n" +
+	"\rPublishClosed\x12!.meridian.v1.PublishClosedRequest\x1a\".meridian.v1.PublishClosedResponse2\xd7\x04\n" +
 	"\x05Admin\x12;\n" +
 	"\x04Init\x12\x18.meridian.v1.InitRequest\x1a\x19.meridian.v1.InitResponse\x12;\n" +
 	"\x04Join\x12\x18.meridian.v1.JoinRequest\x1a\x19.meridian.v1.JoinResponse\x12A\n" +
@@ -3895,7 +5226,7 @@ func file_meridian_proto_rawDescGZIP() []byte {
 }
 
 var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_meridian_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: meridian.v1.ReplicaType
 	(KVCommand_Op)(0),              // 1: meridian.v1.KVCommand.Op
@@ -3935,25 +5266,44 @@ var file_meridian_proto_goTypes = []any{
 	(*KeyValue)(nil),               // 35: meridian.v1.KeyValue
 	(*ScanResponse)(nil),           // 36: meridian.v1.ScanResponse
 	(*RoutingError)(nil),           // 37: meridian.v1.RoutingError
-	(*ProposeMetaResponse)(nil),    // 38: meridian.v1.ProposeMetaResponse
-	(*InitRequest)(nil),            // 39: meridian.v1.InitRequest
-	(*InitResponse)(nil),           // 40: meridian.v1.InitResponse
-	(*JoinRequest)(nil),            // 41: meridian.v1.JoinRequest
-	(*JoinResponse)(nil),           // 42: meridian.v1.JoinResponse
-	(*StatusRequest)(nil),          // 43: meridian.v1.StatusRequest
-	(*NodeStatus)(nil),             // 44: meridian.v1.NodeStatus
-	(*ClockStatus)(nil),            // 45: meridian.v1.ClockStatus
-	(*ClockSource)(nil),            // 46: meridian.v1.ClockSource
-	(*GroupStatus)(nil),            // 47: meridian.v1.GroupStatus
-	(*StatusResponse)(nil),         // 48: meridian.v1.StatusResponse
-	(*RangeLookupRequest)(nil),     // 49: meridian.v1.RangeLookupRequest
-	(*RangeLookupResponse)(nil),    // 50: meridian.v1.RangeLookupResponse
-	(*SplitRequest)(nil),           // 51: meridian.v1.SplitRequest
-	(*SplitResponse)(nil),          // 52: meridian.v1.SplitResponse
-	(*TransferLeaderRequest)(nil),  // 53: meridian.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 54: meridian.v1.TransferLeaderResponse
-	(*ChangeReplicasRequest)(nil),  // 55: meridian.v1.ChangeReplicasRequest
-	(*ChangeReplicasResponse)(nil), // 56: meridian.v1.ChangeReplicasResponse
+	(*TxnMetaPB)(nil),              // 38: meridian.v1.TxnMetaPB
+	(*TxnReadRequest)(nil),         // 39: meridian.v1.TxnReadRequest
+	(*TxnReadResponse)(nil),        // 40: meridian.v1.TxnReadResponse
+	(*SnapshotReadRequest)(nil),    // 41: meridian.v1.SnapshotReadRequest
+	(*SnapshotReadResponse)(nil),   // 42: meridian.v1.SnapshotReadResponse
+	(*TxnPrepareRequest)(nil),      // 43: meridian.v1.TxnPrepareRequest
+	(*TxnPrepareResponse)(nil),     // 44: meridian.v1.TxnPrepareResponse
+	(*TxnDecideRequest)(nil),       // 45: meridian.v1.TxnDecideRequest
+	(*TxnDecideResponse)(nil),      // 46: meridian.v1.TxnDecideResponse
+	(*TxnOnePhaseRequest)(nil),     // 47: meridian.v1.TxnOnePhaseRequest
+	(*TxnReleaseRequest)(nil),      // 48: meridian.v1.TxnReleaseRequest
+	(*TxnReleaseResponse)(nil),     // 49: meridian.v1.TxnReleaseResponse
+	(*TxnResolveRequest)(nil),      // 50: meridian.v1.TxnResolveRequest
+	(*TxnResolveResponse)(nil),     // 51: meridian.v1.TxnResolveResponse
+	(*TxnInquireRequest)(nil),      // 52: meridian.v1.TxnInquireRequest
+	(*CloseRequest)(nil),           // 53: meridian.v1.CloseRequest
+	(*ClosedTimestamp)(nil),        // 54: meridian.v1.ClosedTimestamp
+	(*PublishClosedRequest)(nil),   // 55: meridian.v1.PublishClosedRequest
+	(*PublishClosedResponse)(nil),  // 56: meridian.v1.PublishClosedResponse
+	(*ProposeMetaResponse)(nil),    // 57: meridian.v1.ProposeMetaResponse
+	(*InitRequest)(nil),            // 58: meridian.v1.InitRequest
+	(*InitResponse)(nil),           // 59: meridian.v1.InitResponse
+	(*JoinRequest)(nil),            // 60: meridian.v1.JoinRequest
+	(*JoinResponse)(nil),           // 61: meridian.v1.JoinResponse
+	(*StatusRequest)(nil),          // 62: meridian.v1.StatusRequest
+	(*NodeStatus)(nil),             // 63: meridian.v1.NodeStatus
+	(*ClockStatus)(nil),            // 64: meridian.v1.ClockStatus
+	(*ClockSource)(nil),            // 65: meridian.v1.ClockSource
+	(*GroupStatus)(nil),            // 66: meridian.v1.GroupStatus
+	(*StatusResponse)(nil),         // 67: meridian.v1.StatusResponse
+	(*RangeLookupRequest)(nil),     // 68: meridian.v1.RangeLookupRequest
+	(*RangeLookupResponse)(nil),    // 69: meridian.v1.RangeLookupResponse
+	(*SplitRequest)(nil),           // 70: meridian.v1.SplitRequest
+	(*SplitResponse)(nil),          // 71: meridian.v1.SplitResponse
+	(*TransferLeaderRequest)(nil),  // 72: meridian.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 73: meridian.v1.TransferLeaderResponse
+	(*ChangeReplicasRequest)(nil),  // 74: meridian.v1.ChangeReplicasRequest
+	(*ChangeReplicasResponse)(nil), // 75: meridian.v1.ChangeReplicasResponse
 }
 var file_meridian_proto_depIdxs = []int32{
 	0,  // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
@@ -3990,52 +5340,83 @@ var file_meridian_proto_depIdxs = []int32{
 	35, // 31: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
 	3,  // 32: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
 	6,  // 33: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
-	4,  // 34: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
-	4,  // 35: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
-	6,  // 36: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
-	4,  // 37: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
-	45, // 38: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
-	46, // 39: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
-	6,  // 40: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
-	44, // 41: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
-	47, // 42: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
-	6,  // 43: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	6,  // 44: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
-	6,  // 45: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
-	6,  // 46: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	7,  // 47: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
-	11, // 48: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
-	28, // 49: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
-	30, // 50: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
-	32, // 51: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
-	34, // 52: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
-	39, // 53: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
-	41, // 54: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
-	43, // 55: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
-	49, // 56: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
-	51, // 57: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
-	53, // 58: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
-	55, // 59: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
-	16, // 60: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
-	7,  // 61: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
-	13, // 62: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
-	29, // 63: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
-	31, // 64: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
-	33, // 65: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
-	36, // 66: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
-	40, // 67: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
-	42, // 68: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
-	48, // 69: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
-	50, // 70: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
-	52, // 71: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
-	54, // 72: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
-	56, // 73: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
-	38, // 74: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
-	61, // [61:75] is the sub-list for method output_type
-	47, // [47:61] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	38, // 34: meridian.v1.TxnReadRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	35, // 35: meridian.v1.TxnReadResponse.values:type_name -> meridian.v1.KeyValue
+	35, // 36: meridian.v1.TxnReadResponse.rows:type_name -> meridian.v1.KeyValue
+	35, // 37: meridian.v1.SnapshotReadResponse.values:type_name -> meridian.v1.KeyValue
+	35, // 38: meridian.v1.SnapshotReadResponse.rows:type_name -> meridian.v1.KeyValue
+	38, // 39: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	22, // 40: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
+	38, // 41: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	38, // 42: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	22, // 43: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
+	54, // 44: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
+	4,  // 45: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
+	4,  // 46: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
+	6,  // 47: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
+	4,  // 48: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
+	64, // 49: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
+	65, // 50: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
+	6,  // 51: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
+	63, // 52: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
+	66, // 53: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
+	6,  // 54: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	6,  // 55: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
+	6,  // 56: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
+	6,  // 57: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	7,  // 58: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
+	11, // 59: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
+	28, // 60: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
+	30, // 61: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
+	32, // 62: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
+	34, // 63: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
+	39, // 64: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
+	41, // 65: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
+	43, // 66: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
+	45, // 67: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
+	47, // 68: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
+	48, // 69: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
+	50, // 70: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
+	52, // 71: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
+	53, // 72: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
+	55, // 73: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
+	58, // 74: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
+	60, // 75: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
+	62, // 76: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
+	68, // 77: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
+	70, // 78: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
+	72, // 79: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
+	74, // 80: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
+	16, // 81: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
+	7,  // 82: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
+	13, // 83: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
+	29, // 84: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
+	31, // 85: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
+	33, // 86: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
+	36, // 87: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
+	40, // 88: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
+	42, // 89: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
+	44, // 90: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
+	46, // 91: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
+	46, // 92: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
+	49, // 93: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
+	51, // 94: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
+	50, // 95: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
+	54, // 96: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
+	56, // 97: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
+	59, // 98: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
+	61, // 99: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
+	67, // 100: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
+	69, // 101: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
+	71, // 102: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
+	73, // 103: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
+	75, // 104: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
+	57, // 105: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
+	82, // [82:106] is the sub-list for method output_type
+	58, // [58:82] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_meridian_proto_init() }
@@ -4063,9 +5444,9 @@ func file_meridian_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meridian_proto_rawDesc), len(file_meridian_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   53,
+			NumMessages:   72,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_meridian_proto_goTypes,
 		DependencyIndexes: file_meridian_proto_depIdxs,

@@ -378,6 +378,492 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
+	Txn_Read_FullMethodName           = "/meridian.v1.Txn/Read"
+	Txn_SnapshotRead_FullMethodName   = "/meridian.v1.Txn/SnapshotRead"
+	Txn_Prepare_FullMethodName        = "/meridian.v1.Txn/Prepare"
+	Txn_Decide_FullMethodName         = "/meridian.v1.Txn/Decide"
+	Txn_CommitOnePhase_FullMethodName = "/meridian.v1.Txn/CommitOnePhase"
+	Txn_Release_FullMethodName        = "/meridian.v1.Txn/Release"
+	Txn_Resolve_FullMethodName        = "/meridian.v1.Txn/Resolve"
+	Txn_Inquire_FullMethodName        = "/meridian.v1.Txn/Inquire"
+	Txn_Close_FullMethodName          = "/meridian.v1.Txn/Close"
+	Txn_PublishClosed_FullMethodName  = "/meridian.v1.Txn/PublishClosed"
+)
+
+// TxnClient is the client API for Txn service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type TxnClient interface {
+	// Read takes shared locks on the keys (and the keys found by the scan)
+	// at the group's leader for a read-write transaction and returns the
+	// latest committed values.
+	Read(ctx context.Context, in *TxnReadRequest, opts ...grpc.CallOption) (*TxnReadResponse, error)
+	// SnapshotRead reads at a timestamp at any replica, without locks,
+	// once the replica's safe time covers it.
+	SnapshotRead(ctx context.Context, in *SnapshotReadRequest, opts ...grpc.CallOption) (*SnapshotReadResponse, error)
+	// Prepare locks the transaction's writes at a participant leader and
+	// logs its prepare record.
+	Prepare(ctx context.Context, in *TxnPrepareRequest, opts ...grpc.CallOption) (*TxnPrepareResponse, error)
+	// Decide runs at the coordinator group's leader: it picks the commit
+	// timestamp, logs the decision, commit-waits, answers, then delivers
+	// the decision to the participants.
+	Decide(ctx context.Context, in *TxnDecideRequest, opts ...grpc.CallOption) (*TxnDecideResponse, error)
+	// CommitOnePhase commits a transaction that touches one group.
+	CommitOnePhase(ctx context.Context, in *TxnOnePhaseRequest, opts ...grpc.CallOption) (*TxnDecideResponse, error)
+	// Release drops the locks of an unprepared transaction (rollback, or
+	// an abort before prepare).
+	Release(ctx context.Context, in *TxnReleaseRequest, opts ...grpc.CallOption) (*TxnReleaseResponse, error)
+	// Resolve delivers a decision to a participant leader (coordinator to
+	// participant).
+	Resolve(ctx context.Context, in *TxnResolveRequest, opts ...grpc.CallOption) (*TxnResolveResponse, error)
+	// Inquire asks the coordinator's leader for a decision (participant to
+	// coordinator); an undecided transaction is aborted.
+	Inquire(ctx context.Context, in *TxnInquireRequest, opts ...grpc.CallOption) (*TxnResolveRequest, error)
+	// Close asks a leader to close a timestamp (follower to leader).
+	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*ClosedTimestamp, error)
+	// PublishClosed carries the closed timestamps of a node's leaders to
+	// another node (the side channel that lets idle groups' followers
+	// serve snapshot reads).
+	PublishClosed(ctx context.Context, in *PublishClosedRequest, opts ...grpc.CallOption) (*PublishClosedResponse, error)
+}
+
+type txnClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewTxnClient(cc grpc.ClientConnInterface) TxnClient {
+	return &txnClient{cc}
+}
+
+func (c *txnClient) Read(ctx context.Context, in *TxnReadRequest, opts ...grpc.CallOption) (*TxnReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnReadResponse)
+	err := c.cc.Invoke(ctx, Txn_Read_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) SnapshotRead(ctx context.Context, in *SnapshotReadRequest, opts ...grpc.CallOption) (*SnapshotReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SnapshotReadResponse)
+	err := c.cc.Invoke(ctx, Txn_SnapshotRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) Prepare(ctx context.Context, in *TxnPrepareRequest, opts ...grpc.CallOption) (*TxnPrepareResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnPrepareResponse)
+	err := c.cc.Invoke(ctx, Txn_Prepare_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) Decide(ctx context.Context, in *TxnDecideRequest, opts ...grpc.CallOption) (*TxnDecideResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnDecideResponse)
+	err := c.cc.Invoke(ctx, Txn_Decide_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) CommitOnePhase(ctx context.Context, in *TxnOnePhaseRequest, opts ...grpc.CallOption) (*TxnDecideResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnDecideResponse)
+	err := c.cc.Invoke(ctx, Txn_CommitOnePhase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) Release(ctx context.Context, in *TxnReleaseRequest, opts ...grpc.CallOption) (*TxnReleaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnReleaseResponse)
+	err := c.cc.Invoke(ctx, Txn_Release_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) Resolve(ctx context.Context, in *TxnResolveRequest, opts ...grpc.CallOption) (*TxnResolveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnResolveResponse)
+	err := c.cc.Invoke(ctx, Txn_Resolve_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) Inquire(ctx context.Context, in *TxnInquireRequest, opts ...grpc.CallOption) (*TxnResolveRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnResolveRequest)
+	err := c.cc.Invoke(ctx, Txn_Inquire_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*ClosedTimestamp, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClosedTimestamp)
+	err := c.cc.Invoke(ctx, Txn_Close_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) PublishClosed(ctx context.Context, in *PublishClosedRequest, opts ...grpc.CallOption) (*PublishClosedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishClosedResponse)
+	err := c.cc.Invoke(ctx, Txn_PublishClosed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TxnServer is the server API for Txn service.
+// All implementations must embed UnimplementedTxnServer
+// for forward compatibility.
+type TxnServer interface {
+	// Read takes shared locks on the keys (and the keys found by the scan)
+	// at the group's leader for a read-write transaction and returns the
+	// latest committed values.
+	Read(context.Context, *TxnReadRequest) (*TxnReadResponse, error)
+	// SnapshotRead reads at a timestamp at any replica, without locks,
+	// once the replica's safe time covers it.
+	SnapshotRead(context.Context, *SnapshotReadRequest) (*SnapshotReadResponse, error)
+	// Prepare locks the transaction's writes at a participant leader and
+	// logs its prepare record.
+	Prepare(context.Context, *TxnPrepareRequest) (*TxnPrepareResponse, error)
+	// Decide runs at the coordinator group's leader: it picks the commit
+	// timestamp, logs the decision, commit-waits, answers, then delivers
+	// the decision to the participants.
+	Decide(context.Context, *TxnDecideRequest) (*TxnDecideResponse, error)
+	// CommitOnePhase commits a transaction that touches one group.
+	CommitOnePhase(context.Context, *TxnOnePhaseRequest) (*TxnDecideResponse, error)
+	// Release drops the locks of an unprepared transaction (rollback, or
+	// an abort before prepare).
+	Release(context.Context, *TxnReleaseRequest) (*TxnReleaseResponse, error)
+	// Resolve delivers a decision to a participant leader (coordinator to
+	// participant).
+	Resolve(context.Context, *TxnResolveRequest) (*TxnResolveResponse, error)
+	// Inquire asks the coordinator's leader for a decision (participant to
+	// coordinator); an undecided transaction is aborted.
+	Inquire(context.Context, *TxnInquireRequest) (*TxnResolveRequest, error)
+	// Close asks a leader to close a timestamp (follower to leader).
+	Close(context.Context, *CloseRequest) (*ClosedTimestamp, error)
+	// PublishClosed carries the closed timestamps of a node's leaders to
+	// another node (the side channel that lets idle groups' followers
+	// serve snapshot reads).
+	PublishClosed(context.Context, *PublishClosedRequest) (*PublishClosedResponse, error)
+	mustEmbedUnimplementedTxnServer()
+}
+
+// UnimplementedTxnServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedTxnServer struct{}
+
+func (UnimplementedTxnServer) Read(context.Context, *TxnReadRequest) (*TxnReadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Read not implemented")
+}
+func (UnimplementedTxnServer) SnapshotRead(context.Context, *SnapshotReadRequest) (*SnapshotReadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SnapshotRead not implemented")
+}
+func (UnimplementedTxnServer) Prepare(context.Context, *TxnPrepareRequest) (*TxnPrepareResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Prepare not implemented")
+}
+func (UnimplementedTxnServer) Decide(context.Context, *TxnDecideRequest) (*TxnDecideResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Decide not implemented")
+}
+func (UnimplementedTxnServer) CommitOnePhase(context.Context, *TxnOnePhaseRequest) (*TxnDecideResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CommitOnePhase not implemented")
+}
+func (UnimplementedTxnServer) Release(context.Context, *TxnReleaseRequest) (*TxnReleaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Release not implemented")
+}
+func (UnimplementedTxnServer) Resolve(context.Context, *TxnResolveRequest) (*TxnResolveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Resolve not implemented")
+}
+func (UnimplementedTxnServer) Inquire(context.Context, *TxnInquireRequest) (*TxnResolveRequest, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Inquire not implemented")
+}
+func (UnimplementedTxnServer) Close(context.Context, *CloseRequest) (*ClosedTimestamp, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedTxnServer) PublishClosed(context.Context, *PublishClosedRequest) (*PublishClosedResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PublishClosed not implemented")
+}
+func (UnimplementedTxnServer) mustEmbedUnimplementedTxnServer() {}
+func (UnimplementedTxnServer) testEmbeddedByValue()             {}
+
+// UnsafeTxnServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to TxnServer will
+// result in compilation errors.
+type UnsafeTxnServer interface {
+	mustEmbedUnimplementedTxnServer()
+}
+
+func RegisterTxnServer(s grpc.ServiceRegistrar, srv TxnServer) {
+	// If the following call pancis, it indicates UnimplementedTxnServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Txn_ServiceDesc, srv)
+}
+
+func _Txn_Read_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Read(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Read_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Read(ctx, req.(*TxnReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_SnapshotRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SnapshotReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).SnapshotRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_SnapshotRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).SnapshotRead(ctx, req.(*SnapshotReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_Prepare_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnPrepareRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Prepare(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Prepare_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Prepare(ctx, req.(*TxnPrepareRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_Decide_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnDecideRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Decide(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Decide_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Decide(ctx, req.(*TxnDecideRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_CommitOnePhase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnOnePhaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).CommitOnePhase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_CommitOnePhase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).CommitOnePhase(ctx, req.(*TxnOnePhaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_Release_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnReleaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Release(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Release_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Release(ctx, req.(*TxnReleaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_Resolve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnResolveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Resolve(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Resolve_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Resolve(ctx, req.(*TxnResolveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_Inquire_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnInquireRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Inquire(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Inquire_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Inquire(ctx, req.(*TxnInquireRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_Close_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Close(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Close_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Close(ctx, req.(*CloseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_PublishClosed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishClosedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).PublishClosed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_PublishClosed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).PublishClosed(ctx, req.(*PublishClosedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Txn_ServiceDesc is the grpc.ServiceDesc for Txn service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Txn_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "meridian.v1.Txn",
+	HandlerType: (*TxnServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Read",
+			Handler:    _Txn_Read_Handler,
+		},
+		{
+			MethodName: "SnapshotRead",
+			Handler:    _Txn_SnapshotRead_Handler,
+		},
+		{
+			MethodName: "Prepare",
+			Handler:    _Txn_Prepare_Handler,
+		},
+		{
+			MethodName: "Decide",
+			Handler:    _Txn_Decide_Handler,
+		},
+		{
+			MethodName: "CommitOnePhase",
+			Handler:    _Txn_CommitOnePhase_Handler,
+		},
+		{
+			MethodName: "Release",
+			Handler:    _Txn_Release_Handler,
+		},
+		{
+			MethodName: "Resolve",
+			Handler:    _Txn_Resolve_Handler,
+		},
+		{
+			MethodName: "Inquire",
+			Handler:    _Txn_Inquire_Handler,
+		},
+		{
+			MethodName: "Close",
+			Handler:    _Txn_Close_Handler,
+		},
+		{
+			MethodName: "PublishClosed",
+			Handler:    _Txn_PublishClosed_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "meridian.proto",
+}
+
+const (
 	Admin_Init_FullMethodName           = "/meridian.v1.Admin/Init"
 	Admin_Join_FullMethodName           = "/meridian.v1.Admin/Join"
 	Admin_Status_FullMethodName         = "/meridian.v1.Admin/Status"

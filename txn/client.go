@@ -1,0 +1,563 @@
+package txn
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	mrand "math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/truetime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Client runs transactions for the layers above (SQL sessions, the KV
+// commands, tests). It routes each request to the group that holds the
+// key: reads of read-write transactions and commits to leaders, snapshot
+// reads to the nearest replica.
+type Client struct {
+	router Router
+	clock  *truetime.TrueTime
+}
+
+// NewClient returns a client that routes through r and takes timestamps
+// from clock (the gateway node's TrueTime).
+func NewClient(r Router, clock *truetime.TrueTime) *Client {
+	return &Client{router: r, clock: clock}
+}
+
+// Options choose the kind of transaction.
+type Options struct {
+	// ReadOnly: a lock-free snapshot transaction.
+	ReadOnly bool
+	// ReadTimestamp, for a read-only transaction: an exact stale read at
+	// this timestamp (0: TT.Now().latest, strong).
+	ReadTimestamp int64
+	// MaxStaleness, for a read-only transaction: a bounded-stale read at
+	// the freshest timestamp the nearest replica serves at once, no older
+	// than now minus this bound.
+	MaxStaleness time.Duration
+}
+
+// KeyValue is a row returned by Get or Scan.
+type KeyValue struct {
+	Key, Value []byte
+}
+
+// Txn is one transaction. It is not safe for concurrent use.
+type Txn struct {
+	c        *Client
+	meta     TxnMeta
+	opts     Options
+	readTS   int64
+	writes   map[string]Write
+	groups   map[uint64]*txnGroup
+	finished bool
+}
+
+type txnGroup struct {
+	desc  *pb.GroupDescriptor
+	reads bool
+}
+
+// Begin starts a transaction.
+func (c *Client) Begin(ctx context.Context, opts Options) (*Txn, error) {
+	return c.begin(ctx, opts, 0)
+}
+
+func (c *Client) begin(ctx context.Context, opts Options, startTS int64) (*Txn, error) {
+	now := c.clock.Now()
+	if !now.Known() {
+		if err := c.clock.WaitSynced(ctx); err != nil {
+			return nil, errors.Wrap(err, "txn: the node's clock has not synchronised yet")
+		}
+		now = c.clock.Now()
+	}
+	if startTS == 0 {
+		startTS = now.Latest
+	}
+	t := &Txn{c: c, opts: opts, writes: map[string]Write{}, groups: map[uint64]*txnGroup{}}
+	t.meta.StartTS = startTS
+	if _, err := rand.Read(t.meta.ID[:]); err != nil {
+		return nil, err
+	}
+	if opts.ReadOnly {
+		switch {
+		case opts.ReadTimestamp > 0:
+			t.readTS = opts.ReadTimestamp
+		case opts.MaxStaleness > 0:
+			// Chosen by the first replica read (see snapshotRead).
+		default:
+			t.readTS = now.Latest
+		}
+	}
+	return t, nil
+}
+
+// ID returns the transaction's ID.
+func (t *Txn) ID() TxnID { return t.meta.ID }
+
+// ReadTimestamp returns a read-only transaction's read timestamp (0 until
+// a bounded-stale transaction's first read chose it).
+func (t *Txn) ReadTimestamp() int64 { return t.readTS }
+
+func (t *Txn) pbMeta() *pb.TxnMetaPB { return &pb.TxnMetaPB{Id: t.meta.ID[:], StartTs: t.meta.StartTS} }
+
+// classify turns a gRPC failure into the error classes callers act on.
+func classify(err error) error {
+	if err == nil || errors.Is(err, ErrRetryable) || errors.Is(err, ErrAmbiguous) {
+		return err
+	}
+	if s, ok := status.FromError(err); ok {
+		switch s.Code() {
+		case codes.Aborted:
+			return errors.Mark(errors.New(s.Message()), ErrRetryable)
+		case codes.Unknown:
+			return errors.Mark(errors.New(s.Message()), ErrAmbiguous)
+		}
+	}
+	return err
+}
+
+// Get returns the value of key: the transaction's own write if any, else
+// the committed value (under a shared lock at the leader for read-write
+// transactions, at the read timestamp at the nearest replica for
+// read-only ones).
+func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
+	if w, ok := t.writes[string(key)]; ok {
+		return w.Value, !w.Delete, nil
+	}
+	vals, found, err := t.GetMany(ctx, [][]byte{key})
+	if err != nil {
+		return nil, false, err
+	}
+	return vals[0], found[0], nil
+}
+
+// GetMany reads several keys, one request per group, groups in parallel.
+func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, error) {
+	if t.finished {
+		return nil, nil, errors.New("txn: transaction already finished")
+	}
+	vals := make([][]byte, len(keys))
+	found := make([]bool, len(keys))
+	byGroup := map[uint64][]int{}
+	descs := map[uint64]*pb.GroupDescriptor{}
+	for i, k := range keys {
+		if w, ok := t.writes[string(k)]; ok {
+			vals[i], found[i] = w.Value, !w.Delete
+			continue
+		}
+		d, err := t.c.router.LookupKey(ctx, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		byGroup[d.GroupId] = append(byGroup[d.GroupId], i)
+		descs[d.GroupId] = d
+	}
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for g, idx := range byGroup {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ks := make([][]byte, len(idx))
+			for j, i := range idx {
+				ks[j] = keys[i]
+			}
+			vs, fs, err := t.readGroup(ctx, descs[g], ks)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			for j, i := range idx {
+				vals[i], found[i] = vs[j], fs[j]
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, nil, firstErr
+	}
+	return vals, found, nil
+}
+
+func (t *Txn) note(d *pb.GroupDescriptor, reads bool) {
+	g := t.groups[d.GroupId]
+	if g == nil {
+		g = &txnGroup{desc: d}
+		t.groups[d.GroupId] = g
+	}
+	g.reads = g.reads || reads
+}
+
+// readGroup reads keys of one group. A key that moved to another group
+// (a split) is re-routed.
+func (t *Txn) readGroup(ctx context.Context, d *pb.GroupDescriptor, keys [][]byte) ([][]byte, []bool, error) {
+	var vals [][]byte
+	var found []bool
+	if t.opts.ReadOnly {
+		resp, err := t.snapshotRead(ctx, d, &pb.SnapshotReadRequest{Keys: keys})
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, v := range resp.Values {
+			vals, found = append(vals, v.Value), append(found, resp.Found[i])
+		}
+		return vals, found, nil
+	}
+	var resp *pb.TxnReadResponse
+	err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
+		var err error
+		resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Keys: keys})
+		return err
+	})
+	if err != nil {
+		return nil, nil, classify(err)
+	}
+	t.note(d, true)
+	for i, v := range resp.Values {
+		vals, found = append(vals, v.Value), append(found, resp.Found[i])
+	}
+	return vals, found, nil
+}
+
+// snapshotRead sends a snapshot read to the nearest replica of d.
+func (t *Txn) snapshotRead(ctx context.Context, d *pb.GroupDescriptor, req *pb.SnapshotReadRequest) (*pb.SnapshotReadResponse, error) {
+	req.GroupId = d.GroupId
+	req.Timestamp = t.readTS
+	if t.readTS == 0 {
+		req.MaxStalenessNanos = t.opts.MaxStaleness.Nanoseconds()
+	}
+	var resp *pb.SnapshotReadResponse
+	err := callGroup(ctx, t.c.router, d.GroupId, d.StartKey, true, func(ctx context.Context, cl pb.TxnClient) error {
+		var err error
+		resp, err = cl.SnapshotRead(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	if t.readTS == 0 {
+		t.readTS = resp.Timestamp
+	}
+	return resp, nil
+}
+
+// Scan returns the rows in [start, end) (end nil: to the end), up to
+// limit (0: all), merged with the transaction's own writes.
+func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]KeyValue, error) {
+	if t.finished {
+		return nil, errors.New("txn: transaction already finished")
+	}
+	var rows []KeyValue
+	cur := start
+	for {
+		d, err := t.c.router.LookupKey(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		var got []*pb.KeyValue
+		var resume []byte
+		if t.opts.ReadOnly {
+			resp, err := t.snapshotRead(ctx, d, &pb.SnapshotReadRequest{Scan: true, StartKey: cur, EndKey: end})
+			if err != nil {
+				return nil, err
+			}
+			got, resume = resp.Rows, resp.ResumeKey
+		} else {
+			var resp *pb.TxnReadResponse
+			err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
+				var err error
+				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end})
+				return err
+			})
+			if err != nil {
+				return nil, classify(err)
+			}
+			t.note(d, true)
+			got, resume = resp.Rows, resp.ResumeKey
+		}
+		for _, kv := range got {
+			rows = append(rows, KeyValue{Key: kv.Key, Value: kv.Value})
+		}
+		if len(resume) == 0 || (len(end) > 0 && bytes.Compare(resume, end) >= 0) {
+			break
+		}
+		cur = resume
+	}
+	// Merge the transaction's own writes in the span.
+	merged := map[string][]byte{}
+	for _, kv := range rows {
+		merged[string(kv.Key)] = kv.Value
+	}
+	for k, w := range t.writes {
+		if bytes.Compare([]byte(k), start) >= 0 && (len(end) == 0 || bytes.Compare([]byte(k), end) < 0) {
+			if w.Delete {
+				delete(merged, k)
+			} else {
+				merged[k] = w.Value
+			}
+		}
+	}
+	out := make([]KeyValue, 0, len(merged))
+	for k, v := range merged {
+		out = append(out, KeyValue{Key: []byte(k), Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Put buffers a write; it is sent at commit.
+func (t *Txn) Put(key, value []byte) error { return t.buffer(Write{Key: key, Value: value}) }
+
+// Delete buffers a delete.
+func (t *Txn) Delete(key []byte) error { return t.buffer(Write{Key: key, Delete: true}) }
+
+func (t *Txn) buffer(w Write) error {
+	switch {
+	case t.finished:
+		return errors.New("txn: transaction already finished")
+	case t.opts.ReadOnly:
+		return errors.New("txn: write in a read-only transaction")
+	case len(w.Key) == 0:
+		return errors.New("txn: empty key")
+	}
+	w.Key, w.Value = bytes.Clone(w.Key), bytes.Clone(w.Value)
+	t.writes[string(w.Key)] = w
+	return nil
+}
+
+// Rollback abandons the transaction and releases its locks.
+func (t *Txn) Rollback(ctx context.Context) {
+	if t.finished {
+		return
+	}
+	t.finished = true
+	t.releaseAll(ctx)
+}
+
+func (t *Txn) releaseAll(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for id, g := range t.groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
+				_, err := cl.Release(ctx, &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:]})
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+}
+
+// Commit commits the transaction and returns its commit timestamp. A
+// read-only transaction returns its read timestamp. Errors: ErrRetryable
+// (nothing was committed; retry the whole transaction), ErrAmbiguous (the
+// outcome is unknown; never retry blindly), or another error (nothing
+// was committed).
+func (t *Txn) Commit(ctx context.Context) (int64, error) {
+	if t.finished {
+		return 0, errors.New("txn: transaction already finished")
+	}
+	t.finished = true
+	if t.opts.ReadOnly {
+		return t.readTS, nil
+	}
+	// Group the writes.
+	byGroup := map[uint64][]*pb.TxnWrite{}
+	keys := make([]string, 0, len(t.writes))
+	for k := range t.writes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w := t.writes[k]
+		d, err := t.c.router.LookupKey(ctx, w.Key)
+		if err != nil {
+			t.releaseAll(ctx)
+			return 0, err
+		}
+		t.note(d, false)
+		byGroup[d.GroupId] = append(byGroup[d.GroupId], &pb.TxnWrite{Key: w.Key, Value: w.Value, Delete: w.Delete})
+	}
+	switch {
+	case len(t.groups) == 0:
+		return t.c.clock.Now().Latest, nil
+	case len(byGroup) == 0:
+		return t.commitReadOnly(ctx)
+	case len(t.groups) == 1:
+		for id, g := range t.groups {
+			return t.commitOnePhase(ctx, id, g, byGroup[id])
+		}
+	}
+	return t.commitTwoPhase(ctx, byGroup)
+}
+
+// commitReadOnly ends a read-write transaction that wrote nothing: its
+// reads are consistent at any time its shared locks were all held, so it
+// commits at TT.Now().latest, waits until that is past, and releases.
+func (t *Txn) commitReadOnly(ctx context.Context) (int64, error) {
+	ts := t.c.clock.Now().Latest
+	err := t.c.clock.WaitUntilAfter(ctx, ts)
+	t.releaseAll(ctx)
+	return ts, err
+}
+
+func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes []*pb.TxnWrite) (int64, error) {
+	var resp *pb.TxnDecideResponse
+	err := callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
+		var err error
+		resp, err = cl.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: id, Txn: t.pbMeta(), Writes: writes, HasReads: g.reads})
+		return err
+	})
+	if err != nil {
+		err = classify(err)
+		if !errors.Is(err, ErrRetryable) && !isRouting(err) {
+			// The request may have reached the leader and applied.
+			err = errors.Mark(errors.Wrap(err, "txn: one-phase commit"), ErrAmbiguous)
+		}
+		if !errors.Is(err, ErrAmbiguous) {
+			t.releaseAll(ctx)
+		}
+		return 0, err
+	}
+	return resp.CommitTs, nil
+}
+
+func isRouting(err error) bool { return routingError(err) != nil }
+
+func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWrite) (int64, error) {
+	ids := make([]uint64, 0, len(t.groups))
+	for id := range t.groups {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	// The coordinator: a group with writes (the first).
+	var coord uint64
+	for _, id := range ids {
+		if len(byGroup[id]) > 0 {
+			coord = id
+			break
+		}
+	}
+	pkeys := make([][]byte, len(ids))
+	for i, id := range ids {
+		pkeys[i] = t.groups[id].desc.StartKey
+	}
+	prepTS := make([]int64, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := t.groups[id]
+			errs[i] = callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
+				resp, err := cl.Prepare(ctx, &pb.TxnPrepareRequest{GroupId: id, Txn: t.pbMeta(), Coordinator: coord,
+					Participants: ids, Writes: byGroup[id], HasReads: g.reads})
+				if err == nil {
+					prepTS[i] = resp.PrepareTs
+				}
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	commit := true
+	var cause error
+	for _, err := range errs {
+		if err != nil {
+			commit, cause = false, classify(err)
+			break
+		}
+	}
+	var resp *pb.TxnDecideResponse
+	err := callGroupLeader(ctx, t.c.router, coord, t.groups[coord].desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
+		var err error
+		resp, err = cl.Decide(ctx, &pb.TxnDecideRequest{GroupId: coord, Txn: t.pbMeta(), Commit: commit,
+			Participants: ids, PrepareTs: prepTS, ParticipantKeys: pkeys})
+		return err
+	})
+	if !commit {
+		// The abort decision reaches the prepared participants; the others
+		// only hold locks.
+		t.releaseAll(ctx)
+		if cause != nil && !errors.Is(cause, ErrRetryable) && !errors.Is(cause, ErrAmbiguous) {
+			return 0, cause
+		}
+		return 0, errors.Mark(errors.Wrap(cause, "txn: prepare failed"), ErrRetryable)
+	}
+	if err != nil {
+		err = classify(err)
+		if !isRouting(err) {
+			return 0, errors.Mark(errors.Wrap(err, "txn: commit decision"), ErrAmbiguous)
+		}
+		return 0, err
+	}
+	if !resp.Committed {
+		t.releaseAll(ctx)
+		return 0, retryableErr("txn: %s was aborted by its coordinator (a participant waited too long)", t.meta.ID)
+	}
+	return resp.CommitTs, nil
+}
+
+// RunTxn runs fn in a read-write transaction (or as opts says) and commits
+// it, retrying retryable aborts with backoff; a retry keeps the first
+// attempt's start timestamp, so it ages and eventually wins every
+// wound-wait conflict. It returns the commit timestamp. An ambiguous
+// result is returned, never retried.
+func (c *Client) RunTxn(ctx context.Context, opts Options, fn func(ctx context.Context, t *Txn) error) (int64, error) {
+	var startTS int64
+	backoff := time.Millisecond
+	for {
+		t, err := c.begin(ctx, opts, startTS)
+		if err != nil {
+			return 0, err
+		}
+		startTS = t.meta.StartTS
+		err = fn(ctx, t)
+		if err == nil {
+			var ts int64
+			ts, err = t.Commit(ctx)
+			if err == nil {
+				return ts, nil
+			}
+		} else {
+			t.Rollback(ctx)
+		}
+		if !errors.Is(err, ErrRetryable) || ctx.Err() != nil {
+			return 0, err
+		}
+		d := backoff/2 + time.Duration(mrand.Int64N(int64(backoff)))
+		select {
+		case <-ctx.Done():
+			return 0, errors.CombineErrors(err, ctx.Err())
+		case <-time.After(d):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// IsRetryable reports whether err is a retryable abort.
+func IsRetryable(err error) bool { return errors.Is(classify(err), ErrRetryable) }
+
+// IsAmbiguous reports whether err is an ambiguous commit result.
+func IsAmbiguous(err error) bool { return errors.Is(classify(err), ErrAmbiguous) }

@@ -1,0 +1,347 @@
+package txn
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	"github.com/meridiandb/meridian/paxosgroup"
+)
+
+// leaderState is a group leader's transaction memory for one Raft term:
+// the lock table, the timestamps it assigned and closed, and what is
+// prepared here. A new term starts a new one, rebuilt from the prepared
+// records in the store (DESIGN.md invariant 8); everything else of the old
+// one (shared locks, waiters) dies with it.
+type leaderState struct {
+	group GroupID
+	term  uint64
+
+	mu      sync.Mutex
+	lt      *LockTable
+	tracker *ClosedTracker
+	// waiters are the parked lock requests, one per transaction (a
+	// transaction's requests at one group are sequential).
+	waiters map[TxnID]chan error
+	// aborted are transactions this leader aborted (wounded, or idle too
+	// long): their later requests fail as retryable.
+	aborted map[TxnID]time.Time
+	// preparing: exclusive locks held, prepare proposal in flight.
+	preparing map[TxnID]int64
+	// prepared: prepare record applied, decision not yet applied here.
+	prepared map[TxnID]*preparedTxn
+	// lastSeen is when each unprepared transaction last made a request.
+	lastSeen map[TxnID]time.Time
+	// changed is closed (and replaced) when an in-flight timestamp is
+	// applied: safe-time waiters re-check.
+	changed chan struct{}
+	// asked: transactions whose coordinator was asked to abort them.
+	asked map[TxnID]bool
+	// delivering: undelivered decisions of this coordinator group and
+	// when the sweep first saw them.
+	delivering map[TxnID]time.Time
+	dead       bool
+}
+
+type preparedTxn struct {
+	rec   PrepareRecord
+	since time.Time
+}
+
+var (
+	// ErrRetryable marks an abort the client may retry as a new attempt:
+	// the transaction was wounded by an older one, its locks were lost
+	// with a leader, or a participant refused to prepare.
+	ErrRetryable = errors.New("txn: transaction aborted; retry it")
+	// ErrAmbiguous marks a commit whose outcome is unknown: it may have
+	// committed. It is never retried automatically.
+	ErrAmbiguous = errors.New("txn: ambiguous result: the transaction may or may not have committed")
+)
+
+func retryableErr(format string, args ...any) error {
+	return errors.Mark(errors.Newf(format, args...), ErrRetryable)
+}
+
+func (ls *leaderState) notifyLocked() {
+	close(ls.changed)
+	ls.changed = make(chan struct{})
+}
+
+// wakeLocked hands grants to parked requests.
+func (ls *leaderState) wakeLocked(grants []Grant) {
+	for _, g := range grants {
+		if ch, ok := ls.waiters[g.Txn]; ok {
+			delete(ls.waiters, g.Txn)
+			ch <- nil
+		}
+	}
+}
+
+// abortLocked drops an unprepared transaction's locks and remembers it as
+// aborted. A parked request of it fails.
+func (ls *leaderState) abortLocked(id TxnID, why error) {
+	if ch, ok := ls.waiters[id]; ok {
+		delete(ls.waiters, id)
+		ch <- why
+	}
+	ls.wakeLocked(ls.lt.Release(id))
+	ls.aborted[id] = time.Now()
+	delete(ls.lastSeen, id)
+}
+
+// releaseLocked drops the locks of a transaction whose outcome is applied
+// (or that rolled back), and its in-flight prepare timestamp.
+func (ls *leaderState) releaseLocked(id TxnID) {
+	ls.wakeLocked(ls.lt.Release(id))
+	if p, ok := ls.prepared[id]; ok {
+		ls.tracker.Applied(p.rec.PrepareTS)
+		delete(ls.prepared, id)
+		ls.notifyLocked()
+	}
+	delete(ls.lastSeen, id)
+	delete(ls.asked, id)
+}
+
+// kill ends the state at a change of term: parked requests fail.
+func (ls *leaderState) kill() {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.dead = true
+	for id, ch := range ls.waiters {
+		ch <- retryableErr("txn: group %d changed leader while %s waited for a lock", ls.group, id)
+	}
+	clear(ls.waiters)
+	ls.notifyLocked()
+}
+
+// acquire takes the locks of txn on keys in order, waiting as wound-wait
+// says. An error leaves the transaction aborted here if it was wounded.
+func (s *Server) acquire(ctx context.Context, ls *leaderState, meta TxnMeta, keys [][]byte, mode Mode) error {
+	for _, key := range keys {
+		if err := s.acquireOne(ctx, ls, meta, key, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) acquireOne(ctx context.Context, ls *leaderState, meta TxnMeta, key []byte, mode Mode) error {
+	ls.mu.Lock()
+	if ls.dead {
+		ls.mu.Unlock()
+		return retryableErr("txn: group %d changed leader", ls.group)
+	}
+	if _, ok := ls.aborted[meta.ID]; ok {
+		ls.mu.Unlock()
+		return retryableErr("txn: %s was aborted at group %d (wounded by an older transaction or idle too long)", meta.ID, ls.group)
+	}
+	if _, ok := ls.prepared[meta.ID]; ok && !ls.lt.holdsLocked(meta.ID, key, mode) {
+		ls.mu.Unlock()
+		return invalid("txn: %s is prepared at group %d and cannot take new locks", meta.ID, ls.group)
+	}
+	ls.lastSeen[meta.ID] = time.Now()
+	res := ls.lt.Acquire(meta, key, mode)
+	switch res.Status {
+	case Granted:
+		ls.mu.Unlock()
+		return nil
+	case Wounded:
+		err := retryableErr("txn: %s was wounded by an older transaction at group %d", meta.ID, ls.group)
+		ls.abortLocked(meta.ID, err)
+		ls.mu.Unlock()
+		s.metrics.aborts.WithLabelValues("wounded").Inc()
+		return err
+	}
+	for _, w := range res.Wound {
+		if _, preparing := ls.preparing[w]; preparing {
+			// Its prepare is in Raft: once applied it cannot be wounded
+			// here; the prepare handler asks its coordinator instead.
+			continue
+		}
+		ls.abortLocked(w, retryableErr("txn: %s was wounded by an older transaction at group %d", w, ls.group))
+		s.metrics.aborts.WithLabelValues("wounded").Inc()
+	}
+	for _, w := range res.WoundPrepared {
+		s.askAbortLocked(ls, w)
+	}
+	// The wounds above may have granted this request already.
+	if held := ls.lt.holdsLocked(meta.ID, key, mode); held {
+		ls.mu.Unlock()
+		return nil
+	}
+	ch := make(chan error, 1)
+	ls.waiters[meta.ID] = ch
+	ls.mu.Unlock()
+	s.metrics.lockWaits.Inc()
+	start := time.Now()
+	defer func() { s.metrics.lockWaitSeconds.Observe(time.Since(start).Seconds()) }()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		ls.mu.Lock()
+		if _, ok := ls.waiters[meta.ID]; ok {
+			// Still parked: the request cannot be withdrawn alone, so the
+			// transaction gives up here.
+			ls.abortLocked(meta.ID, ctx.Err())
+		}
+		ls.mu.Unlock()
+		return errors.Mark(errors.Wrapf(ctx.Err(), "txn: waiting for a lock at group %d", ls.group), ErrRetryable)
+	}
+}
+
+// askAbortLocked asks the coordinator of a prepared transaction to abort
+// it, if it has not decided (once per transaction and term).
+func (s *Server) askAbortLocked(ls *leaderState, id TxnID) {
+	p, ok := ls.prepared[id]
+	if !ok || ls.asked[id] {
+		return
+	}
+	ls.asked[id] = true
+	rec := p.rec
+	s.spawn(func(ctx context.Context) { s.resolvePrepared(ctx, ls.group, rec) })
+}
+
+// holdsLocked reports whether id holds key in at least mode.
+func (lt *LockTable) holdsLocked(id TxnID, key []byte, mode Mode) bool {
+	t := lt.txns[id]
+	if t == nil {
+		return false
+	}
+	return t.held[string(key)] >= mode
+}
+
+// heldKeys returns the keys id holds in exactly mode, sorted.
+func (lt *LockTable) heldKeys(id TxnID, mode Mode) [][]byte {
+	t := lt.txns[id]
+	if t == nil {
+		return nil
+	}
+	var out [][]byte
+	for k, m := range t.held {
+		if m == mode {
+			out = append(out, []byte(k))
+		}
+	}
+	slices.SortFunc(out, bytes.Compare)
+	return out
+}
+
+// releaseShared drops id's shared locks only (the EarlyReadLockRelease
+// testing knob) and returns the grants.
+func (lt *LockTable) releaseShared(id TxnID) []Grant {
+	t := lt.txns[id]
+	if t == nil {
+		return nil
+	}
+	var grants []Grant
+	for _, key := range lt.heldKeys(id, Shared) {
+		k := string(key)
+		kl := lt.locks[k]
+		kl.remove(t)
+		delete(t.held, k)
+		for _, e := range kl.grantHead() {
+			lt.noteGranted(k, e)
+			grants = append(grants, Grant{Txn: e.txn.meta.ID, Key: []byte(k), Mode: e.mode})
+		}
+		if len(kl.holders) == 0 && len(kl.queue) == 0 {
+			delete(lt.locks, k)
+		}
+	}
+	return grants
+}
+
+// knows reports whether the table knows id (it holds or awaits a lock).
+func (lt *LockTable) knows(id TxnID) bool { return lt.txns[id] != nil }
+
+// leader returns this node's state for a group it leads, creating or
+// rebuilding it for the current term.
+func (s *Server) leader(ctx context.Context, group GroupID) (*leaderState, paxosgroup.LeaseInfo, error) {
+	info, err := s.host.Lease(ctx, uint64(group))
+	if err != nil {
+		return nil, info, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.groups[group]
+	if ls != nil && ls.term == info.Term {
+		return ls, info, nil
+	}
+	if ls != nil {
+		ls.kill()
+	}
+	p, err := OpenParticipant(group, engineStore{s.host.Engine()}, s.cfg.Participant)
+	if err != nil {
+		return nil, info, err
+	}
+	prepared := p.Prepared()
+	ls = &leaderState{
+		group:     group,
+		term:      info.Term,
+		lt:        NewLockTable(s.cfg.LockTable),
+		waiters:   map[TxnID]chan error{},
+		aborted:   map[TxnID]time.Time{},
+		preparing: map[TxnID]int64{},
+		prepared:  map[TxnID]*preparedTxn{},
+		lastSeen:  map[TxnID]time.Time{},
+		asked:     map[TxnID]bool{},
+		changed:   make(chan struct{}),
+	}
+	// Above everything applied, and above every timestamp the previous
+	// leader closed or promised: those are below its TT.Now().earliest at
+	// the time, which is below our TT.Now().latest now (leases of a group
+	// never overlap).
+	ls.tracker = NewClosedTracker(ClosedTrackerOptions{
+		LagNanos:        s.cfg.ClosedLag.Nanoseconds(),
+		InitialAssigned: max(info.MaxWriteTS, s.clock.Now().Latest),
+	})
+	RebuildLocks(ls.lt, prepared)
+	now := time.Now()
+	for _, r := range prepared {
+		ls.tracker.Track(r.PrepareTS)
+		ls.prepared[r.ID] = &preparedTxn{rec: r, since: now}
+	}
+	s.groups[group] = ls
+	s.logger.Debug("leader state", "group", group, "term", info.Term, "prepared", len(prepared))
+	return ls, info, nil
+}
+
+// closeAt waits until the leader can promise that nothing at or below ts
+// will be written here any more, and returns the closed timestamp (>= ts)
+// with the applied index that covers every write at or below it.
+//
+// Two conditions: true time has passed ts (TT.Now().earliest > ts), so a
+// later leader, which starts above its TT.Now().latest, is above ts too;
+// and no timestamp at or below ts is in flight (assigned but not applied,
+// or prepared and undecided).
+func (s *Server) closeAt(ctx context.Context, ls *leaderState, ts int64) (closed int64, index uint64, err error) {
+	if err := s.clock.WaitUntilAfter(ctx, ts); err != nil {
+		return 0, 0, err
+	}
+	for {
+		ls.mu.Lock()
+		if ls.dead {
+			ls.mu.Unlock()
+			return 0, 0, retryableErr("txn: group %d changed leader", ls.group)
+		}
+		if m, ok := ls.tracker.MinInFlight(); !ok || m > ts || s.cfg.TestingKnobs.NoSafeTimeWait {
+			closed = ls.tracker.Close(s.clock.Now().Earliest)
+			if s.cfg.TestingKnobs.NoSafeTimeWait {
+				closed = max(closed, ts)
+			}
+			index = s.host.AppliedIndex(uint64(ls.group))
+			ls.mu.Unlock()
+			return closed, index, nil
+		}
+		ch := ls.changed
+		ls.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, 0, errors.Wrapf(ctx.Err(), "txn: waiting for group %d to close %d", ls.group, ts)
+		}
+	}
+}

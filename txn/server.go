@@ -1,0 +1,1040 @@
+package txn
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/paxosgroup"
+	"github.com/meridiandb/meridian/storage"
+	"github.com/meridiandb/meridian/truetime"
+	"google.golang.org/protobuf/proto"
+)
+
+// Router finds groups and reaches their replicas. The server implements it
+// with its range cache and connections; a local node's service is called
+// directly.
+type Router interface {
+	// LookupKey returns the descriptor of the group holding key (cached).
+	LookupKey(ctx context.Context, key []byte) (*pb.GroupDescriptor, error)
+	// LookupGroup returns a group's descriptor by ID (cached; the range
+	// directory on a miss).
+	LookupGroup(ctx context.Context, id uint64) (*pb.GroupDescriptor, error)
+	// Observe records a routing answer: a leader hint (node 0: unknown) or
+	// a descriptor that is stale (evict) or newer (insert).
+	Leader(groupID uint64) uint64
+	SetLeader(groupID, node uint64)
+	Evict(groupID uint64)
+	Insert(d *pb.GroupDescriptor)
+	// Client returns the transaction service of a node.
+	Client(node uint64) (pb.TxnClient, error)
+	// Self is this node's ID (0 for a client outside the cluster).
+	Self() uint64
+	// Region returns a node's region ("" if unknown), for nearest-replica
+	// choice.
+	Region(node uint64) string
+}
+
+// ServerConfig configures a node's transaction service.
+type ServerConfig struct {
+	Host   *paxosgroup.Host
+	Clock  *truetime.TrueTime
+	Router Router
+	// ToStatus maps errors to gRPC statuses (the server's mapping).
+	ToStatus func(error) error
+	Logger   *slog.Logger
+	// Participant and LockTable configure the 2PC state and the lock
+	// tables.
+	Participant ParticipantOptions
+	LockTable   LockTableOptions
+	// ClosedLag is how far closed timestamps trail TT.Now().earliest.
+	ClosedLag time.Duration
+	// PublishInterval is the period of the closed-timestamp side channel
+	// and of the recovery sweep. Default 100ms.
+	PublishInterval time.Duration
+	// InquireAfter is how long a participant stays prepared before it asks
+	// the coordinator; also how long an unprepared transaction may stay
+	// idle while another waits for its locks. Default 2s.
+	InquireAfter time.Duration
+	TestingKnobs ServerTestingKnobs
+}
+
+// ServerTestingKnobs break invariants on purpose, for the checkers'
+// negative controls. Never set outside tests.
+type ServerTestingKnobs struct {
+	// NoCommitWait answers commits before TT.Now().earliest passes the
+	// commit timestamp (breaks invariant 3).
+	NoCommitWait bool
+	// NoSafeTimeWait serves snapshot reads without waiting for the
+	// timestamps in flight below them (breaks invariant 4).
+	NoSafeTimeWait bool
+	// EarlyReadLockRelease drops a transaction's shared locks when it
+	// prepares, before its decision (breaks invariant 6).
+	EarlyReadLockRelease bool
+}
+
+func (c *ServerConfig) ensureDefaults() {
+	if c.PublishInterval == 0 {
+		c.PublishInterval = 100 * time.Millisecond
+	}
+	if c.InquireAfter == 0 {
+		c.InquireAfter = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ToStatus == nil {
+		c.ToStatus = func(err error) error { return err }
+	}
+	c.Participant.EnsureDefaults()
+}
+
+// Server is a node's transaction service: the leader side of two-phase
+// locking and commit for the groups it leads, and snapshot reads at any
+// replica. See doc.go for the protocol.
+type Server struct {
+	pb.UnimplementedTxnServer
+	cfg     ServerConfig
+	host    *paxosgroup.Host
+	clock   *truetime.TrueTime
+	logger  *slog.Logger
+	metrics *Metrics
+
+	mu     sync.Mutex
+	groups map[GroupID]*leaderState
+
+	closedMu sync.Mutex
+	// closed holds, per group, the closed timestamps this replica learned
+	// from its leader (side channel or on demand).
+	closed map[GroupID]closedEntry
+
+	stopper chan struct{}
+	wg      sync.WaitGroup
+}
+
+type closedEntry struct {
+	ts    int64
+	index uint64
+}
+
+// NewServer returns a node's transaction service; Start runs its
+// background loops.
+func NewServer(cfg ServerConfig) *Server {
+	cfg.ensureDefaults()
+	return &Server{
+		cfg:     cfg,
+		host:    cfg.Host,
+		clock:   cfg.Clock,
+		logger:  cfg.Logger,
+		metrics: newMetrics(),
+		groups:  map[GroupID]*leaderState{},
+		closed:  map[GroupID]closedEntry{},
+		stopper: make(chan struct{}),
+	}
+}
+
+// Metrics returns the service's Prometheus collectors.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Start runs the closed-timestamp side channel and the recovery sweep.
+func (s *Server) Start() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.cfg.PublishInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopper:
+				return
+			case <-t.C:
+				s.publishClosed()
+				s.sweep()
+			}
+		}
+	}()
+}
+
+// Stop ends the background work.
+func (s *Server) Stop() {
+	select {
+	case <-s.stopper:
+	default:
+		close(s.stopper)
+	}
+	s.wg.Wait()
+}
+
+// spawn runs fn in the background with a context that ends at Stop.
+func (s *Server) spawn(fn func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stopper:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		fn(ctx)
+	}()
+}
+
+func (s *Server) status(err error) error {
+	if err == nil {
+		return nil
+	}
+	return s.cfg.ToStatus(err)
+}
+
+func metaOf(m *pb.TxnMetaPB) (TxnMeta, error) {
+	id, err := txnID(m.GetId())
+	if err != nil {
+		return TxnMeta{}, err
+	}
+	if m.GetStartTs() <= 0 {
+		return TxnMeta{}, invalid("txn: start timestamp %d", m.GetStartTs())
+	}
+	return TxnMeta{ID: id, StartTS: m.GetStartTs()}, nil
+}
+
+func (s *Server) propose(ctx context.Context, group GroupID, c *pb.TxnCommand) (*pb.TxnResult, error) {
+	data, err := proto.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.host.Propose(ctx, uint64(group), data)
+	if err != nil {
+		return nil, err
+	}
+	var res pb.TxnResult
+	if err := proto.Unmarshal(out, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func checkKeys(d *pb.GroupDescriptor, keys [][]byte) error {
+	for _, k := range keys {
+		if !paxosgroup.ContainsKey(d, k) {
+			return &paxosgroup.WrongRangeError{Key: k, Descriptor: d}
+		}
+	}
+	return nil
+}
+
+// readAt reads keys and a scan at ts from the local engine.
+func readAt(e *storage.Engine, d *pb.GroupDescriptor, ts int64, keys [][]byte, scan bool,
+	start, end []byte, limit uint32) (vals []*pb.KeyValue, found []bool, rows []*pb.KeyValue, resume []byte, err error) {
+	for _, k := range keys {
+		v, vts, ok, err := e.MVCCGet(k, ts)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		vals = append(vals, &pb.KeyValue{Key: k, Value: v, Timestamp: vts})
+		found = append(found, ok)
+	}
+	if !scan {
+		return vals, found, nil, nil, nil
+	}
+	if !paxosgroup.ContainsKey(d, start) {
+		return nil, nil, nil, nil, &paxosgroup.WrongRangeError{Key: start, Descriptor: d}
+	}
+	// Clip the scan to the group; the caller continues at resume.
+	stop := end
+	clipped := false
+	if len(d.EndKey) > 0 && (len(end) == 0 || bytes.Compare(d.EndKey, end) < 0) {
+		stop, clipped = d.EndKey, true
+	}
+	n := 0
+	err = e.MVCCScan(start, stop, ts, int(limit), func(k, v []byte, vts int64) error {
+		rows = append(rows, &pb.KeyValue{Key: bytes.Clone(k), Value: bytes.Clone(v), Timestamp: vts})
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	switch {
+	case limit > 0 && n == int(limit):
+		resume = append(bytes.Clone(rows[n-1].Key), 0)
+	case clipped:
+		resume = bytes.Clone(d.EndKey)
+	}
+	return vals, found, rows, resume, nil
+}
+
+// Read implements pb.TxnServer: a read-write transaction's reads at the
+// leader under shared locks (invariant 6). A scan locks the rows it
+// returns.
+func (s *Server) Read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadResponse, error) {
+	resp, err := s.read(ctx, req)
+	return resp, s.status(err)
+}
+
+func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadResponse, error) {
+	meta, err := metaOf(req.Txn)
+	if err != nil {
+		return nil, err
+	}
+	group := GroupID(req.GroupId)
+	ls, info, err := s.leader(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeys(info.Descriptor, req.Keys); err != nil {
+		return nil, err
+	}
+	if err := s.acquire(ctx, ls, meta, req.Keys, Shared); err != nil {
+		return nil, err
+	}
+	resp := &pb.TxnReadResponse{}
+	resp.Values, resp.Found, _, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, req.Keys, false, nil, nil, 0)
+	if err != nil || !req.Scan {
+		return resp, err
+	}
+	// Find the rows, lock them, and read them again under the locks.
+	_, _, rows, resume, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, req.EndKey, req.Limit)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, len(rows))
+	for i, r := range rows {
+		keys[i] = r.Key
+	}
+	if err := s.acquire(ctx, ls, meta, keys, Shared); err != nil {
+		return nil, err
+	}
+	vals, found, _, _, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, keys, false, nil, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range vals {
+		if found[i] {
+			resp.Rows = append(resp.Rows, vals[i])
+		}
+	}
+	resp.ResumeKey = resume
+	return resp, nil
+}
+
+// SnapshotRead implements pb.TxnServer: a lock-free read at a timestamp at
+// this replica, once its safe time covers it (invariant 4).
+func (s *Server) SnapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) (*pb.SnapshotReadResponse, error) {
+	resp, err := s.snapshotRead(ctx, req)
+	return resp, s.status(err)
+}
+
+func (s *Server) snapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) (*pb.SnapshotReadResponse, error) {
+	group := GroupID(req.GroupId)
+	ts := req.Timestamp
+	if ts == 0 {
+		if req.MaxStalenessNanos <= 0 {
+			return nil, invalid("txn: snapshot read without a timestamp or a staleness bound")
+		}
+		// Bounded staleness: the freshest timestamp served here at once,
+		// unless it is older than the bound.
+		floor := s.clock.Now().Latest - req.MaxStalenessNanos
+		ts = max(floor, s.localSafeTime(group))
+	}
+	if ts <= 0 {
+		return nil, invalid("txn: snapshot read at timestamp %d", ts)
+	}
+	if err := s.waitSafe(ctx, group, ts); err != nil {
+		return nil, err
+	}
+	resp := &pb.SnapshotReadResponse{Timestamp: ts}
+	err := s.host.LocalReplicaRead(req.GroupId, func(d *pb.GroupDescriptor, r storage.Reader) error {
+		if err := checkKeys(d, req.Keys); err != nil {
+			return err
+		}
+		var err error
+		resp.Values, resp.Found, resp.Rows, resp.ResumeKey, err = readAt(s.host.Engine(), d, ts, req.Keys, req.Scan, req.StartKey, req.EndKey, req.Limit)
+		return err
+	})
+	return resp, err
+}
+
+// localSafeTime is the largest timestamp this replica can serve now
+// without asking anyone: the closed timestamp it learned, once it applied
+// the index that goes with it.
+func (s *Server) localSafeTime(group GroupID) int64 {
+	s.closedMu.Lock()
+	c := s.closed[group]
+	s.closedMu.Unlock()
+	if s.host.AppliedIndex(uint64(group)) >= c.index {
+		return c.ts
+	}
+	return 0
+}
+
+func (s *Server) learnClosed(group GroupID, ts int64, index uint64) {
+	s.closedMu.Lock()
+	defer s.closedMu.Unlock()
+	if c := s.closed[group]; ts > c.ts {
+		s.closed[group] = closedEntry{ts: ts, index: index}
+	}
+}
+
+// waitSafe returns once this replica may serve a snapshot read at ts: its
+// leader closed ts, and this replica applied everything written at or
+// below it. A leader closes on demand; a follower asks its leader when the
+// side channel has not covered ts yet.
+func (s *Server) waitSafe(ctx context.Context, group GroupID, ts int64) error {
+	if s.localSafeTime(group) >= ts {
+		s.metrics.snapshotReads.WithLabelValues("local").Inc()
+		return nil
+	}
+	if s.host.LeaderNode(uint64(group)) == s.host.NodeID() {
+		if ls, _, err := s.leader(ctx, group); err == nil {
+			s.metrics.snapshotReads.WithLabelValues("leader").Inc()
+			_, _, err := s.closeAt(ctx, ls, ts)
+			return err
+		}
+	}
+	s.metrics.snapshotReads.WithLabelValues("asked").Inc()
+	c, err := s.askClose(ctx, group, ts)
+	if err != nil {
+		return err
+	}
+	s.learnClosed(group, c.ClosedTs, c.AppliedIndex)
+	if s.cfg.TestingKnobs.NoSafeTimeWait {
+		return nil
+	}
+	return s.host.WaitApplied(ctx, uint64(group), c.AppliedIndex)
+}
+
+// askClose asks the group's leader to close ts.
+func (s *Server) askClose(ctx context.Context, group GroupID, ts int64) (*pb.ClosedTimestamp, error) {
+	var out *pb.ClosedTimestamp
+	err := callGroupLeader(ctx, s.cfg.Router, uint64(group), nil, func(ctx context.Context, cl pb.TxnClient) error {
+		var err error
+		out, err = cl.Close(ctx, &pb.CloseRequest{GroupId: uint64(group), Timestamp: ts})
+		return err
+	})
+	return out, err
+}
+
+// Close implements pb.TxnServer: a follower asks the leader to close ts.
+func (s *Server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.ClosedTimestamp, error) {
+	group := GroupID(req.GroupId)
+	ls, _, err := s.leader(ctx, group)
+	if err != nil {
+		return nil, s.status(err)
+	}
+	closed, index, err := s.closeAt(ctx, ls, req.Timestamp)
+	if err != nil {
+		return nil, s.status(err)
+	}
+	return &pb.ClosedTimestamp{GroupId: req.GroupId, ClosedTs: closed, AppliedIndex: index, Term: ls.term}, nil
+}
+
+// PublishClosed implements pb.TxnServer: closed timestamps from the
+// leaders of another node.
+func (s *Server) PublishClosed(_ context.Context, req *pb.PublishClosedRequest) (*pb.PublishClosedResponse, error) {
+	for _, c := range req.Closed {
+		s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex)
+	}
+	return &pb.PublishClosedResponse{}, nil
+}
+
+// publishClosed closes a timestamp at every group this node leads and
+// sends it to the nodes of the other replicas: followers of idle groups
+// can then serve snapshot reads without asking.
+func (s *Server) publishClosed() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishInterval)
+	defer cancel()
+	byNode := map[uint64][]*pb.ClosedTimestamp{}
+	now := s.clock.Now()
+	if !now.Known() {
+		return
+	}
+	for _, g := range s.host.LedGroups() {
+		ls, info, err := s.leader(ctx, GroupID(g))
+		if err != nil {
+			continue
+		}
+		ls.mu.Lock()
+		closed := ls.tracker.Close(now.Earliest)
+		ls.mu.Unlock()
+		c := &pb.ClosedTimestamp{GroupId: g, ClosedTs: closed, AppliedIndex: s.host.AppliedIndex(g), Term: ls.term}
+		s.metrics.closedLag.WithLabelValues(strconv.FormatUint(g, 10)).Set(float64(now.Latest-closed) / 1e9)
+		for _, r := range info.Descriptor.Replicas {
+			if r.NodeId != s.host.NodeID() {
+				byNode[r.NodeId] = append(byNode[r.NodeId], c)
+			}
+		}
+	}
+	for node, cs := range byNode {
+		cl, err := s.cfg.Router.Client(node)
+		if err != nil {
+			continue
+		}
+		_, _ = cl.PublishClosed(ctx, &pb.PublishClosedRequest{FromNode: s.host.NodeID(), Closed: cs})
+	}
+}
+
+// Prepare implements pb.TxnServer: lock the writes, assign the prepare
+// timestamp and log the prepare record.
+func (s *Server) Prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
+	resp, err := s.prepare(ctx, req)
+	if err != nil && errors.Is(err, ErrRetryable) {
+		s.metrics.aborts.WithLabelValues("prepare").Inc()
+	}
+	return resp, s.status(err)
+}
+
+func writesOf(ws []*pb.TxnWrite) ([]Write, [][]byte) {
+	out := make([]Write, len(ws))
+	keys := make([][]byte, len(ws))
+	for i, w := range ws {
+		out[i] = Write{Key: w.Key, Value: w.Value, Delete: w.Delete}
+		keys[i] = w.Key
+	}
+	slices.SortFunc(out, func(a, b Write) int { return bytes.Compare(a.Key, b.Key) })
+	slices.SortFunc(keys, bytes.Compare)
+	return out, keys
+}
+
+// checkReadLocks fails if a transaction that read here lost its shared
+// locks (a new leader, or an abort here).
+func checkReadLocksLocked(ls *leaderState, meta TxnMeta, hasReads bool) error {
+	if _, ok := ls.aborted[meta.ID]; ok {
+		return retryableErr("txn: %s was aborted at group %d", meta.ID, ls.group)
+	}
+	if hasReads && !ls.lt.knows(meta.ID) {
+		return retryableErr("txn: %s lost its read locks at group %d (its leader changed)", meta.ID, ls.group)
+	}
+	return nil
+}
+
+func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
+	meta, err := metaOf(req.Txn)
+	if err != nil {
+		return nil, err
+	}
+	group := GroupID(req.GroupId)
+	ls, info, err := s.leader(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	writes, keys := writesOf(req.Writes)
+	if err := checkKeys(info.Descriptor, keys); err != nil {
+		return nil, err
+	}
+	ls.mu.Lock()
+	err = checkReadLocksLocked(ls, meta, req.HasReads)
+	ls.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.acquire(ctx, ls, meta, keys, Exclusive); err != nil {
+		return nil, err
+	}
+	parts := make([]GroupID, len(req.Participants))
+	for i, p := range req.Participants {
+		parts[i] = GroupID(p)
+	}
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	ls.mu.Lock()
+	if err := checkReadLocksLocked(ls, meta, true); err != nil {
+		ls.mu.Unlock()
+		return nil, err
+	}
+	ts := ls.tracker.Assign(s.clock.Now().Latest)
+	ls.preparing[meta.ID] = ts
+	rec := PrepareRecord{
+		ID: meta.ID, StartTS: meta.StartTS, PrepareTS: ts,
+		Coordinator: GroupID(req.Coordinator), Participants: parts,
+		Writes: writes, ReadKeys: ls.lt.heldKeys(meta.ID, Shared),
+	}
+	ls.mu.Unlock()
+
+	res, err := s.propose(ctx, group, &pb.TxnCommand{Cmd: &pb.TxnCommand_Prepare{Prepare: EncodePrepareRecord(&rec)}})
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	delete(ls.preparing, meta.ID)
+	switch {
+	case err != nil && errors.Is(err, paxosgroup.ErrAmbiguousResult):
+		// The record may yet apply: keep the locks and the timestamp in
+		// flight; the sweep asks the coordinator, which decides.
+		ls.prepared[meta.ID] = &preparedTxn{rec: rec, since: time.Now()}
+		return nil, err
+	case err != nil:
+		ls.tracker.Applied(ts)
+		ls.notifyLocked()
+		ls.abortLocked(meta.ID, err)
+		return nil, err
+	}
+	switch res.PrepareStatus {
+	case Prepared.String(), AlreadyPrepared.String():
+	default:
+		ls.tracker.Applied(ts)
+		ls.notifyLocked()
+		ls.abortLocked(meta.ID, ErrRetryable)
+		return nil, retryableErr("txn: group %d refused to prepare %s (%s)", group, meta.ID, res.PrepareStatus)
+	}
+	rec.PrepareTS = res.PrepareTs
+	if res.PrepareTs != ts {
+		// Already prepared earlier (a retried request) at another timestamp.
+		ls.tracker.Applied(ts)
+		ls.notifyLocked()
+	}
+	ls.prepared[meta.ID] = &preparedTxn{rec: rec, since: time.Now()}
+	if ls.lt.MarkPrepared(meta.ID) {
+		// Wounded while its prepare was in Raft: the wounder waits for its
+		// decision, so ask for it now (it may be waiting for the wounder
+		// elsewhere).
+		s.askAbortLocked(ls, meta.ID)
+	}
+	if s.cfg.TestingKnobs.EarlyReadLockRelease {
+		ls.wakeLocked(ls.lt.releaseShared(meta.ID))
+	}
+	return &pb.TxnPrepareResponse{PrepareTs: res.PrepareTs}, nil
+}
+
+// Decide implements pb.TxnServer at the coordinator's leader.
+func (s *Server) Decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnDecideResponse, error) {
+	resp, err := s.decide(ctx, req)
+	return resp, s.status(err)
+}
+
+func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnDecideResponse, error) {
+	meta, err := metaOf(req.Txn)
+	if err != nil {
+		return nil, err
+	}
+	group := GroupID(req.GroupId)
+	if !slices.Contains(req.Participants, req.GroupId) {
+		return nil, invalid("txn: coordinator %d is not among participants %v", group, req.Participants)
+	}
+	ls, _, err := s.leader(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	cmd := &pb.TxnDecide{TxnId: meta.ID[:], Commit: req.Commit, Participants: req.Participants}
+	var waitDone chan error
+	if req.Commit {
+		if err := s.clock.CheckCommit(); err != nil {
+			return nil, err
+		}
+		ls.mu.Lock()
+		cmd.CommitTs = ChooseCommitTS(s.clock.Now().Latest, req.PrepareTs, ls.tracker.LastAssigned(), ls.tracker.Closed())
+		ls.tracker.Observe(cmd.CommitTs)
+		ls.mu.Unlock()
+		// Commit wait overlaps the decision's replication.
+		waitDone = make(chan error, 1)
+		go func() { waitDone <- s.commitWait(ctx, cmd.CommitTs) }()
+	}
+	res, err := s.propose(ctx, group, &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: cmd}})
+	if err != nil {
+		if req.Commit {
+			return nil, errors.Mark(err, ErrAmbiguous)
+		}
+		return nil, err
+	}
+	resp := &pb.TxnDecideResponse{Committed: res.Decision == pb.TxnResult_COMMIT, CommitTs: res.CommitTs}
+	replicated := time.Now()
+	if resp.Committed {
+		if waitDone == nil || res.CommitTs != cmd.CommitTs {
+			// A decision recorded earlier (a retried request): wait for it.
+			waitDone = make(chan error, 1)
+			waitDone <- s.commitWait(ctx, res.CommitTs)
+		}
+		if err := <-waitDone; err != nil {
+			return nil, errors.Mark(err, ErrAmbiguous)
+		}
+		resp.CommitWaitNanos = int64(time.Since(replicated))
+		s.metrics.commitWait.Observe(time.Since(replicated).Seconds())
+		s.metrics.commitLatency.WithLabelValues("2pc").Observe(time.Since(start).Seconds())
+	}
+	keys := map[uint64][]byte{}
+	for i, p := range req.Participants {
+		if i < len(req.ParticipantKeys) {
+			keys[p] = req.ParticipantKeys[i]
+		}
+	}
+	d := DecisionRecord{ID: meta.ID, CommitTS: res.CommitTs, Participants: groupsOf(req.Participants)}
+	d.Decision = DecisionAbort
+	if resp.Committed {
+		d.Decision = DecisionCommit
+	}
+	s.spawn(func(ctx context.Context) { s.deliver(ctx, group, d, keys) })
+	return resp, nil
+}
+
+func groupsOf(ids []uint64) []GroupID {
+	out := make([]GroupID, len(ids))
+	for i, id := range ids {
+		out[i] = GroupID(id)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// commitWait waits until TT.Now().earliest > ts (invariant 3).
+func (s *Server) commitWait(ctx context.Context, ts int64) error {
+	if s.cfg.TestingKnobs.NoCommitWait {
+		return nil
+	}
+	return s.clock.WaitUntilAfter(ctx, ts)
+}
+
+// deliver sends a recorded decision to every participant and logs their
+// acknowledgements at the coordinator; once all acked, the coordinator
+// forgets the decision. Undelivered decisions are re-sent by the sweep.
+func (s *Server) deliver(ctx context.Context, coord GroupID, d DecisionRecord, keys map[uint64][]byte) {
+	var wg sync.WaitGroup
+	acked := make([]bool, len(d.Participants))
+	for i, p := range d.Participants {
+		if slices.Contains(d.Acked, p) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := &pb.TxnResolveRequest{GroupId: uint64(p), TxnId: d.ID[:], Commit: d.Decision == DecisionCommit, CommitTs: d.CommitTS}
+			err := callGroupLeader(ctx, s.cfg.Router, uint64(p), keys[uint64(p)], func(ctx context.Context, cl pb.TxnClient) error {
+				_, err := cl.Resolve(ctx, req)
+				return err
+			})
+			if err != nil {
+				s.logger.Debug("delivering decision", "txn", d.ID, "group", p, "err", err.Error())
+				return
+			}
+			acked[i] = true
+		}()
+	}
+	wg.Wait()
+	for i, p := range d.Participants {
+		if !acked[i] {
+			continue
+		}
+		if _, err := s.propose(ctx, coord, &pb.TxnCommand{Cmd: &pb.TxnCommand_Ack{Ack: &pb.TxnAck{TxnId: d.ID[:], Participant: uint64(p)}}}); err != nil {
+			return
+		}
+	}
+}
+
+// Resolve implements pb.TxnServer at a participant's leader: apply the
+// coordinator's decision, then release the locks.
+func (s *Server) Resolve(ctx context.Context, req *pb.TxnResolveRequest) (*pb.TxnResolveResponse, error) {
+	err := s.resolve(ctx, req)
+	return &pb.TxnResolveResponse{}, s.status(err)
+}
+
+func (s *Server) resolve(ctx context.Context, req *pb.TxnResolveRequest) error {
+	id, err := txnID(req.TxnId)
+	if err != nil {
+		return err
+	}
+	group := GroupID(req.GroupId)
+	ls, _, err := s.leader(ctx, group)
+	if err != nil {
+		return err
+	}
+	if req.Unknown {
+		return nil
+	}
+	var cmd *pb.TxnCommand
+	if req.Commit {
+		cmd = &pb.TxnCommand{Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id[:], CommitTs: req.CommitTs}}}
+	} else {
+		cmd = &pb.TxnCommand{Cmd: &pb.TxnCommand_Abort{Abort: id[:]}}
+	}
+	_, err = s.propose(ctx, group, cmd)
+	if err != nil && errors.Is(err, ErrInvalidCommand) {
+		// A commit of a transaction never prepared here whose prepare
+		// refused, or a duplicate contradicting a forgotten outcome: the
+		// decision has nothing to apply here.
+		s.logger.Debug("resolve refused", "txn", id, "group", group, "err", err.Error())
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if req.Commit {
+		ls.tracker.Observe(req.CommitTs)
+	}
+	ls.releaseLocked(id)
+	return nil
+}
+
+// Inquire implements pb.TxnServer at the coordinator's leader: the
+// recorded decision, or an abort recorded now (presumed abort) if none.
+func (s *Server) Inquire(ctx context.Context, req *pb.TxnInquireRequest) (*pb.TxnResolveRequest, error) {
+	id, err := txnID(req.TxnId)
+	if err != nil {
+		return nil, s.status(err)
+	}
+	if len(req.Participants) == 0 {
+		return nil, s.status(invalid("txn: inquiry for %s without participants", id))
+	}
+	// Deciding is idempotent: the first decision wins and is returned.
+	res, err := s.propose(ctx, GroupID(req.Coordinator), &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: &pb.TxnDecide{
+		TxnId: id[:], Commit: false, Participants: req.Participants,
+	}}})
+	if err != nil {
+		return nil, s.status(err)
+	}
+	out := &pb.TxnResolveRequest{GroupId: req.Participant, TxnId: id[:], Commit: res.Decision == pb.TxnResult_COMMIT, CommitTs: res.CommitTs}
+	if res.Decision == pb.TxnResult_ABORT {
+		s.metrics.aborts.WithLabelValues("presumed").Inc()
+	}
+	return out, nil
+}
+
+// resolvePrepared asks the coordinator of a transaction prepared here for
+// its decision (aborting it if undecided) and applies the answer.
+func (s *Server) resolvePrepared(ctx context.Context, group GroupID, rec PrepareRecord) {
+	var ans *pb.TxnResolveRequest
+	parts := make([]uint64, len(rec.Participants))
+	for i, p := range rec.Participants {
+		parts[i] = uint64(p)
+	}
+	err := callGroupLeader(ctx, s.cfg.Router, uint64(rec.Coordinator), nil, func(ctx context.Context, cl pb.TxnClient) error {
+		var err error
+		ans, err = cl.Inquire(ctx, &pb.TxnInquireRequest{Coordinator: uint64(rec.Coordinator), TxnId: rec.ID[:], Participant: uint64(group), Participants: parts})
+		return err
+	})
+	if err != nil {
+		s.logger.Debug("inquiry", "txn", rec.ID, "coordinator", rec.Coordinator, "err", err.Error())
+		return
+	}
+	ans.GroupId = uint64(group)
+	if err := s.resolve(ctx, ans); err != nil {
+		s.logger.Debug("resolving after inquiry", "txn", rec.ID, "err", err.Error())
+	}
+}
+
+// Release implements pb.TxnServer: a rollback (or an abort before
+// prepare) drops the transaction's locks here. A prepared transaction is
+// not touched: only its coordinator's decision ends it.
+func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.TxnReleaseResponse, error) {
+	id, err := txnID(req.TxnId)
+	if err != nil {
+		return nil, s.status(err)
+	}
+	s.mu.Lock()
+	ls := s.groups[GroupID(req.GroupId)]
+	s.mu.Unlock()
+	if ls != nil {
+		ls.mu.Lock()
+		_, preparing := ls.preparing[id]
+		if _, prepared := ls.prepared[id]; !prepared && !preparing {
+			ls.wakeLocked(ls.lt.Release(id))
+			delete(ls.lastSeen, id)
+		}
+		ls.mu.Unlock()
+	}
+	return &pb.TxnReleaseResponse{}, nil
+}
+
+// CommitOnePhase implements pb.TxnServer: a transaction that touches one
+// group commits with one Raft entry and no coordinator record.
+func (s *Server) CommitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest) (*pb.TxnDecideResponse, error) {
+	resp, err := s.commitOnePhase(ctx, req)
+	if err != nil && errors.Is(err, ErrRetryable) {
+		s.metrics.aborts.WithLabelValues("one_phase").Inc()
+	}
+	return resp, s.status(err)
+}
+
+func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest) (*pb.TxnDecideResponse, error) {
+	meta, err := metaOf(req.Txn)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.clock.CheckCommit(); err != nil {
+		return nil, err
+	}
+	group := GroupID(req.GroupId)
+	ls, info, err := s.leader(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	writes, keys := writesOf(req.Writes)
+	if err := checkKeys(info.Descriptor, keys); err != nil {
+		return nil, err
+	}
+	ls.mu.Lock()
+	err = checkReadLocksLocked(ls, meta, req.HasReads)
+	ls.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := s.acquire(ctx, ls, meta, keys, Exclusive); err != nil {
+		return nil, err
+	}
+	ls.mu.Lock()
+	if err := checkReadLocksLocked(ls, meta, true); err != nil {
+		ls.mu.Unlock()
+		return nil, err
+	}
+	ts := ls.tracker.Assign(s.clock.Now().Latest)
+	ls.preparing[meta.ID] = ts
+	ls.mu.Unlock()
+	waitDone := make(chan error, 1)
+	go func() { waitDone <- s.commitWait(ctx, ts) }()
+	pw := make([]*pb.TxnWrite, len(writes))
+	for i, w := range writes {
+		pw[i] = &pb.TxnWrite{Key: w.Key, Value: w.Value, Delete: w.Delete}
+	}
+	res, err := s.propose(ctx, group, &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: meta.ID[:], Ts: ts, Writes: pw}}})
+	replicated := time.Now()
+	werr := <-waitDone
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	delete(ls.preparing, meta.ID)
+	if err != nil && errors.Is(err, paxosgroup.ErrAmbiguousResult) {
+		// It may yet apply: the timestamp stays in flight (closed stays
+		// below it) until this term ends; the locks go, since a later
+		// apply installs the writes atomically.
+		ls.abortLocked(meta.ID, err)
+		return nil, errors.Mark(err, ErrAmbiguous)
+	}
+	ls.tracker.Applied(ts)
+	ls.notifyLocked()
+	if err != nil {
+		ls.abortLocked(meta.ID, err)
+		return nil, err
+	}
+	if werr != nil {
+		ls.abortLocked(meta.ID, werr)
+		return nil, errors.Mark(werr, ErrAmbiguous)
+	}
+	ls.releaseLocked(meta.ID)
+	resp := &pb.TxnDecideResponse{Committed: res.Decision == pb.TxnResult_COMMIT, CommitTs: res.CommitTs}
+	if !resp.Committed {
+		return nil, retryableErr("txn: %s was already decided at group %d", meta.ID, group)
+	}
+	resp.CommitWaitNanos = int64(time.Since(replicated))
+	s.metrics.commitWait.Observe(time.Since(replicated).Seconds())
+	s.metrics.commitLatency.WithLabelValues("one_phase").Observe(time.Since(start).Seconds())
+	return resp, nil
+}
+
+// sweep is the recovery loop: ask coordinators about transactions
+// prepared here too long, re-send undelivered decisions of groups led
+// here, and abort idle unprepared transactions that others wait for.
+func (s *Server) sweep() {
+	s.mu.Lock()
+	states := make([]*leaderState, 0, len(s.groups))
+	for _, ls := range s.groups {
+		states = append(states, ls)
+	}
+	s.mu.Unlock()
+	now := time.Now()
+	for _, ls := range states {
+		if s.host.LeaderNode(uint64(ls.group)) != s.host.NodeID() {
+			s.mu.Lock()
+			if s.groups[ls.group] == ls {
+				delete(s.groups, ls.group)
+				ls.kill()
+			}
+			s.mu.Unlock()
+			continue
+		}
+		ls.mu.Lock()
+		for id, p := range ls.prepared {
+			if now.Sub(p.since) > s.cfg.InquireAfter && !ls.asked[id] {
+				ls.asked[id] = true
+				rec := p.rec
+				s.spawn(func(ctx context.Context) {
+					s.resolvePrepared(ctx, ls.group, rec)
+					ls.mu.Lock()
+					delete(ls.asked, rec.ID)
+					if p := ls.prepared[rec.ID]; p != nil {
+						p.since = time.Now()
+					}
+					ls.mu.Unlock()
+				})
+			}
+		}
+		if len(ls.waiters) > 0 {
+			for id, seen := range ls.lastSeen {
+				if _, prepared := ls.prepared[id]; prepared {
+					continue
+				}
+				if _, preparing := ls.preparing[id]; preparing {
+					continue
+				}
+				if now.Sub(seen) > s.cfg.InquireAfter {
+					ls.abortLocked(id, retryableErr("txn: %s was idle for %s while holding locks at group %d", id, now.Sub(seen), ls.group))
+					s.metrics.aborts.WithLabelValues("idle").Inc()
+				}
+			}
+		}
+		for id, at := range ls.aborted {
+			if now.Sub(at) > time.Minute {
+				delete(ls.aborted, id)
+			}
+		}
+		ls.mu.Unlock()
+		s.redeliver(ls)
+	}
+}
+
+// redeliver re-sends the decisions this coordinator group has not seen
+// acknowledged, once they are older than one sweep.
+func (s *Server) redeliver(ls *leaderState) {
+	co, err := OpenCoordinator(ls.group, engineStore{s.host.Engine()})
+	if err != nil {
+		return
+	}
+	ls.mu.Lock()
+	if ls.delivering == nil {
+		ls.delivering = map[TxnID]time.Time{}
+	}
+	var todo []DecisionRecord
+	for _, d := range co.Undelivered() {
+		first, ok := ls.delivering[d.ID]
+		switch {
+		case !ok:
+			ls.delivering[d.ID] = time.Now()
+		case time.Since(first) > s.cfg.InquireAfter:
+			ls.delivering[d.ID] = time.Now()
+			todo = append(todo, d)
+		}
+	}
+	ls.mu.Unlock()
+	for _, d := range todo {
+		s.spawn(func(ctx context.Context) { s.deliver(ctx, ls.group, d, nil) })
+	}
+}
+
+// engineStore reads 2PC records from the engine's committed state (leader
+// state rebuilds); it never writes.
+type engineStore struct{ e *storage.Engine }
+
+func (s engineStore) GetRecord(key []byte) ([]byte, bool, error) { return s.e.GetRecord(key) }
+func (s engineStore) ScanRecords(start, end []byte, fn func(key, value []byte) bool) error {
+	return s.e.ScanRecords(start, end, fn)
+}
+func (engineStore) PutRecord(_, _ []byte) error {
+	return errors.AssertionFailedf("txn: engineStore is read-only")
+}
+func (engineStore) DeleteRecord(_ []byte) error {
+	return errors.AssertionFailedf("txn: engineStore is read-only")
+}
+func (engineStore) PutVersion(_ []byte, _ int64, _ []byte) error {
+	return errors.AssertionFailedf("txn: engineStore is read-only")
+}
+func (engineStore) DeleteVersion(_ []byte, _ int64) error {
+	return errors.AssertionFailedf("txn: engineStore is read-only")
+}
