@@ -60,6 +60,9 @@ type Config struct {
 	// TxnKnobs break transaction invariants on purpose (negative controls
 	// of the checkers); tests only.
 	TxnKnobs txn.ServerTestingKnobs
+	// TxnClockSkew shifts the transaction layer's view of TrueTime by this
+	// much (within ε: tests of the timestamp rules under skew).
+	TxnClockSkew time.Duration
 }
 
 func (c *Config) ensureDefaults() {
@@ -348,8 +351,12 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	if err := h.Start(); err != nil {
 		return err
 	}
+	var clock txn.Clock = n.clock
+	if n.cfg.TxnClockSkew != 0 {
+		clock = txn.SkewedClock{Clock: n.clock, Skew: n.cfg.TxnClockSkew}
+	}
 	ts := txn.NewServer(txn.ServerConfig{
-		Host: h, Clock: n.clock, Router: txnRouter{n}, ToStatus: toStatus, Logger: n.logger,
+		Host: h, Clock: clock, Router: txnRouter{n}, ToStatus: toStatus, Logger: n.logger,
 		TestingKnobs: n.cfg.TxnKnobs,
 	})
 	if err := ts.Metrics().Register(n.reg); err != nil {
@@ -357,7 +364,7 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	}
 	n.mu.Lock()
 	n.mu.clusterID, n.mu.nodeID, n.mu.host = clusterID, nodeID, h
-	n.mu.txn, n.mu.txnClient = ts, txn.NewClient(txnRouter{n}, n.clock)
+	n.mu.txn, n.mu.txnClient = ts, txn.NewClient(txnRouter{n}, clock)
 	n.mu.Unlock()
 	ts.Start()
 	close(n.ready)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cockroachdb/errors"
 	pb "github.com/meridiandb/meridian/api/meridianpb"
-	"github.com/meridiandb/meridian/truetime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -23,12 +22,12 @@ import (
 // reads to the nearest replica.
 type Client struct {
 	router Router
-	clock  *truetime.TrueTime
+	clock  Clock
 }
 
 // NewClient returns a client that routes through r and takes timestamps
 // from clock (the gateway node's TrueTime).
-func NewClient(r Router, clock *truetime.TrueTime) *Client {
+func NewClient(r Router, clock Clock) *Client {
 	return &Client{router: r, clock: clock}
 }
 
@@ -354,18 +353,33 @@ func (t *Txn) Rollback(ctx context.Context) {
 func (t *Txn) releaseAll(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	_ = t.release(ctx, false)
+}
+
+// release releases the locks at every group touched; with verify, it
+// fails unless every group still held them.
+func (t *Txn) release(ctx context.Context, verify bool) error {
 	var wg sync.WaitGroup
+	errs := make(chan error, len(t.groups))
 	for id, g := range t.groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
-				_, err := cl.Release(ctx, &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:]})
+			errs <- callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
+				_, err := cl.Release(ctx, &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:], Verify: verify})
 				return err
 			})
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	var first error
+	for err := range errs {
+		if err != nil && first == nil {
+			first = classify(err)
+		}
+	}
+	return first
 }
 
 // Commit commits the transaction and returns its commit timestamp. A
@@ -413,12 +427,23 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 
 // commitReadOnly ends a read-write transaction that wrote nothing: its
 // reads are consistent at any time its shared locks were all held, so it
-// commits at TT.Now().latest, waits until that is past, and releases.
+// commits at TT.Now().latest once that is past, provided every group
+// still holds its locks then (a wound or a new leader may have dropped
+// them, letting a writer commit below ts).
 func (t *Txn) commitReadOnly(ctx context.Context) (int64, error) {
 	ts := t.c.clock.Now().Latest
-	err := t.c.clock.WaitUntilAfter(ctx, ts)
-	t.releaseAll(ctx)
-	return ts, err
+	if err := t.c.clock.WaitUntilAfter(ctx, ts); err != nil {
+		t.releaseAll(ctx)
+		return 0, err
+	}
+	if err := t.release(ctx, true); err != nil {
+		t.releaseAll(ctx)
+		if !errors.Is(err, ErrRetryable) {
+			err = errors.Mark(errors.Wrap(err, "txn: verifying read locks"), ErrRetryable)
+		}
+		return 0, err
+	}
+	return ts, nil
 }
 
 func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes []*pb.TxnWrite) (int64, error) {

@@ -14,7 +14,6 @@ import (
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/storage"
-	"github.com/meridiandb/meridian/truetime"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -45,7 +44,7 @@ type Router interface {
 // ServerConfig configures a node's transaction service.
 type ServerConfig struct {
 	Host   *paxosgroup.Host
-	Clock  *truetime.TrueTime
+	Clock  Clock
 	Router Router
 	// ToStatus maps errors to gRPC statuses (the server's mapping).
 	ToStatus func(error) error
@@ -103,7 +102,7 @@ type Server struct {
 	pb.UnimplementedTxnServer
 	cfg     ServerConfig
 	host    *paxosgroup.Host
-	clock   *truetime.TrueTime
+	clock   Clock
 	logger  *slog.Logger
 	metrics *Metrics
 
@@ -829,17 +828,31 @@ func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.Tx
 	if err != nil {
 		return nil, s.status(err)
 	}
-	s.mu.Lock()
-	ls := s.groups[GroupID(req.GroupId)]
-	s.mu.Unlock()
-	if ls != nil {
-		ls.mu.Lock()
-		_, preparing := ls.preparing[id]
-		if _, prepared := ls.prepared[id]; !prepared && !preparing {
-			ls.wakeLocked(ls.lt.Release(id))
-			delete(ls.lastSeen, id)
+	group := GroupID(req.GroupId)
+	var ls *leaderState
+	if req.Verify {
+		if ls, _, err = s.leader(ctx, group); err != nil {
+			return nil, s.status(err)
 		}
-		ls.mu.Unlock()
+	} else {
+		s.mu.Lock()
+		ls = s.groups[group]
+		s.mu.Unlock()
+	}
+	if ls == nil {
+		return &pb.TxnReleaseResponse{}, nil
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if req.Verify {
+		if err := checkReadLocksLocked(ls, TxnMeta{ID: id}, true); err != nil {
+			return nil, s.status(err)
+		}
+	}
+	_, preparing := ls.preparing[id]
+	if _, prepared := ls.prepared[id]; !prepared && !preparing {
+		ls.wakeLocked(ls.lt.Release(id))
+		delete(ls.lastSeen, id)
 	}
 	return &pb.TxnReleaseResponse{}, nil
 }

@@ -3251,9 +3251,13 @@ func (x *TxnOnePhaseRequest) GetHasReads() bool {
 }
 
 type TxnReleaseRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GroupId       uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	TxnId         []byte                 `protobuf:"bytes,2,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	TxnId   []byte                 `protobuf:"bytes,2,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	// Verify: fail (Aborted) unless the transaction still held its locks
+	// here, untouched by wounds or a change of leader. A transaction that
+	// only read commits this way.
+	Verify        bool `protobuf:"varint,3,opt,name=verify,proto3" json:"verify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3300,6 +3304,13 @@ func (x *TxnReleaseRequest) GetTxnId() []byte {
 		return x.TxnId
 	}
 	return nil
+}
+
+func (x *TxnReleaseRequest) GetVerify() bool {
+	if x != nil {
+		return x.Verify
+	}
+	return false
 }
 
 type TxnReleaseResponse struct {
@@ -5066,10 +5077,11 @@ const file_meridian_proto_rawDesc = "" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12-\n" +
 	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
-	"\thas_reads\x18\x04 \x01(\bR\bhasReads\"E\n" +
+	"\thas_reads\x18\x04 \x01(\bR\bhasReads\"]\n" +
 	"\x11TxnReleaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
-	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\"\x14\n" +
+	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\x12\x16\n" +
+	"\x06verify\x18\x03 \x01(\bR\x06verify\"\x14\n" +
 	"\x12TxnReleaseResponse\"\x94\x01\n" +
 	"\x11TxnResolveRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +

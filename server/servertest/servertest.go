@@ -32,6 +32,8 @@ type Options struct {
 	Verbose bool
 	// Storage adjusts node i's engine options (e.g. fault-injecting FS).
 	Storage func(i int, o *storage.Options)
+	// Node adjusts node i's configuration before it first starts.
+	Node func(i int, c *server.Config)
 }
 
 // FastPaxos are timings that keep failover in tests around a second while
@@ -90,6 +92,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 		}
 		if opts.Storage != nil {
 			opts.Storage(i, &cfg.Storage)
+		}
+		if opts.Node != nil {
+			opts.Node(i, &cfg)
 		}
 		c.cfgs = append(c.cfgs, cfg)
 		c.Nodes = append(c.Nodes, nil)
