@@ -233,3 +233,64 @@ func (s kvService) scanLocal(ctx context.Context, req *pb.ScanRequest) (*pb.Scan
 	}
 	return &pb.ScanResponse{Kvs: resp.Rows, ResumeKey: resp.ResumeKey}, nil
 }
+
+// Txn runs a script of operations as one transaction with this node as
+// the gateway.
+func (s kvService) Txn(ctx context.Context, req *pb.TxnScriptRequest) (*pb.TxnScriptResponse, error) {
+	cl := s.n.TxnClient()
+	if cl == nil {
+		return nil, status.Error(codes.Unavailable, errNotReady.Error())
+	}
+	for i, op := range req.Ops {
+		if op.Kind == pb.TxnScriptOp_SCAN && len(op.Key) == 0 {
+			continue
+		}
+		if err := validateKey(op.Key); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "op %d: %s", i+1, status.Convert(err).Message())
+		}
+		if req.ReadOnly && (op.Kind == pb.TxnScriptOp_PUT || op.Kind == pb.TxnScriptOp_DELETE) {
+			return nil, status.Errorf(codes.InvalidArgument, "op %d: a read-only transaction cannot write", i+1)
+		}
+		if len(op.Value) > MaxValueSize {
+			return nil, status.Errorf(codes.InvalidArgument, "op %d: value of %d bytes exceeds the limit of %d bytes", i+1, len(op.Value), MaxValueSize)
+		}
+	}
+	opts := txn.Options{ReadOnly: req.ReadOnly, ReadTimestamp: req.ReadTimestamp, MaxStaleness: time.Duration(req.MaxStalenessNanos)}
+	resp := &pb.TxnScriptResponse{}
+	ts, err := cl.RunTxn(ctx, opts, func(ctx context.Context, tx *txn.Txn) error {
+		resp.Attempts++
+		resp.Results = make([]*pb.TxnScriptResult, len(req.Ops))
+		for i, op := range req.Ops {
+			r := &pb.TxnScriptResult{}
+			resp.Results[i] = r
+			var err error
+			switch op.Kind {
+			case pb.TxnScriptOp_GET:
+				r.Value, r.Found, err = tx.Get(ctx, op.Key)
+			case pb.TxnScriptOp_PUT:
+				err = tx.Put(op.Key, op.Value)
+			case pb.TxnScriptOp_DELETE:
+				err = tx.Delete(op.Key)
+			case pb.TxnScriptOp_SCAN:
+				start := op.Key
+				if len(start) == 0 {
+					start = paxosgroup.UserSpanStart
+				}
+				var rows []txn.KeyValue
+				rows, err = tx.Scan(ctx, start, op.EndKey, int(op.Limit))
+				for _, kv := range rows {
+					r.Rows = append(r.Rows, &pb.KeyValue{Key: kv.Key, Value: kv.Value})
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp.CommitTs = ts
+	return resp, nil
+}

@@ -166,6 +166,58 @@ func (TxnResult_Decision) EnumDescriptor() ([]byte, []int) {
 	return file_meridian_proto_rawDescGZIP(), []int{22, 0}
 }
 
+type TxnScriptOp_Kind int32
+
+const (
+	TxnScriptOp_GET    TxnScriptOp_Kind = 0
+	TxnScriptOp_PUT    TxnScriptOp_Kind = 1
+	TxnScriptOp_DELETE TxnScriptOp_Kind = 2
+	TxnScriptOp_SCAN   TxnScriptOp_Kind = 3
+)
+
+// Enum value maps for TxnScriptOp_Kind.
+var (
+	TxnScriptOp_Kind_name = map[int32]string{
+		0: "GET",
+		1: "PUT",
+		2: "DELETE",
+		3: "SCAN",
+	}
+	TxnScriptOp_Kind_value = map[string]int32{
+		"GET":    0,
+		"PUT":    1,
+		"DELETE": 2,
+		"SCAN":   3,
+	}
+)
+
+func (x TxnScriptOp_Kind) Enum() *TxnScriptOp_Kind {
+	p := new(TxnScriptOp_Kind)
+	*p = x
+	return p
+}
+
+func (x TxnScriptOp_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TxnScriptOp_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_meridian_proto_enumTypes[3].Descriptor()
+}
+
+func (TxnScriptOp_Kind) Type() protoreflect.EnumType {
+	return &file_meridian_proto_enumTypes[3]
+}
+
+func (x TxnScriptOp_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TxnScriptOp_Kind.Descriptor instead.
+func (TxnScriptOp_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{23, 0}
+}
+
 type RoutingError_Reason int32
 
 const (
@@ -199,11 +251,11 @@ func (x RoutingError_Reason) String() string {
 }
 
 func (RoutingError_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_meridian_proto_enumTypes[3].Descriptor()
+	return file_meridian_proto_enumTypes[4].Descriptor()
 }
 
 func (RoutingError_Reason) Type() protoreflect.EnumType {
-	return &file_meridian_proto_enumTypes[3]
+	return &file_meridian_proto_enumTypes[4]
 }
 
 func (x RoutingError_Reason) Number() protoreflect.EnumNumber {
@@ -212,7 +264,7 @@ func (x RoutingError_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RoutingError_Reason.Descriptor instead.
 func (RoutingError_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{33, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{37, 0}
 }
 
 // NodeDescriptor names one node: where to reach it and where it lives.
@@ -1897,6 +1949,276 @@ func (x *TxnResult) GetAllAcked() bool {
 	return false
 }
 
+type TxnScriptOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  TxnScriptOp_Kind       `protobuf:"varint,1,opt,name=kind,proto3,enum=meridian.v1.TxnScriptOp_Kind" json:"kind,omitempty"`
+	Key   []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	// SCAN: [key, end_key), end empty: to the end; limit 0: all.
+	EndKey        []byte `protobuf:"bytes,4,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Limit         uint32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnScriptOp) Reset() {
+	*x = TxnScriptOp{}
+	mi := &file_meridian_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnScriptOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnScriptOp) ProtoMessage() {}
+
+func (x *TxnScriptOp) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnScriptOp.ProtoReflect.Descriptor instead.
+func (*TxnScriptOp) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TxnScriptOp) GetKind() TxnScriptOp_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return TxnScriptOp_GET
+}
+
+func (x *TxnScriptOp) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *TxnScriptOp) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *TxnScriptOp) GetEndKey() []byte {
+	if x != nil {
+		return x.EndKey
+	}
+	return nil
+}
+
+func (x *TxnScriptOp) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type TxnScriptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ops   []*TxnScriptOp         `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	// A lock-free snapshot transaction; with read_timestamp (nanoseconds)
+	// an exact stale read, with max_staleness_nanos a bounded-stale one.
+	ReadOnly          bool  `protobuf:"varint,2,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	ReadTimestamp     int64 `protobuf:"varint,3,opt,name=read_timestamp,json=readTimestamp,proto3" json:"read_timestamp,omitempty"`
+	MaxStalenessNanos int64 `protobuf:"varint,4,opt,name=max_staleness_nanos,json=maxStalenessNanos,proto3" json:"max_staleness_nanos,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *TxnScriptRequest) Reset() {
+	*x = TxnScriptRequest{}
+	mi := &file_meridian_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnScriptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnScriptRequest) ProtoMessage() {}
+
+func (x *TxnScriptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnScriptRequest.ProtoReflect.Descriptor instead.
+func (*TxnScriptRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TxnScriptRequest) GetOps() []*TxnScriptOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+func (x *TxnScriptRequest) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *TxnScriptRequest) GetReadTimestamp() int64 {
+	if x != nil {
+		return x.ReadTimestamp
+	}
+	return 0
+}
+
+func (x *TxnScriptRequest) GetMaxStalenessNanos() int64 {
+	if x != nil {
+		return x.MaxStalenessNanos
+	}
+	return 0
+}
+
+type TxnScriptResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Found         bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Rows          []*KeyValue            `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnScriptResult) Reset() {
+	*x = TxnScriptResult{}
+	mi := &file_meridian_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnScriptResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnScriptResult) ProtoMessage() {}
+
+func (x *TxnScriptResult) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnScriptResult.ProtoReflect.Descriptor instead.
+func (*TxnScriptResult) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TxnScriptResult) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *TxnScriptResult) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *TxnScriptResult) GetRows() []*KeyValue {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+type TxnScriptResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per op (empty for writes).
+	Results []*TxnScriptResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// The commit timestamp (read-only: the read timestamp).
+	CommitTs int64 `protobuf:"varint,2,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	// Attempts made (1 + retries after retryable aborts).
+	Attempts      uint32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnScriptResponse) Reset() {
+	*x = TxnScriptResponse{}
+	mi := &file_meridian_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnScriptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnScriptResponse) ProtoMessage() {}
+
+func (x *TxnScriptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnScriptResponse.ProtoReflect.Descriptor instead.
+func (*TxnScriptResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *TxnScriptResponse) GetResults() []*TxnScriptResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *TxnScriptResponse) GetCommitTs() int64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *TxnScriptResponse) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
 // Routing is set by a node that forwards a request to the replica it
 // believes holds the lease; clients leave it empty and any node routes.
 type Routing struct {
@@ -1909,7 +2231,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_meridian_proto_msgTypes[23]
+	mi := &file_meridian_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2243,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[23]
+	mi := &file_meridian_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2256,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{23}
+	return file_meridian_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Routing) GetGroupId() uint64 {
@@ -1961,7 +2283,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_meridian_proto_msgTypes[24]
+	mi := &file_meridian_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2295,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[24]
+	mi := &file_meridian_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2308,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{24}
+	return file_meridian_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetRequest) GetKey() []byte {
@@ -2014,7 +2336,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_meridian_proto_msgTypes[25]
+	mi := &file_meridian_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2348,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[25]
+	mi := &file_meridian_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2361,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{25}
+	return file_meridian_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetResponse) GetFound() bool {
@@ -2074,7 +2396,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_meridian_proto_msgTypes[26]
+	mi := &file_meridian_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2408,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[26]
+	mi := &file_meridian_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2421,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{26}
+	return file_meridian_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PutRequest) GetKey() []byte {
@@ -2132,7 +2454,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_meridian_proto_msgTypes[27]
+	mi := &file_meridian_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2466,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[27]
+	mi := &file_meridian_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2479,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{27}
+	return file_meridian_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PutResponse) GetTimestamp() int64 {
@@ -2177,7 +2499,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_meridian_proto_msgTypes[28]
+	mi := &file_meridian_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2511,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[28]
+	mi := &file_meridian_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2524,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{28}
+	return file_meridian_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
@@ -2228,7 +2550,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_meridian_proto_msgTypes[29]
+	mi := &file_meridian_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2562,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[29]
+	mi := &file_meridian_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2575,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{29}
+	return file_meridian_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteResponse) GetTimestamp() int64 {
@@ -2275,7 +2597,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_meridian_proto_msgTypes[30]
+	mi := &file_meridian_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2609,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[30]
+	mi := &file_meridian_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2622,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{30}
+	return file_meridian_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ScanRequest) GetStartKey() []byte {
@@ -2342,7 +2664,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_meridian_proto_msgTypes[31]
+	mi := &file_meridian_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2676,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[31]
+	mi := &file_meridian_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2689,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{31}
+	return file_meridian_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *KeyValue) GetKey() []byte {
@@ -2403,7 +2725,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_meridian_proto_msgTypes[32]
+	mi := &file_meridian_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2737,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[32]
+	mi := &file_meridian_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2750,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{32}
+	return file_meridian_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ScanResponse) GetKvs() []*KeyValue {
@@ -2458,7 +2780,7 @@ type RoutingError struct {
 
 func (x *RoutingError) Reset() {
 	*x = RoutingError{}
-	mi := &file_meridian_proto_msgTypes[33]
+	mi := &file_meridian_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2792,7 @@ func (x *RoutingError) String() string {
 func (*RoutingError) ProtoMessage() {}
 
 func (x *RoutingError) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[33]
+	mi := &file_meridian_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2805,7 @@ func (x *RoutingError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingError.ProtoReflect.Descriptor instead.
 func (*RoutingError) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{33}
+	return file_meridian_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RoutingError) GetReason() RoutingError_Reason {
@@ -2517,7 +2839,7 @@ type TxnMetaPB struct {
 
 func (x *TxnMetaPB) Reset() {
 	*x = TxnMetaPB{}
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2851,7 @@ func (x *TxnMetaPB) String() string {
 func (*TxnMetaPB) ProtoMessage() {}
 
 func (x *TxnMetaPB) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[34]
+	mi := &file_meridian_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2864,7 @@ func (x *TxnMetaPB) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnMetaPB.ProtoReflect.Descriptor instead.
 func (*TxnMetaPB) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{34}
+	return file_meridian_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TxnMetaPB) GetId() []byte {
@@ -2576,7 +2898,7 @@ type TxnReadRequest struct {
 
 func (x *TxnReadRequest) Reset() {
 	*x = TxnReadRequest{}
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2910,7 @@ func (x *TxnReadRequest) String() string {
 func (*TxnReadRequest) ProtoMessage() {}
 
 func (x *TxnReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[35]
+	mi := &file_meridian_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2923,7 @@ func (x *TxnReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReadRequest.ProtoReflect.Descriptor instead.
 func (*TxnReadRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{35}
+	return file_meridian_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TxnReadRequest) GetGroupId() uint64 {
@@ -2668,7 +2990,7 @@ type TxnReadResponse struct {
 
 func (x *TxnReadResponse) Reset() {
 	*x = TxnReadResponse{}
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +3002,7 @@ func (x *TxnReadResponse) String() string {
 func (*TxnReadResponse) ProtoMessage() {}
 
 func (x *TxnReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[36]
+	mi := &file_meridian_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +3015,7 @@ func (x *TxnReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReadResponse.ProtoReflect.Descriptor instead.
 func (*TxnReadResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{36}
+	return file_meridian_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TxnReadResponse) GetValues() []*KeyValue {
@@ -2743,7 +3065,7 @@ type SnapshotReadRequest struct {
 
 func (x *SnapshotReadRequest) Reset() {
 	*x = SnapshotReadRequest{}
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2755,7 +3077,7 @@ func (x *SnapshotReadRequest) String() string {
 func (*SnapshotReadRequest) ProtoMessage() {}
 
 func (x *SnapshotReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[37]
+	mi := &file_meridian_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +3090,7 @@ func (x *SnapshotReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotReadRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotReadRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{37}
+	return file_meridian_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SnapshotReadRequest) GetGroupId() uint64 {
@@ -2841,7 +3163,7 @@ type SnapshotReadResponse struct {
 
 func (x *SnapshotReadResponse) Reset() {
 	*x = SnapshotReadResponse{}
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2853,7 +3175,7 @@ func (x *SnapshotReadResponse) String() string {
 func (*SnapshotReadResponse) ProtoMessage() {}
 
 func (x *SnapshotReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[38]
+	mi := &file_meridian_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2866,7 +3188,7 @@ func (x *SnapshotReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotReadResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotReadResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{38}
+	return file_meridian_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SnapshotReadResponse) GetValues() []*KeyValue {
@@ -2920,7 +3242,7 @@ type TxnPrepareRequest struct {
 
 func (x *TxnPrepareRequest) Reset() {
 	*x = TxnPrepareRequest{}
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2932,7 +3254,7 @@ func (x *TxnPrepareRequest) String() string {
 func (*TxnPrepareRequest) ProtoMessage() {}
 
 func (x *TxnPrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[39]
+	mi := &file_meridian_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2945,7 +3267,7 @@ func (x *TxnPrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnPrepareRequest.ProtoReflect.Descriptor instead.
 func (*TxnPrepareRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{39}
+	return file_meridian_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TxnPrepareRequest) GetGroupId() uint64 {
@@ -2999,7 +3321,7 @@ type TxnPrepareResponse struct {
 
 func (x *TxnPrepareResponse) Reset() {
 	*x = TxnPrepareResponse{}
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3333,7 @@ func (x *TxnPrepareResponse) String() string {
 func (*TxnPrepareResponse) ProtoMessage() {}
 
 func (x *TxnPrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[40]
+	mi := &file_meridian_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3346,7 @@ func (x *TxnPrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnPrepareResponse.ProtoReflect.Descriptor instead.
 func (*TxnPrepareResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{40}
+	return file_meridian_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *TxnPrepareResponse) GetPrepareTs() int64 {
@@ -3050,7 +3372,7 @@ type TxnDecideRequest struct {
 
 func (x *TxnDecideRequest) Reset() {
 	*x = TxnDecideRequest{}
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3062,7 +3384,7 @@ func (x *TxnDecideRequest) String() string {
 func (*TxnDecideRequest) ProtoMessage() {}
 
 func (x *TxnDecideRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[41]
+	mi := &file_meridian_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3075,7 +3397,7 @@ func (x *TxnDecideRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnDecideRequest.ProtoReflect.Descriptor instead.
 func (*TxnDecideRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{41}
+	return file_meridian_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TxnDecideRequest) GetGroupId() uint64 {
@@ -3133,7 +3455,7 @@ type TxnDecideResponse struct {
 
 func (x *TxnDecideResponse) Reset() {
 	*x = TxnDecideResponse{}
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3145,7 +3467,7 @@ func (x *TxnDecideResponse) String() string {
 func (*TxnDecideResponse) ProtoMessage() {}
 
 func (x *TxnDecideResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[42]
+	mi := &file_meridian_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3158,7 +3480,7 @@ func (x *TxnDecideResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnDecideResponse.ProtoReflect.Descriptor instead.
 func (*TxnDecideResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{42}
+	return file_meridian_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TxnDecideResponse) GetCommitted() bool {
@@ -3194,7 +3516,7 @@ type TxnOnePhaseRequest struct {
 
 func (x *TxnOnePhaseRequest) Reset() {
 	*x = TxnOnePhaseRequest{}
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3206,7 +3528,7 @@ func (x *TxnOnePhaseRequest) String() string {
 func (*TxnOnePhaseRequest) ProtoMessage() {}
 
 func (x *TxnOnePhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3219,7 +3541,7 @@ func (x *TxnOnePhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnOnePhaseRequest.ProtoReflect.Descriptor instead.
 func (*TxnOnePhaseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{43}
+	return file_meridian_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TxnOnePhaseRequest) GetGroupId() uint64 {
@@ -3264,7 +3586,7 @@ type TxnReleaseRequest struct {
 
 func (x *TxnReleaseRequest) Reset() {
 	*x = TxnReleaseRequest{}
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3276,7 +3598,7 @@ func (x *TxnReleaseRequest) String() string {
 func (*TxnReleaseRequest) ProtoMessage() {}
 
 func (x *TxnReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3289,7 +3611,7 @@ func (x *TxnReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReleaseRequest.ProtoReflect.Descriptor instead.
 func (*TxnReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{44}
+	return file_meridian_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TxnReleaseRequest) GetGroupId() uint64 {
@@ -3321,7 +3643,7 @@ type TxnReleaseResponse struct {
 
 func (x *TxnReleaseResponse) Reset() {
 	*x = TxnReleaseResponse{}
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3333,7 +3655,7 @@ func (x *TxnReleaseResponse) String() string {
 func (*TxnReleaseResponse) ProtoMessage() {}
 
 func (x *TxnReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3346,7 +3668,7 @@ func (x *TxnReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReleaseResponse.ProtoReflect.Descriptor instead.
 func (*TxnReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{45}
+	return file_meridian_proto_rawDescGZIP(), []int{49}
 }
 
 type TxnResolveRequest struct {
@@ -3364,7 +3686,7 @@ type TxnResolveRequest struct {
 
 func (x *TxnResolveRequest) Reset() {
 	*x = TxnResolveRequest{}
-	mi := &file_meridian_proto_msgTypes[46]
+	mi := &file_meridian_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3376,7 +3698,7 @@ func (x *TxnResolveRequest) String() string {
 func (*TxnResolveRequest) ProtoMessage() {}
 
 func (x *TxnResolveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[46]
+	mi := &file_meridian_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3389,7 +3711,7 @@ func (x *TxnResolveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnResolveRequest.ProtoReflect.Descriptor instead.
 func (*TxnResolveRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{46}
+	return file_meridian_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *TxnResolveRequest) GetGroupId() uint64 {
@@ -3435,7 +3757,7 @@ type TxnResolveResponse struct {
 
 func (x *TxnResolveResponse) Reset() {
 	*x = TxnResolveResponse{}
-	mi := &file_meridian_proto_msgTypes[47]
+	mi := &file_meridian_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3447,7 +3769,7 @@ func (x *TxnResolveResponse) String() string {
 func (*TxnResolveResponse) ProtoMessage() {}
 
 func (x *TxnResolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[47]
+	mi := &file_meridian_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3460,7 +3782,7 @@ func (x *TxnResolveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnResolveResponse.ProtoReflect.Descriptor instead.
 func (*TxnResolveResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{47}
+	return file_meridian_proto_rawDescGZIP(), []int{51}
 }
 
 type TxnInquireRequest struct {
@@ -3475,7 +3797,7 @@ type TxnInquireRequest struct {
 
 func (x *TxnInquireRequest) Reset() {
 	*x = TxnInquireRequest{}
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3487,7 +3809,7 @@ func (x *TxnInquireRequest) String() string {
 func (*TxnInquireRequest) ProtoMessage() {}
 
 func (x *TxnInquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3500,7 +3822,7 @@ func (x *TxnInquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnInquireRequest.ProtoReflect.Descriptor instead.
 func (*TxnInquireRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{48}
+	return file_meridian_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TxnInquireRequest) GetCoordinator() uint64 {
@@ -3541,7 +3863,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3553,7 +3875,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3566,7 +3888,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{49}
+	return file_meridian_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CloseRequest) GetGroupId() uint64 {
@@ -3596,7 +3918,7 @@ type ClosedTimestamp struct {
 
 func (x *ClosedTimestamp) Reset() {
 	*x = ClosedTimestamp{}
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3608,7 +3930,7 @@ func (x *ClosedTimestamp) String() string {
 func (*ClosedTimestamp) ProtoMessage() {}
 
 func (x *ClosedTimestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3621,7 +3943,7 @@ func (x *ClosedTimestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosedTimestamp.ProtoReflect.Descriptor instead.
 func (*ClosedTimestamp) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{50}
+	return file_meridian_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ClosedTimestamp) GetGroupId() uint64 {
@@ -3662,7 +3984,7 @@ type PublishClosedRequest struct {
 
 func (x *PublishClosedRequest) Reset() {
 	*x = PublishClosedRequest{}
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3674,7 +3996,7 @@ func (x *PublishClosedRequest) String() string {
 func (*PublishClosedRequest) ProtoMessage() {}
 
 func (x *PublishClosedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3687,7 +4009,7 @@ func (x *PublishClosedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishClosedRequest.ProtoReflect.Descriptor instead.
 func (*PublishClosedRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{51}
+	return file_meridian_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PublishClosedRequest) GetFromNode() uint64 {
@@ -3712,7 +4034,7 @@ type PublishClosedResponse struct {
 
 func (x *PublishClosedResponse) Reset() {
 	*x = PublishClosedResponse{}
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3724,7 +4046,7 @@ func (x *PublishClosedResponse) String() string {
 func (*PublishClosedResponse) ProtoMessage() {}
 
 func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3737,7 +4059,7 @@ func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishClosedResponse.ProtoReflect.Descriptor instead.
 func (*PublishClosedResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{52}
+	return file_meridian_proto_rawDescGZIP(), []int{56}
 }
 
 type ProposeMetaResponse struct {
@@ -3749,7 +4071,7 @@ type ProposeMetaResponse struct {
 
 func (x *ProposeMetaResponse) Reset() {
 	*x = ProposeMetaResponse{}
-	mi := &file_meridian_proto_msgTypes[53]
+	mi := &file_meridian_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3761,7 +4083,7 @@ func (x *ProposeMetaResponse) String() string {
 func (*ProposeMetaResponse) ProtoMessage() {}
 
 func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[53]
+	mi := &file_meridian_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3774,7 +4096,7 @@ func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeMetaResponse.ProtoReflect.Descriptor instead.
 func (*ProposeMetaResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{53}
+	return file_meridian_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ProposeMetaResponse) GetFirstId() uint64 {
@@ -3792,7 +4114,7 @@ type InitRequest struct {
 
 func (x *InitRequest) Reset() {
 	*x = InitRequest{}
-	mi := &file_meridian_proto_msgTypes[54]
+	mi := &file_meridian_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3804,7 +4126,7 @@ func (x *InitRequest) String() string {
 func (*InitRequest) ProtoMessage() {}
 
 func (x *InitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[54]
+	mi := &file_meridian_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3817,7 +4139,7 @@ func (x *InitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
 func (*InitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{54}
+	return file_meridian_proto_rawDescGZIP(), []int{58}
 }
 
 type InitResponse struct {
@@ -3830,7 +4152,7 @@ type InitResponse struct {
 
 func (x *InitResponse) Reset() {
 	*x = InitResponse{}
-	mi := &file_meridian_proto_msgTypes[55]
+	mi := &file_meridian_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3842,7 +4164,7 @@ func (x *InitResponse) String() string {
 func (*InitResponse) ProtoMessage() {}
 
 func (x *InitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[55]
+	mi := &file_meridian_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3855,7 +4177,7 @@ func (x *InitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
 func (*InitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{55}
+	return file_meridian_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *InitResponse) GetClusterId() string {
@@ -3882,7 +4204,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meridian_proto_msgTypes[56]
+	mi := &file_meridian_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3894,7 +4216,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[56]
+	mi := &file_meridian_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3907,7 +4229,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{56}
+	return file_meridian_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *JoinRequest) GetNode() *NodeDescriptor {
@@ -3936,7 +4258,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meridian_proto_msgTypes[57]
+	mi := &file_meridian_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3948,7 +4270,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[57]
+	mi := &file_meridian_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3961,7 +4283,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{57}
+	return file_meridian_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *JoinResponse) GetNodeId() uint64 {
@@ -4001,7 +4323,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_meridian_proto_msgTypes[58]
+	mi := &file_meridian_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +4335,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[58]
+	mi := &file_meridian_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +4348,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{58}
+	return file_meridian_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *StatusRequest) GetLocalOnly() bool {
@@ -4049,7 +4371,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_meridian_proto_msgTypes[59]
+	mi := &file_meridian_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4061,7 +4383,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[59]
+	mi := &file_meridian_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4074,7 +4396,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{59}
+	return file_meridian_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *NodeStatus) GetNode() *NodeDescriptor {
@@ -4125,7 +4447,7 @@ type ClockStatus struct {
 
 func (x *ClockStatus) Reset() {
 	*x = ClockStatus{}
-	mi := &file_meridian_proto_msgTypes[60]
+	mi := &file_meridian_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4137,7 +4459,7 @@ func (x *ClockStatus) String() string {
 func (*ClockStatus) ProtoMessage() {}
 
 func (x *ClockStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[60]
+	mi := &file_meridian_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4150,7 +4472,7 @@ func (x *ClockStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockStatus.ProtoReflect.Descriptor instead.
 func (*ClockStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{60}
+	return file_meridian_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ClockStatus) GetEpsilonNanos() int64 {
@@ -4201,7 +4523,7 @@ type ClockSource struct {
 
 func (x *ClockSource) Reset() {
 	*x = ClockSource{}
-	mi := &file_meridian_proto_msgTypes[61]
+	mi := &file_meridian_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4213,7 +4535,7 @@ func (x *ClockSource) String() string {
 func (*ClockSource) ProtoMessage() {}
 
 func (x *ClockSource) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[61]
+	mi := &file_meridian_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4226,7 +4548,7 @@ func (x *ClockSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockSource.ProtoReflect.Descriptor instead.
 func (*ClockSource) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{61}
+	return file_meridian_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ClockSource) GetAddress() string {
@@ -4280,7 +4602,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_meridian_proto_msgTypes[62]
+	mi := &file_meridian_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4292,7 +4614,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[62]
+	mi := &file_meridian_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4305,7 +4627,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{62}
+	return file_meridian_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GroupStatus) GetDescriptor_() *GroupDescriptor {
@@ -4376,7 +4698,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_meridian_proto_msgTypes[63]
+	mi := &file_meridian_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4388,7 +4710,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[63]
+	mi := &file_meridian_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4401,7 +4723,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{63}
+	return file_meridian_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *StatusResponse) GetClusterId() string {
@@ -4443,7 +4765,7 @@ type RangeLookupRequest struct {
 
 func (x *RangeLookupRequest) Reset() {
 	*x = RangeLookupRequest{}
-	mi := &file_meridian_proto_msgTypes[64]
+	mi := &file_meridian_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4455,7 +4777,7 @@ func (x *RangeLookupRequest) String() string {
 func (*RangeLookupRequest) ProtoMessage() {}
 
 func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[64]
+	mi := &file_meridian_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4468,7 +4790,7 @@ func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupRequest.ProtoReflect.Descriptor instead.
 func (*RangeLookupRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{64}
+	return file_meridian_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RangeLookupRequest) GetKey() []byte {
@@ -4495,7 +4817,7 @@ type RangeLookupResponse struct {
 
 func (x *RangeLookupResponse) Reset() {
 	*x = RangeLookupResponse{}
-	mi := &file_meridian_proto_msgTypes[65]
+	mi := &file_meridian_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4507,7 +4829,7 @@ func (x *RangeLookupResponse) String() string {
 func (*RangeLookupResponse) ProtoMessage() {}
 
 func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[65]
+	mi := &file_meridian_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4520,7 +4842,7 @@ func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupResponse.ProtoReflect.Descriptor instead.
 func (*RangeLookupResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{65}
+	return file_meridian_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RangeLookupResponse) GetDescriptor_() *GroupDescriptor {
@@ -4546,7 +4868,7 @@ type SplitRequest struct {
 
 func (x *SplitRequest) Reset() {
 	*x = SplitRequest{}
-	mi := &file_meridian_proto_msgTypes[66]
+	mi := &file_meridian_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4558,7 +4880,7 @@ func (x *SplitRequest) String() string {
 func (*SplitRequest) ProtoMessage() {}
 
 func (x *SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[66]
+	mi := &file_meridian_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4571,7 +4893,7 @@ func (x *SplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRequest.ProtoReflect.Descriptor instead.
 func (*SplitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{66}
+	return file_meridian_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *SplitRequest) GetSplitKey() []byte {
@@ -4591,7 +4913,7 @@ type SplitResponse struct {
 
 func (x *SplitResponse) Reset() {
 	*x = SplitResponse{}
-	mi := &file_meridian_proto_msgTypes[67]
+	mi := &file_meridian_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4603,7 +4925,7 @@ func (x *SplitResponse) String() string {
 func (*SplitResponse) ProtoMessage() {}
 
 func (x *SplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[67]
+	mi := &file_meridian_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4616,7 +4938,7 @@ func (x *SplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitResponse.ProtoReflect.Descriptor instead.
 func (*SplitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{67}
+	return file_meridian_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SplitResponse) GetLeft() *GroupDescriptor {
@@ -4643,7 +4965,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_meridian_proto_msgTypes[68]
+	mi := &file_meridian_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4655,7 +4977,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[68]
+	mi := &file_meridian_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4668,7 +4990,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{68}
+	return file_meridian_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *TransferLeaderRequest) GetGroupId() uint64 {
@@ -4693,7 +5015,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_meridian_proto_msgTypes[69]
+	mi := &file_meridian_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4705,7 +5027,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[69]
+	mi := &file_meridian_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4718,7 +5040,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{69}
+	return file_meridian_proto_rawDescGZIP(), []int{73}
 }
 
 type ChangeReplicasRequest struct {
@@ -4732,7 +5054,7 @@ type ChangeReplicasRequest struct {
 
 func (x *ChangeReplicasRequest) Reset() {
 	*x = ChangeReplicasRequest{}
-	mi := &file_meridian_proto_msgTypes[70]
+	mi := &file_meridian_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4744,7 +5066,7 @@ func (x *ChangeReplicasRequest) String() string {
 func (*ChangeReplicasRequest) ProtoMessage() {}
 
 func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[70]
+	mi := &file_meridian_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4757,7 +5079,7 @@ func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasRequest.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{70}
+	return file_meridian_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ChangeReplicasRequest) GetGroupId() uint64 {
@@ -4790,7 +5112,7 @@ type ChangeReplicasResponse struct {
 
 func (x *ChangeReplicasResponse) Reset() {
 	*x = ChangeReplicasResponse{}
-	mi := &file_meridian_proto_msgTypes[71]
+	mi := &file_meridian_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4802,7 +5124,7 @@ func (x *ChangeReplicasResponse) String() string {
 func (*ChangeReplicasResponse) ProtoMessage() {}
 
 func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[71]
+	mi := &file_meridian_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4815,7 +5137,7 @@ func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasResponse.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{71}
+	return file_meridian_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ChangeReplicasResponse) GetDescriptor_() *GroupDescriptor {
@@ -4967,7 +5289,32 @@ const file_meridian_proto_rawDesc = "" +
 	"\aUNKNOWN\x10\x00\x12\n" +
 	"\n" +
 	"\x06COMMIT\x10\x01\x12\t\n" +
-	"\x05ABORT\x10\x02\"D\n" +
+	"\x05ABORT\x10\x02\"\xc7\x01\n" +
+	"\vTxnScriptOp\x121\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1d.meridian.v1.TxnScriptOp.KindR\x04kind\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\x12\x17\n" +
+	"\aend_key\x18\x04 \x01(\fR\x06endKey\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\".\n" +
+	"\x04Kind\x12\a\n" +
+	"\x03GET\x10\x00\x12\a\n" +
+	"\x03PUT\x10\x01\x12\n" +
+	"\n" +
+	"\x06DELETE\x10\x02\x12\b\n" +
+	"\x04SCAN\x10\x03\"\xb2\x01\n" +
+	"\x10TxnScriptRequest\x12*\n" +
+	"\x03ops\x18\x01 \x03(\v2\x18.meridian.v1.TxnScriptOpR\x03ops\x12\x1b\n" +
+	"\tread_only\x18\x02 \x01(\bR\breadOnly\x12%\n" +
+	"\x0eread_timestamp\x18\x03 \x01(\x03R\rreadTimestamp\x12.\n" +
+	"\x13max_staleness_nanos\x18\x04 \x01(\x03R\x11maxStalenessNanos\"h\n" +
+	"\x0fTxnScriptResult\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12)\n" +
+	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\"\x84\x01\n" +
+	"\x11TxnScriptResponse\x126\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.meridian.v1.TxnScriptResultR\aresults\x12\x1b\n" +
+	"\tcommit_ts\x18\x02 \x01(\x03R\bcommitTs\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\rR\battempts\"D\n" +
 	"\aRouting\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1e\n" +
 	"\n" +
@@ -5198,12 +5545,13 @@ const file_meridian_proto_rawDesc = "" +
 	"\x04Raft\x12@\n" +
 	"\n" +
 	"RaftStream\x12\x16.meridian.v1.RaftBatch\x1a\x16.meridian.v1.RaftBatch(\x010\x01\x12G\n" +
-	"\bSnapshot\x12\x1a.meridian.v1.SnapshotChunk\x1a\x1d.meridian.v1.SnapshotResponse(\x012\xf8\x01\n" +
+	"\bSnapshot\x12\x1a.meridian.v1.SnapshotChunk\x1a\x1d.meridian.v1.SnapshotResponse(\x012\xbe\x02\n" +
 	"\x02KV\x128\n" +
 	"\x03Get\x12\x17.meridian.v1.GetRequest\x1a\x18.meridian.v1.GetResponse\x128\n" +
 	"\x03Put\x12\x17.meridian.v1.PutRequest\x1a\x18.meridian.v1.PutResponse\x12A\n" +
 	"\x06Delete\x12\x1a.meridian.v1.DeleteRequest\x1a\x1b.meridian.v1.DeleteResponse\x12;\n" +
-	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse2\x82\x06\n" +
+	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse\x12D\n" +
+	"\x03Txn\x12\x1d.meridian.v1.TxnScriptRequest\x1a\x1e.meridian.v1.TxnScriptResponse2\x82\x06\n" +
 	"\x03Txn\x12A\n" +
 	"\x04Read\x12\x1b.meridian.v1.TxnReadRequest\x1a\x1c.meridian.v1.TxnReadResponse\x12S\n" +
 	"\fSnapshotRead\x12 .meridian.v1.SnapshotReadRequest\x1a!.meridian.v1.SnapshotReadResponse\x12J\n" +
@@ -5237,198 +5585,209 @@ func file_meridian_proto_rawDescGZIP() []byte {
 	return file_meridian_proto_rawDescData
 }
 
-var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_meridian_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: meridian.v1.ReplicaType
 	(KVCommand_Op)(0),              // 1: meridian.v1.KVCommand.Op
 	(TxnResult_Decision)(0),        // 2: meridian.v1.TxnResult.Decision
-	(RoutingError_Reason)(0),       // 3: meridian.v1.RoutingError.Reason
-	(*NodeDescriptor)(nil),         // 4: meridian.v1.NodeDescriptor
-	(*ReplicaDescriptor)(nil),      // 5: meridian.v1.ReplicaDescriptor
-	(*GroupDescriptor)(nil),        // 6: meridian.v1.GroupDescriptor
-	(*RaftBatch)(nil),              // 7: meridian.v1.RaftBatch
-	(*RaftEnvelope)(nil),           // 8: meridian.v1.RaftEnvelope
-	(*Heartbeat)(nil),              // 9: meridian.v1.Heartbeat
-	(*HeartbeatAck)(nil),           // 10: meridian.v1.HeartbeatAck
-	(*SnapshotChunk)(nil),          // 11: meridian.v1.SnapshotChunk
-	(*SnapshotHeader)(nil),         // 12: meridian.v1.SnapshotHeader
-	(*SnapshotResponse)(nil),       // 13: meridian.v1.SnapshotResponse
-	(*ReplicaState)(nil),           // 14: meridian.v1.ReplicaState
-	(*Command)(nil),                // 15: meridian.v1.Command
-	(*MetaCommand)(nil),            // 16: meridian.v1.MetaCommand
-	(*SplitCommand)(nil),           // 17: meridian.v1.SplitCommand
-	(*ConfChangeContext)(nil),      // 18: meridian.v1.ConfChangeContext
-	(*KVCommand)(nil),              // 19: meridian.v1.KVCommand
-	(*TxnCommand)(nil),             // 20: meridian.v1.TxnCommand
-	(*TxnCommit)(nil),              // 21: meridian.v1.TxnCommit
-	(*TxnWrite)(nil),               // 22: meridian.v1.TxnWrite
-	(*TxnOnePhase)(nil),            // 23: meridian.v1.TxnOnePhase
-	(*TxnDecide)(nil),              // 24: meridian.v1.TxnDecide
-	(*TxnAck)(nil),                 // 25: meridian.v1.TxnAck
-	(*TxnResult)(nil),              // 26: meridian.v1.TxnResult
-	(*Routing)(nil),                // 27: meridian.v1.Routing
-	(*GetRequest)(nil),             // 28: meridian.v1.GetRequest
-	(*GetResponse)(nil),            // 29: meridian.v1.GetResponse
-	(*PutRequest)(nil),             // 30: meridian.v1.PutRequest
-	(*PutResponse)(nil),            // 31: meridian.v1.PutResponse
-	(*DeleteRequest)(nil),          // 32: meridian.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 33: meridian.v1.DeleteResponse
-	(*ScanRequest)(nil),            // 34: meridian.v1.ScanRequest
-	(*KeyValue)(nil),               // 35: meridian.v1.KeyValue
-	(*ScanResponse)(nil),           // 36: meridian.v1.ScanResponse
-	(*RoutingError)(nil),           // 37: meridian.v1.RoutingError
-	(*TxnMetaPB)(nil),              // 38: meridian.v1.TxnMetaPB
-	(*TxnReadRequest)(nil),         // 39: meridian.v1.TxnReadRequest
-	(*TxnReadResponse)(nil),        // 40: meridian.v1.TxnReadResponse
-	(*SnapshotReadRequest)(nil),    // 41: meridian.v1.SnapshotReadRequest
-	(*SnapshotReadResponse)(nil),   // 42: meridian.v1.SnapshotReadResponse
-	(*TxnPrepareRequest)(nil),      // 43: meridian.v1.TxnPrepareRequest
-	(*TxnPrepareResponse)(nil),     // 44: meridian.v1.TxnPrepareResponse
-	(*TxnDecideRequest)(nil),       // 45: meridian.v1.TxnDecideRequest
-	(*TxnDecideResponse)(nil),      // 46: meridian.v1.TxnDecideResponse
-	(*TxnOnePhaseRequest)(nil),     // 47: meridian.v1.TxnOnePhaseRequest
-	(*TxnReleaseRequest)(nil),      // 48: meridian.v1.TxnReleaseRequest
-	(*TxnReleaseResponse)(nil),     // 49: meridian.v1.TxnReleaseResponse
-	(*TxnResolveRequest)(nil),      // 50: meridian.v1.TxnResolveRequest
-	(*TxnResolveResponse)(nil),     // 51: meridian.v1.TxnResolveResponse
-	(*TxnInquireRequest)(nil),      // 52: meridian.v1.TxnInquireRequest
-	(*CloseRequest)(nil),           // 53: meridian.v1.CloseRequest
-	(*ClosedTimestamp)(nil),        // 54: meridian.v1.ClosedTimestamp
-	(*PublishClosedRequest)(nil),   // 55: meridian.v1.PublishClosedRequest
-	(*PublishClosedResponse)(nil),  // 56: meridian.v1.PublishClosedResponse
-	(*ProposeMetaResponse)(nil),    // 57: meridian.v1.ProposeMetaResponse
-	(*InitRequest)(nil),            // 58: meridian.v1.InitRequest
-	(*InitResponse)(nil),           // 59: meridian.v1.InitResponse
-	(*JoinRequest)(nil),            // 60: meridian.v1.JoinRequest
-	(*JoinResponse)(nil),           // 61: meridian.v1.JoinResponse
-	(*StatusRequest)(nil),          // 62: meridian.v1.StatusRequest
-	(*NodeStatus)(nil),             // 63: meridian.v1.NodeStatus
-	(*ClockStatus)(nil),            // 64: meridian.v1.ClockStatus
-	(*ClockSource)(nil),            // 65: meridian.v1.ClockSource
-	(*GroupStatus)(nil),            // 66: meridian.v1.GroupStatus
-	(*StatusResponse)(nil),         // 67: meridian.v1.StatusResponse
-	(*RangeLookupRequest)(nil),     // 68: meridian.v1.RangeLookupRequest
-	(*RangeLookupResponse)(nil),    // 69: meridian.v1.RangeLookupResponse
-	(*SplitRequest)(nil),           // 70: meridian.v1.SplitRequest
-	(*SplitResponse)(nil),          // 71: meridian.v1.SplitResponse
-	(*TransferLeaderRequest)(nil),  // 72: meridian.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 73: meridian.v1.TransferLeaderResponse
-	(*ChangeReplicasRequest)(nil),  // 74: meridian.v1.ChangeReplicasRequest
-	(*ChangeReplicasResponse)(nil), // 75: meridian.v1.ChangeReplicasResponse
+	(TxnScriptOp_Kind)(0),          // 3: meridian.v1.TxnScriptOp.Kind
+	(RoutingError_Reason)(0),       // 4: meridian.v1.RoutingError.Reason
+	(*NodeDescriptor)(nil),         // 5: meridian.v1.NodeDescriptor
+	(*ReplicaDescriptor)(nil),      // 6: meridian.v1.ReplicaDescriptor
+	(*GroupDescriptor)(nil),        // 7: meridian.v1.GroupDescriptor
+	(*RaftBatch)(nil),              // 8: meridian.v1.RaftBatch
+	(*RaftEnvelope)(nil),           // 9: meridian.v1.RaftEnvelope
+	(*Heartbeat)(nil),              // 10: meridian.v1.Heartbeat
+	(*HeartbeatAck)(nil),           // 11: meridian.v1.HeartbeatAck
+	(*SnapshotChunk)(nil),          // 12: meridian.v1.SnapshotChunk
+	(*SnapshotHeader)(nil),         // 13: meridian.v1.SnapshotHeader
+	(*SnapshotResponse)(nil),       // 14: meridian.v1.SnapshotResponse
+	(*ReplicaState)(nil),           // 15: meridian.v1.ReplicaState
+	(*Command)(nil),                // 16: meridian.v1.Command
+	(*MetaCommand)(nil),            // 17: meridian.v1.MetaCommand
+	(*SplitCommand)(nil),           // 18: meridian.v1.SplitCommand
+	(*ConfChangeContext)(nil),      // 19: meridian.v1.ConfChangeContext
+	(*KVCommand)(nil),              // 20: meridian.v1.KVCommand
+	(*TxnCommand)(nil),             // 21: meridian.v1.TxnCommand
+	(*TxnCommit)(nil),              // 22: meridian.v1.TxnCommit
+	(*TxnWrite)(nil),               // 23: meridian.v1.TxnWrite
+	(*TxnOnePhase)(nil),            // 24: meridian.v1.TxnOnePhase
+	(*TxnDecide)(nil),              // 25: meridian.v1.TxnDecide
+	(*TxnAck)(nil),                 // 26: meridian.v1.TxnAck
+	(*TxnResult)(nil),              // 27: meridian.v1.TxnResult
+	(*TxnScriptOp)(nil),            // 28: meridian.v1.TxnScriptOp
+	(*TxnScriptRequest)(nil),       // 29: meridian.v1.TxnScriptRequest
+	(*TxnScriptResult)(nil),        // 30: meridian.v1.TxnScriptResult
+	(*TxnScriptResponse)(nil),      // 31: meridian.v1.TxnScriptResponse
+	(*Routing)(nil),                // 32: meridian.v1.Routing
+	(*GetRequest)(nil),             // 33: meridian.v1.GetRequest
+	(*GetResponse)(nil),            // 34: meridian.v1.GetResponse
+	(*PutRequest)(nil),             // 35: meridian.v1.PutRequest
+	(*PutResponse)(nil),            // 36: meridian.v1.PutResponse
+	(*DeleteRequest)(nil),          // 37: meridian.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 38: meridian.v1.DeleteResponse
+	(*ScanRequest)(nil),            // 39: meridian.v1.ScanRequest
+	(*KeyValue)(nil),               // 40: meridian.v1.KeyValue
+	(*ScanResponse)(nil),           // 41: meridian.v1.ScanResponse
+	(*RoutingError)(nil),           // 42: meridian.v1.RoutingError
+	(*TxnMetaPB)(nil),              // 43: meridian.v1.TxnMetaPB
+	(*TxnReadRequest)(nil),         // 44: meridian.v1.TxnReadRequest
+	(*TxnReadResponse)(nil),        // 45: meridian.v1.TxnReadResponse
+	(*SnapshotReadRequest)(nil),    // 46: meridian.v1.SnapshotReadRequest
+	(*SnapshotReadResponse)(nil),   // 47: meridian.v1.SnapshotReadResponse
+	(*TxnPrepareRequest)(nil),      // 48: meridian.v1.TxnPrepareRequest
+	(*TxnPrepareResponse)(nil),     // 49: meridian.v1.TxnPrepareResponse
+	(*TxnDecideRequest)(nil),       // 50: meridian.v1.TxnDecideRequest
+	(*TxnDecideResponse)(nil),      // 51: meridian.v1.TxnDecideResponse
+	(*TxnOnePhaseRequest)(nil),     // 52: meridian.v1.TxnOnePhaseRequest
+	(*TxnReleaseRequest)(nil),      // 53: meridian.v1.TxnReleaseRequest
+	(*TxnReleaseResponse)(nil),     // 54: meridian.v1.TxnReleaseResponse
+	(*TxnResolveRequest)(nil),      // 55: meridian.v1.TxnResolveRequest
+	(*TxnResolveResponse)(nil),     // 56: meridian.v1.TxnResolveResponse
+	(*TxnInquireRequest)(nil),      // 57: meridian.v1.TxnInquireRequest
+	(*CloseRequest)(nil),           // 58: meridian.v1.CloseRequest
+	(*ClosedTimestamp)(nil),        // 59: meridian.v1.ClosedTimestamp
+	(*PublishClosedRequest)(nil),   // 60: meridian.v1.PublishClosedRequest
+	(*PublishClosedResponse)(nil),  // 61: meridian.v1.PublishClosedResponse
+	(*ProposeMetaResponse)(nil),    // 62: meridian.v1.ProposeMetaResponse
+	(*InitRequest)(nil),            // 63: meridian.v1.InitRequest
+	(*InitResponse)(nil),           // 64: meridian.v1.InitResponse
+	(*JoinRequest)(nil),            // 65: meridian.v1.JoinRequest
+	(*JoinResponse)(nil),           // 66: meridian.v1.JoinResponse
+	(*StatusRequest)(nil),          // 67: meridian.v1.StatusRequest
+	(*NodeStatus)(nil),             // 68: meridian.v1.NodeStatus
+	(*ClockStatus)(nil),            // 69: meridian.v1.ClockStatus
+	(*ClockSource)(nil),            // 70: meridian.v1.ClockSource
+	(*GroupStatus)(nil),            // 71: meridian.v1.GroupStatus
+	(*StatusResponse)(nil),         // 72: meridian.v1.StatusResponse
+	(*RangeLookupRequest)(nil),     // 73: meridian.v1.RangeLookupRequest
+	(*RangeLookupResponse)(nil),    // 74: meridian.v1.RangeLookupResponse
+	(*SplitRequest)(nil),           // 75: meridian.v1.SplitRequest
+	(*SplitResponse)(nil),          // 76: meridian.v1.SplitResponse
+	(*TransferLeaderRequest)(nil),  // 77: meridian.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 78: meridian.v1.TransferLeaderResponse
+	(*ChangeReplicasRequest)(nil),  // 79: meridian.v1.ChangeReplicasRequest
+	(*ChangeReplicasResponse)(nil), // 80: meridian.v1.ChangeReplicasResponse
 }
 var file_meridian_proto_depIdxs = []int32{
 	0,  // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
-	5,  // 1: meridian.v1.GroupDescriptor.replicas:type_name -> meridian.v1.ReplicaDescriptor
-	8,  // 2: meridian.v1.RaftBatch.messages:type_name -> meridian.v1.RaftEnvelope
-	9,  // 3: meridian.v1.RaftBatch.heartbeats:type_name -> meridian.v1.Heartbeat
-	10, // 4: meridian.v1.RaftBatch.acks:type_name -> meridian.v1.HeartbeatAck
-	4,  // 5: meridian.v1.Heartbeat.sender:type_name -> meridian.v1.NodeDescriptor
-	4,  // 6: meridian.v1.Heartbeat.nodes:type_name -> meridian.v1.NodeDescriptor
-	6,  // 7: meridian.v1.Heartbeat.meta:type_name -> meridian.v1.GroupDescriptor
-	12, // 8: meridian.v1.SnapshotChunk.header:type_name -> meridian.v1.SnapshotHeader
-	6,  // 9: meridian.v1.SnapshotHeader.descriptor:type_name -> meridian.v1.GroupDescriptor
-	14, // 10: meridian.v1.SnapshotHeader.state:type_name -> meridian.v1.ReplicaState
-	6,  // 11: meridian.v1.ReplicaState.descriptor:type_name -> meridian.v1.GroupDescriptor
-	17, // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
-	16, // 13: meridian.v1.Command.meta:type_name -> meridian.v1.MetaCommand
-	6,  // 14: meridian.v1.MetaCommand.descriptors:type_name -> meridian.v1.GroupDescriptor
-	4,  // 15: meridian.v1.MetaCommand.nodes:type_name -> meridian.v1.NodeDescriptor
-	6,  // 16: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
-	6,  // 17: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
-	6,  // 18: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
+	6,  // 1: meridian.v1.GroupDescriptor.replicas:type_name -> meridian.v1.ReplicaDescriptor
+	9,  // 2: meridian.v1.RaftBatch.messages:type_name -> meridian.v1.RaftEnvelope
+	10, // 3: meridian.v1.RaftBatch.heartbeats:type_name -> meridian.v1.Heartbeat
+	11, // 4: meridian.v1.RaftBatch.acks:type_name -> meridian.v1.HeartbeatAck
+	5,  // 5: meridian.v1.Heartbeat.sender:type_name -> meridian.v1.NodeDescriptor
+	5,  // 6: meridian.v1.Heartbeat.nodes:type_name -> meridian.v1.NodeDescriptor
+	7,  // 7: meridian.v1.Heartbeat.meta:type_name -> meridian.v1.GroupDescriptor
+	13, // 8: meridian.v1.SnapshotChunk.header:type_name -> meridian.v1.SnapshotHeader
+	7,  // 9: meridian.v1.SnapshotHeader.descriptor:type_name -> meridian.v1.GroupDescriptor
+	15, // 10: meridian.v1.SnapshotHeader.state:type_name -> meridian.v1.ReplicaState
+	7,  // 11: meridian.v1.ReplicaState.descriptor:type_name -> meridian.v1.GroupDescriptor
+	18, // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
+	17, // 13: meridian.v1.Command.meta:type_name -> meridian.v1.MetaCommand
+	7,  // 14: meridian.v1.MetaCommand.descriptors:type_name -> meridian.v1.GroupDescriptor
+	5,  // 15: meridian.v1.MetaCommand.nodes:type_name -> meridian.v1.NodeDescriptor
+	7,  // 16: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
+	7,  // 17: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
+	7,  // 18: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
 	1,  // 19: meridian.v1.KVCommand.op:type_name -> meridian.v1.KVCommand.Op
-	19, // 20: meridian.v1.TxnCommand.kv:type_name -> meridian.v1.KVCommand
-	21, // 21: meridian.v1.TxnCommand.commit:type_name -> meridian.v1.TxnCommit
-	23, // 22: meridian.v1.TxnCommand.one_phase:type_name -> meridian.v1.TxnOnePhase
-	24, // 23: meridian.v1.TxnCommand.decide:type_name -> meridian.v1.TxnDecide
-	25, // 24: meridian.v1.TxnCommand.ack:type_name -> meridian.v1.TxnAck
-	22, // 25: meridian.v1.TxnOnePhase.writes:type_name -> meridian.v1.TxnWrite
+	20, // 20: meridian.v1.TxnCommand.kv:type_name -> meridian.v1.KVCommand
+	22, // 21: meridian.v1.TxnCommand.commit:type_name -> meridian.v1.TxnCommit
+	24, // 22: meridian.v1.TxnCommand.one_phase:type_name -> meridian.v1.TxnOnePhase
+	25, // 23: meridian.v1.TxnCommand.decide:type_name -> meridian.v1.TxnDecide
+	26, // 24: meridian.v1.TxnCommand.ack:type_name -> meridian.v1.TxnAck
+	23, // 25: meridian.v1.TxnOnePhase.writes:type_name -> meridian.v1.TxnWrite
 	2,  // 26: meridian.v1.TxnResult.decision:type_name -> meridian.v1.TxnResult.Decision
-	27, // 27: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
-	27, // 28: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
-	27, // 29: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
-	27, // 30: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
-	35, // 31: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
-	3,  // 32: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
-	6,  // 33: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
-	38, // 34: meridian.v1.TxnReadRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	35, // 35: meridian.v1.TxnReadResponse.values:type_name -> meridian.v1.KeyValue
-	35, // 36: meridian.v1.TxnReadResponse.rows:type_name -> meridian.v1.KeyValue
-	35, // 37: meridian.v1.SnapshotReadResponse.values:type_name -> meridian.v1.KeyValue
-	35, // 38: meridian.v1.SnapshotReadResponse.rows:type_name -> meridian.v1.KeyValue
-	38, // 39: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	22, // 40: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
-	38, // 41: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	38, // 42: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	22, // 43: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
-	54, // 44: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
-	4,  // 45: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
-	4,  // 46: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
-	6,  // 47: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
-	4,  // 48: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
-	64, // 49: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
-	65, // 50: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
-	6,  // 51: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
-	63, // 52: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
-	66, // 53: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
-	6,  // 54: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	6,  // 55: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
-	6,  // 56: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
-	6,  // 57: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	7,  // 58: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
-	11, // 59: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
-	28, // 60: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
-	30, // 61: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
-	32, // 62: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
-	34, // 63: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
-	39, // 64: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
-	41, // 65: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
-	43, // 66: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
-	45, // 67: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
-	47, // 68: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
-	48, // 69: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
-	50, // 70: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
-	52, // 71: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
-	53, // 72: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
-	55, // 73: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
-	58, // 74: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
-	60, // 75: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
-	62, // 76: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
-	68, // 77: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
-	70, // 78: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
-	72, // 79: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
-	74, // 80: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
-	16, // 81: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
-	7,  // 82: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
-	13, // 83: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
-	29, // 84: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
-	31, // 85: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
-	33, // 86: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
-	36, // 87: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
-	40, // 88: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
-	42, // 89: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
-	44, // 90: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
-	46, // 91: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
-	46, // 92: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
-	49, // 93: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
-	51, // 94: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
-	50, // 95: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
-	54, // 96: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
-	56, // 97: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
-	59, // 98: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
-	61, // 99: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
-	67, // 100: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
-	69, // 101: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
-	71, // 102: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
-	73, // 103: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
-	75, // 104: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
-	57, // 105: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
-	82, // [82:106] is the sub-list for method output_type
-	58, // [58:82] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	3,  // 27: meridian.v1.TxnScriptOp.kind:type_name -> meridian.v1.TxnScriptOp.Kind
+	28, // 28: meridian.v1.TxnScriptRequest.ops:type_name -> meridian.v1.TxnScriptOp
+	40, // 29: meridian.v1.TxnScriptResult.rows:type_name -> meridian.v1.KeyValue
+	30, // 30: meridian.v1.TxnScriptResponse.results:type_name -> meridian.v1.TxnScriptResult
+	32, // 31: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
+	32, // 32: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
+	32, // 33: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
+	32, // 34: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
+	40, // 35: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
+	4,  // 36: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
+	7,  // 37: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
+	43, // 38: meridian.v1.TxnReadRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	40, // 39: meridian.v1.TxnReadResponse.values:type_name -> meridian.v1.KeyValue
+	40, // 40: meridian.v1.TxnReadResponse.rows:type_name -> meridian.v1.KeyValue
+	40, // 41: meridian.v1.SnapshotReadResponse.values:type_name -> meridian.v1.KeyValue
+	40, // 42: meridian.v1.SnapshotReadResponse.rows:type_name -> meridian.v1.KeyValue
+	43, // 43: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	23, // 44: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
+	43, // 45: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	43, // 46: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	23, // 47: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
+	59, // 48: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
+	5,  // 49: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
+	5,  // 50: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
+	7,  // 51: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
+	5,  // 52: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
+	69, // 53: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
+	70, // 54: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
+	7,  // 55: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
+	68, // 56: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
+	71, // 57: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
+	7,  // 58: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	7,  // 59: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
+	7,  // 60: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
+	7,  // 61: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	8,  // 62: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
+	12, // 63: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
+	33, // 64: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
+	35, // 65: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
+	37, // 66: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
+	39, // 67: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
+	29, // 68: meridian.v1.KV.Txn:input_type -> meridian.v1.TxnScriptRequest
+	44, // 69: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
+	46, // 70: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
+	48, // 71: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
+	50, // 72: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
+	52, // 73: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
+	53, // 74: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
+	55, // 75: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
+	57, // 76: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
+	58, // 77: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
+	60, // 78: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
+	63, // 79: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
+	65, // 80: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
+	67, // 81: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
+	73, // 82: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
+	75, // 83: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
+	77, // 84: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
+	79, // 85: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
+	17, // 86: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
+	8,  // 87: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
+	14, // 88: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
+	34, // 89: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
+	36, // 90: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
+	38, // 91: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
+	41, // 92: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
+	31, // 93: meridian.v1.KV.Txn:output_type -> meridian.v1.TxnScriptResponse
+	45, // 94: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
+	47, // 95: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
+	49, // 96: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
+	51, // 97: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
+	51, // 98: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
+	54, // 99: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
+	56, // 100: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
+	55, // 101: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
+	59, // 102: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
+	61, // 103: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
+	64, // 104: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
+	66, // 105: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
+	72, // 106: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
+	74, // 107: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
+	76, // 108: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
+	78, // 109: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
+	80, // 110: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
+	62, // 111: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
+	87, // [87:112] is the sub-list for method output_type
+	62, // [62:87] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_meridian_proto_init() }
@@ -5455,8 +5814,8 @@ func file_meridian_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meridian_proto_rawDesc), len(file_meridian_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   72,
+			NumEnums:      5,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

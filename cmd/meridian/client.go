@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -67,12 +68,17 @@ const kvUsage = `Usage:
   meridian kv get KEY --host HOST:PORT          (prints the value alone; exit 1 if absent)
   meridian kv del KEY --host HOST:PORT
   meridian kv scan [START [END]] [--limit N] --host HOST:PORT
+  meridian kv txn [SCRIPT] [--read-only] [--at TS] [--max-staleness D] --host HOST:PORT
+      runs the script (a file, or standard input) as one transaction, one
+      operation per line: get KEY | put KEY VALUE | del KEY | scan [START [END]]
+      (# starts a comment). Prints "KEY<TAB>VALUE" for every row read
+      ("KEY<TAB>(not found)" for a missing key), then "committed at TS".
 `
 
-func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runKV(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, kvUsage)
-		return errors.New("kv needs an operation: put, get, del or scan")
+		return errors.New("kv needs an operation: put, get, del, scan or txn")
 	}
 	op := args[0]
 	fs := newFlagSet("kv "+op, stderr)
@@ -80,6 +86,9 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	host := fs.String("host", "127.0.0.1:7400", "gRPC `HOST:PORT` of any node")
 	limit := fs.Int("limit", 0, "scan: at most this many keys (0: all)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	readOnly := fs.Bool("read-only", false, "txn: a lock-free snapshot transaction")
+	at := fs.Int64("at", 0, "txn: read-only at this timestamp (nanoseconds since the Unix epoch): an exact stale read")
+	staleness := fs.Duration("max-staleness", 0, "txn: read-only, bounded staleness: the freshest data the nearest replica has, at most this old")
 	// Flags may follow the positional arguments.
 	var pos []string
 	rest := args[1:]
@@ -93,7 +102,7 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			rest = rest[1:]
 		}
 	}
-	want := map[string][2]int{"put": {2, 2}, "get": {1, 1}, "del": {1, 1}, "scan": {0, 2}}
+	want := map[string][2]int{"put": {2, 2}, "get": {1, 1}, "del": {1, 1}, "scan": {0, 2}, "txn": {0, 1}}
 	n, ok := want[op]
 	if !ok {
 		fmt.Fprint(stderr, kvUsage)
@@ -112,6 +121,33 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	switch op {
+	case "txn":
+		req, err := readScript(pos, stdin)
+		if err != nil {
+			return err
+		}
+		req.ReadOnly = *readOnly || *at != 0 || *staleness != 0
+		req.ReadTimestamp, req.MaxStalenessNanos = *at, staleness.Nanoseconds()
+		resp, err := kv.Txn(ctx, req)
+		if err != nil {
+			return rpcError(err, *host)
+		}
+		for i, op := range req.Ops {
+			r := resp.Results[i]
+			switch op.Kind {
+			case pb.TxnScriptOp_GET:
+				if r.Found {
+					fmt.Fprintf(stdout, "%s\t%s\n", op.Key, r.Value)
+				} else {
+					fmt.Fprintf(stdout, "%s\t(not found)\n", op.Key)
+				}
+			case pb.TxnScriptOp_SCAN:
+				for _, kv := range r.Rows {
+					fmt.Fprintf(stdout, "%s\t%s\n", kv.Key, kv.Value)
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "committed at %d\n", resp.CommitTs)
 	case "put":
 		if _, err := kv.Put(ctx, &pb.PutRequest{Key: []byte(pos[0]), Value: []byte(pos[1])}); err != nil {
 			return rpcError(err, *host)
@@ -147,6 +183,57 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// readScript parses a transaction script from the file named in pos, or
+// from stdin.
+func readScript(pos []string, stdin io.Reader) (*pb.TxnScriptRequest, error) {
+	var data []byte
+	var err error
+	name := "standard input"
+	if len(pos) > 0 {
+		name = pos[0]
+		data, err = os.ReadFile(pos[0])
+	} else {
+		data, err = io.ReadAll(stdin)
+	}
+	if err != nil {
+		return nil, errors.Wrap(err, "reading the script")
+	}
+	req := &pb.TxnScriptRequest{}
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		bad := func() error {
+			return errors.Newf("%s:%d: %q: want get KEY | put KEY VALUE | del KEY | scan [START [END]]", name, i+1, strings.TrimSpace(line))
+		}
+		op := &pb.TxnScriptOp{}
+		switch {
+		case f[0] == "get" && len(f) == 2:
+			op.Kind, op.Key = pb.TxnScriptOp_GET, []byte(f[1])
+		case f[0] == "put" && len(f) == 3:
+			op.Kind, op.Key, op.Value = pb.TxnScriptOp_PUT, []byte(f[1]), []byte(f[2])
+		case (f[0] == "del" || f[0] == "delete") && len(f) == 2:
+			op.Kind, op.Key = pb.TxnScriptOp_DELETE, []byte(f[1])
+		case f[0] == "scan" && len(f) <= 3:
+			op.Kind = pb.TxnScriptOp_SCAN
+			if len(f) > 1 {
+				op.Key = []byte(f[1])
+			}
+			if len(f) > 2 {
+				op.EndKey = []byte(f[2])
+			}
+		default:
+			return nil, bad()
+		}
+		req.Ops = append(req.Ops, op)
+	}
+	if len(req.Ops) == 0 {
+		return nil, errors.Newf("the script on %s has no operations", name)
+	}
+	return req, nil
 }
 
 func runStatus(ctx context.Context, args []string, stdout io.Writer) error {

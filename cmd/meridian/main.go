@@ -22,7 +22,7 @@ Usage:
   meridian start --store DIR [--listen HOST:PORT] [--http-addr HOST:PORT]
                  [--region R] [--zone Z] [--join HOST:PORT,...]
   meridian init --host HOST:PORT
-  meridian kv put|get|del|scan --host HOST:PORT ...
+  meridian kv put|get|del|scan|txn --host HOST:PORT ...
   meridian status --host HOST:PORT [--format text|json]
   meridian demo
   meridian timemaster --listen HOST:PORT [--uncertainty DUR]
@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "init":
 		return runInit(ctx, rest, stdout)
 	case "kv":
-		return runKV(ctx, rest, stdout, stderr)
+		return runKV(ctx, rest, os.Stdin, stdout, stderr)
 	case "status":
 		return runStatus(ctx, rest, stdout)
 	case "demo":

@@ -454,6 +454,37 @@ func TestProcessCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("kv-txn-script", func(t *testing.T) {
+		script := filepath.Join(t.TempDir(), "transfer.txt")
+		if err := os.WriteFile(script, []byte("# a read, a write, and a read of the write\nget greeting\nput farewell goodbye\nget farewell\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, code := c.run("kv", "txn", script, "--host", n2.addr)
+		if code != 0 || !strings.HasPrefix(stdout, "greeting\thello meridian\nfarewell\tgoodbye\ncommitted at ") {
+			t.Fatalf("kv txn: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		var ts int64
+		if _, err := fmt.Sscanf(stdout[strings.LastIndex(stdout, "committed at "):], "committed at %d", &ts); err != nil {
+			t.Fatalf("kv txn output %q: %v", stdout, err)
+		}
+		// A snapshot read just below the commit still sees the greeting.
+		stdout, stderr, code = c.run("kv", "txn", script, "--at", strconv.FormatInt(ts-1, 10), "--host", n3.addr)
+		if code == 0 || !strings.Contains(stderr, "read-only transaction cannot write") {
+			t.Fatalf("kv txn --at with writes: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		ro := filepath.Join(t.TempDir(), "read.txt")
+		_ = os.WriteFile(ro, []byte("get greeting\nget farewell\n"), 0o644)
+		stdout, stderr, code = c.run("kv", "txn", ro, "--at", strconv.FormatInt(ts-1, 10), "--host", n3.addr)
+		if code != 0 || !strings.HasPrefix(stdout, "greeting\thello meridian\nfarewell\t(not found)\n") {
+			t.Fatalf("kv txn --at %d: exit %d, stdout %q, stderr %q", ts-1, code, stdout, stderr)
+		}
+		bad := filepath.Join(t.TempDir(), "bad.txt")
+		_ = os.WriteFile(bad, []byte("get a\nfrobnicate b\n"), 0o644)
+		if _, stderr, code := c.run("kv", "txn", bad, "--host", n1.addr); code == 0 || !strings.Contains(stderr, "bad.txt:2") {
+			t.Fatalf("kv txn with a bad line: exit %d, stderr %q", code, stderr)
+		}
+	})
+
 	t.Run("second-start-on-store-fails-fast", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
