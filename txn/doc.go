@@ -82,4 +82,47 @@
 //  8. Duplicate or reordered delivery of the same decision is a no-op,
 //     also after a tombstone is forgotten (forgotten horizon, see
 //     Participant).
+//
+// # The running protocol (server.go, leader.go, client.go)
+//
+// Server is a node's transaction service (the Txn gRPC service). For each
+// group the node leads it keeps a leaderState for the current Raft term:
+// a LockTable, a ClosedTracker and the prepared set, rebuilt from the
+// prepare records when the term changes (shared locks and waiters die with
+// the old term; a transaction that read there fails to prepare or
+// commit, invariant 8). The new term's first timestamp is above
+// max(applied writes, TT.Now().latest): every timestamp the old leader
+// closed was below its TT.Now().earliest, so below ours.
+//
+// Client is the gateway side (client-driven commit):
+//
+//	Get/Scan (read-write) ─► leader: shared locks, latest committed value
+//	Get/Scan (read-only)  ─► nearest replica at the read timestamp
+//	Commit, one group     ─► CommitOnePhase: exclusive locks, ts = Assign,
+//	                         propose ∥ commit wait, release
+//	Commit, many groups   ─► Prepare at every group touched (in parallel),
+//	                         then Decide at the coordinator (a group with
+//	                         writes): ChooseCommitTS, propose ∥ commit wait,
+//	                         answer, then Resolve at every participant
+//	                         (which logs Commit/Abort and releases), Ack
+//	Commit, reads only    ─► wait until TT.Now().earliest > ts, then a
+//	                         verifying Release: every group must still
+//	                         hold the locks, or the commit is an abort
+//
+// Snapshot reads: a replica serves ts once its leader closed ts and it
+// applied the index that goes with it. Leaders close on demand (Close:
+// wait until TT.Now().earliest > ts and nothing at or below ts is in
+// flight) and publish closed timestamps of every group they lead to the
+// other replicas' nodes every PublishInterval (the side channel that
+// serves idle groups and bounded staleness). Because a leader never
+// closes at or above a prepared transaction's prepare timestamp, the
+// closed timestamp is already below every undecided prepare: invariant
+// 4's min(closed, minPrepared-1) is the closed timestamp itself.
+//
+// Recovery: a participant prepared longer than InquireAfter asks the
+// coordinator (Inquire logs an abort if nothing is decided: the first
+// decision wins); a coordinator's leader re-sends decisions not acked
+// after InquireAfter; an unprepared transaction idle that long while
+// others wait for its locks is aborted. Errors reach callers as classes:
+// ErrRetryable (gRPC Aborted) and ErrAmbiguous (gRPC Unknown).
 package txn
