@@ -77,18 +77,7 @@ func routingStatus(err error, re *pb.RoutingError) error {
 }
 
 // routingError extracts the RoutingError detail of a status, if any.
-func routingError(err error) *pb.RoutingError {
-	s, ok := status.FromError(err)
-	if !ok || s.Code() != codes.FailedPrecondition {
-		return nil
-	}
-	for _, d := range s.Details() {
-		if re, ok := d.(*pb.RoutingError); ok {
-			return re
-		}
-	}
-	return nil
-}
+func routingError(err error) *pb.RoutingError { return txn.RoutingErrorOf(err) }
 
 // IsAmbiguous reports whether err says a write's outcome is unknown.
 func IsAmbiguous(err error) bool {

@@ -58,6 +58,8 @@ type Txn struct {
 	writes   map[string]Write
 	groups   map[uint64]*txnGroup
 	finished bool
+	// mu guards groups and readTS against GetMany's parallel reads.
+	mu sync.Mutex
 }
 
 type txnGroup struct {
@@ -104,7 +106,11 @@ func (t *Txn) ID() TxnID { return t.meta.ID }
 
 // ReadTimestamp returns a read-only transaction's read timestamp (0 until
 // a bounded-stale transaction's first read chose it).
-func (t *Txn) ReadTimestamp() int64 { return t.readTS }
+func (t *Txn) ReadTimestamp() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.readTS
+}
 
 func (t *Txn) pbMeta() *pb.TxnMetaPB { return &pb.TxnMetaPB{Id: t.meta.ID[:], StartTs: t.meta.StartTS} }
 
@@ -163,9 +169,19 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, err
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
+	// A bounded-stale read picks its timestamp at the first replica it
+	// reads; the other groups must read at the same one.
+	sequential := t.opts.ReadOnly && t.ReadTimestamp() == 0
 	for g, idx := range byGroup {
 		wg.Add(1)
-		go func() {
+		run := func(f func()) {
+			if sequential {
+				f()
+			} else {
+				go f()
+			}
+		}
+		run(func() {
 			defer wg.Done()
 			ks := make([][]byte, len(idx))
 			for j, i := range idx {
@@ -183,7 +199,8 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, err
 			for j, i := range idx {
 				vals[i], found[i] = vs[j], fs[j]
 			}
-		}()
+		})
+		sequential = sequential && t.ReadTimestamp() == 0
 	}
 	wg.Wait()
 	if firstErr != nil {
@@ -193,6 +210,8 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, err
 }
 
 func (t *Txn) note(d *pb.GroupDescriptor, reads bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	g := t.groups[d.GroupId]
 	if g == nil {
 		g = &txnGroup{desc: d}
@@ -235,8 +254,8 @@ func (t *Txn) readGroup(ctx context.Context, d *pb.GroupDescriptor, keys [][]byt
 // snapshotRead sends a snapshot read to the nearest replica of d.
 func (t *Txn) snapshotRead(ctx context.Context, d *pb.GroupDescriptor, req *pb.SnapshotReadRequest) (*pb.SnapshotReadResponse, error) {
 	req.GroupId = d.GroupId
-	req.Timestamp = t.readTS
-	if t.readTS == 0 {
+	req.Timestamp = t.ReadTimestamp()
+	if req.Timestamp == 0 {
 		req.MaxStalenessNanos = t.opts.MaxStaleness.Nanoseconds()
 	}
 	var resp *pb.SnapshotReadResponse
@@ -248,9 +267,11 @@ func (t *Txn) snapshotRead(ctx context.Context, d *pb.GroupDescriptor, req *pb.S
 	if err != nil {
 		return nil, classify(err)
 	}
+	t.mu.Lock()
 	if t.readTS == 0 {
 		t.readTS = resp.Timestamp
 	}
+	t.mu.Unlock()
 	return resp, nil
 }
 
@@ -467,7 +488,7 @@ func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes
 	return resp.CommitTs, nil
 }
 
-func isRouting(err error) bool { return routingError(err) != nil }
+func isRouting(err error) bool { return RoutingErrorOf(err) != nil }
 
 func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWrite) (int64, error) {
 	ids := make([]uint64, 0, len(t.groups))

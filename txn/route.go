@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// routingError extracts the RoutingError detail of a status, if any.
-func routingError(err error) *pb.RoutingError {
+// RoutingErrorOf extracts the RoutingError detail of a status, if any.
+func RoutingErrorOf(err error) *pb.RoutingError {
 	s, ok := status.FromError(err)
 	if !ok || s.Code() != codes.FailedPrecondition {
 		return nil
@@ -71,12 +71,12 @@ func callGroup(ctx context.Context, r Router, group uint64, key []byte, nearest 
 			}
 			tried[node] = true
 			err = callNode(ctx, r, node, fn)
-			re := routingError(err)
+			re := RoutingErrorOf(err)
 			if re != nil && re.Reason == pb.RoutingError_NOT_LEADER && re.LeaderNode != 0 && !tried[re.LeaderNode] {
 				r.SetLeader(group, re.LeaderNode)
 				tried[re.LeaderNode] = true
 				err = callNode(ctx, r, re.LeaderNode, fn)
-				re = routingError(err)
+				re = RoutingErrorOf(err)
 			}
 			switch {
 			case err == nil:

@@ -517,27 +517,37 @@ func checkReadLocksLocked(ls *leaderState, meta TxnMeta, hasReads bool) error {
 	return nil
 }
 
-func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
-	meta, err := metaOf(req.Txn)
+// lockWrites validates a prepare or one-phase commit at the group's
+// leader and takes the exclusive locks of its writes (sorted by key).
+func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB, ws []*pb.TxnWrite, hasReads bool) (*leaderState, TxnMeta, []Write, error) {
+	meta, err := metaOf(m)
 	if err != nil {
-		return nil, err
+		return nil, meta, nil, err
 	}
-	group := GroupID(req.GroupId)
 	ls, info, err := s.leader(ctx, group)
 	if err != nil {
-		return nil, err
+		return nil, meta, nil, err
 	}
-	writes, keys := writesOf(req.Writes)
+	writes, keys := writesOf(ws)
 	if err := checkKeys(info.Descriptor, keys); err != nil {
-		return nil, err
+		return nil, meta, nil, err
 	}
 	ls.mu.Lock()
-	err = checkReadLocksLocked(ls, meta, req.HasReads)
+	err = checkReadLocksLocked(ls, meta, hasReads)
 	ls.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, meta, nil, err
 	}
 	if err := s.acquire(ctx, ls, meta, keys, Exclusive); err != nil {
+		return nil, meta, nil, err
+	}
+	return ls, meta, writes, nil
+}
+
+func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
+	group := GroupID(req.GroupId)
+	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads)
+	if err != nil {
 		return nil, err
 	}
 	parts := make([]GroupID, len(req.Participants))
@@ -868,30 +878,13 @@ func (s *Server) CommitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 }
 
 func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest) (*pb.TxnDecideResponse, error) {
-	meta, err := metaOf(req.Txn)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.clock.CheckCommit(); err != nil {
 		return nil, err
 	}
 	group := GroupID(req.GroupId)
-	ls, info, err := s.leader(ctx, group)
-	if err != nil {
-		return nil, err
-	}
-	writes, keys := writesOf(req.Writes)
-	if err := checkKeys(info.Descriptor, keys); err != nil {
-		return nil, err
-	}
-	ls.mu.Lock()
-	err = checkReadLocksLocked(ls, meta, req.HasReads)
-	ls.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	start := time.Now()
-	if err := s.acquire(ctx, ls, meta, keys, Exclusive); err != nil {
+	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads)
+	if err != nil {
 		return nil, err
 	}
 	ls.mu.Lock()
