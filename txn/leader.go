@@ -40,10 +40,11 @@ type leaderState struct {
 	changed chan struct{}
 	// asked: transactions whose coordinator was asked to abort them.
 	asked map[TxnID]bool
-	// delivering: undelivered decisions of this coordinator group and
-	// when the sweep first saw them.
-	delivering map[TxnID]time.Time
-	dead       bool
+	// undelivered: this coordinator group's unacknowledged decisions as
+	// of the last redelivery pass, and when that pass ran.
+	undelivered   map[TxnID]bool
+	lastRedeliver time.Time
+	dead          bool
 }
 
 type preparedTxn struct {
@@ -240,16 +241,8 @@ func (lt *LockTable) releaseShared(id TxnID) []Grant {
 	var grants []Grant
 	for _, key := range lt.heldKeys(id, Shared) {
 		k := string(key)
-		kl := lt.locks[k]
-		kl.remove(t)
 		delete(t.held, k)
-		for _, e := range kl.grantHead() {
-			lt.noteGranted(k, e)
-			grants = append(grants, Grant{Txn: e.txn.meta.ID, Key: []byte(k), Mode: e.mode})
-		}
-		if len(kl.holders) == 0 && len(kl.queue) == 0 {
-			delete(lt.locks, k)
-		}
+		grants = lt.dropKey(t, k, grants)
 	}
 	return grants
 }

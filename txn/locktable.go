@@ -369,16 +369,23 @@ func (lt *LockTable) Release(id TxnID) []Grant {
 	delete(lt.txns, id)
 	var grants []Grant
 	for _, k := range keys {
-		kl := lt.locks[k]
-		kl.remove(t)
-		for _, e := range kl.grantHead() {
-			lt.noteGranted(k, e)
-			grants = append(grants, Grant{Txn: e.txn.meta.ID, Key: []byte(k), Mode: e.mode})
-			lt.metrics.Grants++
-		}
-		if len(kl.holders) == 0 && len(kl.queue) == 0 {
-			delete(lt.locks, k)
-		}
+		grants = lt.dropKey(t, k, grants)
+	}
+	return grants
+}
+
+// dropKey removes t's hold and queued request on key k and appends the
+// requests this grants.
+func (lt *LockTable) dropKey(t *txnState, k string, grants []Grant) []Grant {
+	kl := lt.locks[k]
+	kl.remove(t)
+	for _, e := range kl.grantHead() {
+		lt.noteGranted(k, e)
+		grants = append(grants, Grant{Txn: e.txn.meta.ID, Key: []byte(k), Mode: e.mode})
+		lt.metrics.Grants++
+	}
+	if len(kl.holders) == 0 && len(kl.queue) == 0 {
+		delete(lt.locks, k)
 	}
 	return grants
 }

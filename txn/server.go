@@ -114,8 +114,31 @@ type Server struct {
 	// from its leader (side channel or on demand).
 	closed map[GroupID]closedEntry
 
-	stopper chan struct{}
-	wg      sync.WaitGroup
+	// Stop waits for the requests being served (they read the engine,
+	// which closes after Stop); once stopped, new ones are refused.
+	gateMu   sync.Mutex
+	stopped  bool
+	inflight sync.WaitGroup
+	stopCtx  context.Context
+	stopAll  context.CancelFunc
+	stopper  chan struct{}
+	wg       sync.WaitGroup
+}
+
+// enter admits a request unless the service stopped and returns its
+// context, which Stop cancels, and the function to call when it ends. (Not a RWMutex: a request may call
+// this node's service again, and must then fail, not block, on Stop.)
+func (s *Server) enter(ctx context.Context) (context.Context, func(), error) {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	if s.stopped {
+		return nil, nil, s.status(errors.Mark(errors.New("txn: the node is stopping; retry on another node"), paxosgroup.ErrStopped))
+	}
+	s.inflight.Add(1)
+	// Stop cancels the request, so that waits inside it end.
+	ctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(s.stopCtx, cancel)
+	return ctx, func() { unhook(); cancel(); s.inflight.Done() }, nil
 }
 
 type closedEntry struct {
@@ -127,7 +150,10 @@ type closedEntry struct {
 // background loops.
 func NewServer(cfg ServerConfig) *Server {
 	cfg.ensureDefaults()
+	stopCtx, stopAll := context.WithCancel(context.Background())
 	return &Server{
+		stopCtx: stopCtx,
+		stopAll: stopAll,
 		cfg:     cfg,
 		host:    cfg.Host,
 		clock:   cfg.Clock,
@@ -161,13 +187,24 @@ func (s *Server) Start() {
 	}()
 }
 
-// Stop ends the background work.
+// Stop refuses new requests, fails the lock and safe-time waits of the
+// ones being served, waits for them and ends the background work.
 func (s *Server) Stop() {
 	select {
 	case <-s.stopper:
 	default:
 		close(s.stopper)
 	}
+	s.mu.Lock()
+	for _, ls := range s.groups {
+		ls.kill()
+	}
+	s.mu.Unlock()
+	s.gateMu.Lock()
+	s.stopped = true
+	s.gateMu.Unlock()
+	s.stopAll()
+	s.inflight.Wait()
 	s.wg.Wait()
 }
 
@@ -277,6 +314,11 @@ func readAt(e *storage.Engine, d *pb.GroupDescriptor, ts int64, keys [][]byte, s
 // leader under shared locks (invariant 6). A scan locks the rows it
 // returns.
 func (s *Server) Read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	resp, err := s.read(ctx, req)
 	return resp, s.status(err)
 }
@@ -330,6 +372,11 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 // SnapshotRead implements pb.TxnServer: a lock-free read at a timestamp at
 // this replica, once its safe time covers it (invariant 4).
 func (s *Server) SnapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) (*pb.SnapshotReadResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	resp, err := s.snapshotRead(ctx, req)
 	return resp, s.status(err)
 }
@@ -426,6 +473,11 @@ func (s *Server) askClose(ctx context.Context, group GroupID, ts int64) (*pb.Clo
 
 // Close implements pb.TxnServer: a follower asks the leader to close ts.
 func (s *Server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.ClosedTimestamp, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	group := GroupID(req.GroupId)
 	ls, _, err := s.leader(ctx, group)
 	if err != nil {
@@ -440,7 +492,12 @@ func (s *Server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.ClosedTim
 
 // PublishClosed implements pb.TxnServer: closed timestamps from the
 // leaders of another node.
-func (s *Server) PublishClosed(_ context.Context, req *pb.PublishClosedRequest) (*pb.PublishClosedResponse, error) {
+func (s *Server) PublishClosed(ctx context.Context, req *pb.PublishClosedRequest) (*pb.PublishClosedResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	for _, c := range req.Closed {
 		s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex)
 	}
@@ -486,6 +543,11 @@ func (s *Server) publishClosed() {
 // Prepare implements pb.TxnServer: lock the writes, assign the prepare
 // timestamp and log the prepare record.
 func (s *Server) Prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	resp, err := s.prepare(ctx, req)
 	if err != nil && errors.Is(err, ErrRetryable) {
 		s.metrics.aborts.WithLabelValues("prepare").Inc()
@@ -615,6 +677,11 @@ func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.Tx
 
 // Decide implements pb.TxnServer at the coordinator's leader.
 func (s *Server) Decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnDecideResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	resp, err := s.decide(ctx, req)
 	return resp, s.status(err)
 }
@@ -740,7 +807,12 @@ func (s *Server) deliver(ctx context.Context, coord GroupID, d DecisionRecord, k
 // Resolve implements pb.TxnServer at a participant's leader: apply the
 // coordinator's decision, then release the locks.
 func (s *Server) Resolve(ctx context.Context, req *pb.TxnResolveRequest) (*pb.TxnResolveResponse, error) {
-	err := s.resolve(ctx, req)
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	err = s.resolve(ctx, req)
 	return &pb.TxnResolveResponse{}, s.status(err)
 }
 
@@ -786,6 +858,11 @@ func (s *Server) resolve(ctx context.Context, req *pb.TxnResolveRequest) error {
 // Inquire implements pb.TxnServer at the coordinator's leader: the
 // recorded decision, or an abort recorded now (presumed abort) if none.
 func (s *Server) Inquire(ctx context.Context, req *pb.TxnInquireRequest) (*pb.TxnResolveRequest, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	id, err := txnID(req.TxnId)
 	if err != nil {
 		return nil, s.status(err)
@@ -834,6 +911,11 @@ func (s *Server) resolvePrepared(ctx context.Context, group GroupID, rec Prepare
 // prepare) drops the transaction's locks here. A prepared transaction is
 // not touched: only its coordinator's decision ends it.
 func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.TxnReleaseResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	id, err := txnID(req.TxnId)
 	if err != nil {
 		return nil, s.status(err)
@@ -870,6 +952,11 @@ func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.Tx
 // CommitOnePhase implements pb.TxnServer: a transaction that touches one
 // group commits with one Raft entry and no coordinator record.
 func (s *Server) CommitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest) (*pb.TxnDecideResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	resp, err := s.commitOnePhase(ctx, req)
 	if err != nil && errors.Is(err, ErrRetryable) {
 		s.metrics.aborts.WithLabelValues("one_phase").Inc()
@@ -996,28 +1083,33 @@ func (s *Server) sweep() {
 	}
 }
 
-// redeliver re-sends the decisions this coordinator group has not seen
-// acknowledged, once they are older than one sweep.
+// redeliver re-sends the decisions this coordinator group had not seen
+// acknowledged at its previous pass. Passes run once per InquireAfter:
+// each reads the group's decision records from the store.
 func (s *Server) redeliver(ls *leaderState) {
+	ls.mu.Lock()
+	due := time.Since(ls.lastRedeliver) >= s.cfg.InquireAfter
+	if due {
+		ls.lastRedeliver = time.Now()
+	}
+	ls.mu.Unlock()
+	if !due {
+		return
+	}
 	co, err := OpenCoordinator(ls.group, engineStore{s.host.Engine()})
 	if err != nil {
 		return
 	}
 	ls.mu.Lock()
-	if ls.delivering == nil {
-		ls.delivering = map[TxnID]time.Time{}
-	}
+	seen := make(map[TxnID]bool)
 	var todo []DecisionRecord
 	for _, d := range co.Undelivered() {
-		first, ok := ls.delivering[d.ID]
-		switch {
-		case !ok:
-			ls.delivering[d.ID] = time.Now()
-		case time.Since(first) > s.cfg.InquireAfter:
-			ls.delivering[d.ID] = time.Now()
+		seen[d.ID] = true
+		if ls.undelivered[d.ID] {
 			todo = append(todo, d)
 		}
 	}
+	ls.undelivered = seen
 	ls.mu.Unlock()
 	for _, d := range todo {
 		s.spawn(func(ctx context.Context) { s.deliver(ctx, ls.group, d, nil) })
