@@ -9,6 +9,7 @@
 // # Lock table flow
 //
 //	read at leader ──► Acquire(txn, key, Shared) ─┬─► Granted: read, reply
+//	scan at leader ──► AcquireRange(txn, span) ───┤
 //	prepare (writes) ► Acquire(txn, key, Exclusive)│
 //	                                              ├─► Waiting: park the request;
 //	                                              │     abort every txn in Wound,
@@ -35,6 +36,9 @@
 //     shared locks are leader memory and die with the leadership.
 //  4. Waiters are granted in start-timestamp order (oldest first); a run
 //     of compatible shared requests at the head is granted together.
+//  5. A scan holds its span shared (rangelock.go): no other transaction
+//     writes a key inside it until the scanner ends, so predicates read
+//     by a transaction stay true until its commit (no phantoms).
 //
 // # Two-phase commit state machines
 //

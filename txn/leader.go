@@ -130,6 +130,22 @@ func (s *Server) acquire(ctx context.Context, ls *leaderState, meta TxnMeta, key
 }
 
 func (s *Server) acquireOne(ctx context.Context, ls *leaderState, meta TxnMeta, key []byte, mode Mode) error {
+	return s.lock(ctx, ls, meta,
+		func() Result { return ls.lt.Acquire(meta, key, mode) },
+		func() bool { return ls.lt.holdsLocked(meta.ID, key, mode) })
+}
+
+// acquireSpan takes a shared lock on the span [start, end) for a scan.
+func (s *Server) acquireSpan(ctx context.Context, ls *leaderState, meta TxnMeta, start, end []byte) error {
+	return s.lock(ctx, ls, meta,
+		func() Result { return ls.lt.AcquireRange(meta, start, end) },
+		func() bool { return ls.lt.holdsRangeLocked(meta.ID, start, end) })
+}
+
+// lock runs one lock-table request (try) for txn under wound-wait: it
+// wounds or asks to abort what try says, and parks until granted, the
+// transaction is aborted, or ctx ends. held says whether the lock is held.
+func (s *Server) lock(ctx context.Context, ls *leaderState, meta TxnMeta, try func() Result, held func() bool) error {
 	ls.mu.Lock()
 	if ls.dead {
 		ls.mu.Unlock()
@@ -139,12 +155,12 @@ func (s *Server) acquireOne(ctx context.Context, ls *leaderState, meta TxnMeta, 
 		ls.mu.Unlock()
 		return retryableErr("txn: %s was aborted at group %d (wounded by an older transaction or idle too long)", meta.ID, ls.group)
 	}
-	if _, ok := ls.prepared[meta.ID]; ok && !ls.lt.holdsLocked(meta.ID, key, mode) {
+	if _, ok := ls.prepared[meta.ID]; ok && !held() {
 		ls.mu.Unlock()
 		return invalid("txn: %s is prepared at group %d and cannot take new locks", meta.ID, ls.group)
 	}
 	ls.lastSeen[meta.ID] = time.Now()
-	res := ls.lt.Acquire(meta, key, mode)
+	res := try()
 	switch res.Status {
 	case Granted:
 		ls.mu.Unlock()
@@ -169,7 +185,7 @@ func (s *Server) acquireOne(ctx context.Context, ls *leaderState, meta TxnMeta, 
 		s.askAbortLocked(ls, w)
 	}
 	// The wounds above may have granted this request already.
-	if held := ls.lt.holdsLocked(meta.ID, key, mode); held {
+	if held() {
 		ls.mu.Unlock()
 		return nil
 	}
@@ -240,11 +256,13 @@ func (lt *LockTable) releaseShared(id TxnID) []Grant {
 	}
 	var grants []Grant
 	for _, key := range lt.heldKeys(id, Shared) {
-		k := string(key)
-		delete(t.held, k)
-		grants = lt.dropKey(t, k, grants)
+		delete(t.held, string(key))
+		grants = lt.dropKey(t, string(key), grants)
 	}
-	return grants
+	for _, k := range lt.dropSpans(t) {
+		grants = lt.regrant(k, grants)
+	}
+	return lt.grantSpans(grants)
 }
 
 // knows reports whether the table knows id (it holds or awaits a lock).

@@ -124,6 +124,9 @@ type Grant struct {
 	Txn  TxnID
 	Key  []byte
 	Mode Mode
+	// Range marks a span lock (AcquireRange) on [Key, End).
+	Range bool
+	End   []byte
 }
 
 // Lock is a holder or a queued request, for introspection.
@@ -178,6 +181,10 @@ type LockTable struct {
 	locks   map[string]*keyLocks
 	txns    map[TxnID]*txnState
 	metrics LockTableMetrics
+	// ranges are the held shared span locks of scans (see rangelock.go);
+	// rangeQueue the parked span requests, oldest first.
+	ranges     []*rangeEntry
+	rangeQueue []*rangeEntry
 }
 
 type txnState struct {
@@ -187,6 +194,10 @@ type txnState struct {
 	held map[string]Mode
 	// waiting is the set of keys where this txn has a queued request.
 	waiting map[string]struct{}
+	// ranges are the spans this txn holds shared; waitingRange its parked
+	// span request (a transaction's requests at a leader are sequential).
+	ranges       []*rangeEntry
+	waitingRange *rangeEntry
 }
 
 // keyLocks is the state of one key: holders (at most one if any is
@@ -258,7 +269,7 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 	}
 	// Every queue head was blocked before this call, and a new or stronger
 	// request unblocks nobody: only req itself can be granted.
-	for _, e := range kl.grantHead() {
+	for _, e := range lt.grantHead(k, kl) {
 		if e != req {
 			panic(errors.AssertionFailedf("txn: acquire by %s granted %s", t.meta.ID, e.txn.meta.ID))
 		}
@@ -268,7 +279,7 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 	if queued {
 		lt.metrics.Waits++
 	}
-	return lt.waitResult(kl, req)
+	return lt.waitResult(k, kl, req)
 }
 
 // register returns the state of txn, creating it on first sight.
@@ -292,37 +303,69 @@ func (lt *LockTable) register(txn TxnMeta) *txnState {
 
 // waitResult lists what req waits for and wounds younger conflicting
 // holders.
-func (lt *LockTable) waitResult(kl *keyLocks, req *lockEntry) Result {
+func (lt *LockTable) waitResult(k string, kl *keyLocks, req *lockEntry) Result {
 	res := Result{Status: Waiting}
+	lt.keyBlockers(&res, k, kl, req, true)
+	lt.sortByAge(res.WaitsFor)
+	return res
+}
+
+// keyBlockers adds to res what the queued request req on key k waits
+// for: conflicting holders of k, spans held over k (for a writer), and
+// older conflicting requests queued ahead. With wound, younger holders
+// are wounded as they are found.
+func (lt *LockTable) keyBlockers(res *Result, k string, kl *keyLocks, req *lockEntry, wound bool) {
 	t := req.txn
 	for _, h := range kl.holders {
-		if h.txn == t || !conflicts(h.mode, req.mode) {
-			continue
-		}
-		res.WaitsFor = append(res.WaitsFor, h.txn.meta.ID)
-		if !t.meta.olderThan(h.txn.meta) || lt.opts.TestingKnobs.NoWound {
-			continue
-		}
-		switch {
-		case h.txn.meta.Prepared:
-			res.WoundPrepared = append(res.WoundPrepared, h.txn.meta.ID)
-			lt.metrics.WoundsPrepared++
-		case !h.txn.wounded:
-			h.txn.wounded = true
-			res.Wound = append(res.Wound, h.txn.meta.ID)
-			lt.metrics.Wounds++
+		if h.txn != t && conflicts(h.mode, req.mode) {
+			lt.blockedBy(res, t, h.txn, wound)
 		}
 	}
 	for _, q := range kl.queue {
 		if q == req {
 			break
 		}
-		if q.txn != t && conflicts(q.mode, req.mode) && !slices.Contains(res.WaitsFor, q.txn.meta.ID) {
-			res.WaitsFor = append(res.WaitsFor, q.txn.meta.ID)
+		if q.txn != t && conflicts(q.mode, req.mode) {
+			lt.blockedBy(res, t, q.txn, false)
 		}
 	}
-	lt.sortByAge(res.WaitsFor)
-	return res
+	if req.mode != Exclusive {
+		return
+	}
+	for _, r := range lt.ranges {
+		if r.txn != t && r.contains(k) {
+			lt.blockedBy(res, t, r.txn, wound)
+		}
+	}
+	for _, r := range lt.rangeQueue {
+		if r.txn != t && r.txn.meta.olderThan(t.meta) && r.contains(k) {
+			lt.blockedBy(res, t, r.txn, false)
+		}
+	}
+}
+
+// blockedBy notes in res that t's request waits for h. With wound, a
+// younger h is wounded (or reported when it is prepared and cannot be);
+// without, the wait is only recorded (h is queued ahead, or the caller
+// only asks).
+func (lt *LockTable) blockedBy(res *Result, t, h *txnState, wound bool) {
+	if !slices.Contains(res.WaitsFor, h.meta.ID) {
+		res.WaitsFor = append(res.WaitsFor, h.meta.ID)
+	}
+	if !wound || !t.meta.olderThan(h.meta) || lt.opts.TestingKnobs.NoWound {
+		return
+	}
+	switch {
+	case h.meta.Prepared:
+		if !slices.Contains(res.WoundPrepared, h.meta.ID) {
+			res.WoundPrepared = append(res.WoundPrepared, h.meta.ID)
+			lt.metrics.WoundsPrepared++
+		}
+	case !h.wounded:
+		h.wounded = true
+		res.Wound = append(res.Wound, h.meta.ID)
+		lt.metrics.Wounds++
+	}
 }
 
 // MarkPrepared records that txn's prepare record was applied: from now on
@@ -336,7 +379,7 @@ func (lt *LockTable) MarkPrepared(id TxnID) (wasWounded bool) {
 	if t == nil {
 		return false
 	}
-	if len(t.waiting) > 0 {
+	if len(t.waiting) > 0 || t.waitingRange != nil {
 		panic(errors.AssertionFailedf("txn: %s prepared while waiting for %d locks", id, len(t.waiting)))
 	}
 	t.meta.Prepared = true
@@ -365,21 +408,32 @@ func (lt *LockTable) Release(id TxnID) []Grant {
 			keys = append(keys, k)
 		}
 	}
+	// Keys whose queued writers t's spans blocked may go ahead now.
+	keys = append(keys, lt.dropSpans(t)...)
 	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	delete(lt.txns, id)
 	var grants []Grant
 	for _, k := range keys {
 		grants = lt.dropKey(t, k, grants)
 	}
-	return grants
+	return lt.grantSpans(grants)
 }
 
 // dropKey removes t's hold and queued request on key k and appends the
 // requests this grants.
 func (lt *LockTable) dropKey(t *txnState, k string, grants []Grant) []Grant {
+	lt.locks[k].remove(t)
+	return lt.regrant(k, grants)
+}
+
+// regrant grants what can go ahead on key k now and appends it to grants.
+func (lt *LockTable) regrant(k string, grants []Grant) []Grant {
 	kl := lt.locks[k]
-	kl.remove(t)
-	for _, e := range kl.grantHead() {
+	if kl == nil {
+		return grants
+	}
+	for _, e := range lt.grantHead(k, kl) {
 		lt.noteGranted(k, e)
 		grants = append(grants, Grant{Txn: e.txn.meta.ID, Key: []byte(k), Mode: e.mode})
 		lt.metrics.Grants++
@@ -408,6 +462,7 @@ func (lt *LockTable) Rebuild(prepared []PreparedTxn) (dropped []TxnID) {
 	old := lt.txns
 	lt.locks = make(map[string]*keyLocks)
 	lt.txns = make(map[TxnID]*txnState)
+	lt.ranges, lt.rangeQueue = nil, nil
 	for _, p := range prepared {
 		meta := p.Txn
 		meta.Prepared = true
@@ -455,11 +510,12 @@ func (kl *keyLocks) enqueue(e *lockEntry) {
 	kl.queue = slices.Insert(kl.queue, i, e)
 }
 
-// grantHead grants queued requests from the head for as long as they are
-// compatible with the holders, and returns them in order. Stopping at the
+// grantHead grants queued requests on key k from the head for as long as
+// they are compatible with the holders and with the span locks held or
+// requested ahead of them, and returns them in order. Stopping at the
 // first blocked request is what keeps younger requests from overtaking an
 // older one; compatible shared requests at the head go together.
-func (kl *keyLocks) grantHead() []*lockEntry {
+func (lt *LockTable) grantHead(k string, kl *keyLocks) []*lockEntry {
 	var granted []*lockEntry
 	for len(kl.queue) > 0 {
 		q := kl.queue[0]
@@ -467,6 +523,9 @@ func (kl *keyLocks) grantHead() []*lockEntry {
 			if h.txn != q.txn && conflicts(h.mode, q.mode) {
 				return granted
 			}
+		}
+		if q.mode == Exclusive && lt.spanBlocks(q.txn, k) {
+			return granted
 		}
 		kl.queue = kl.queue[1:]
 		if h := kl.holder(q.txn); h != nil {
@@ -570,26 +629,16 @@ func (lt *LockTable) WaitsFor(id TxnID) []TxnID {
 	if t == nil {
 		return nil
 	}
-	var out []TxnID
+	var res Result
 	for k := range t.waiting {
 		kl := lt.locks[k]
-		req := kl.request(t)
-		for _, e := range kl.holders {
-			if e.txn != t && conflicts(e.mode, req.mode) && !slices.Contains(out, e.txn.meta.ID) {
-				out = append(out, e.txn.meta.ID)
-			}
-		}
-		for _, e := range kl.queue {
-			if e == req {
-				break
-			}
-			if e.txn != t && conflicts(e.mode, req.mode) && !slices.Contains(out, e.txn.meta.ID) {
-				out = append(out, e.txn.meta.ID)
-			}
-		}
+		lt.keyBlockers(&res, k, kl, kl.request(t), false)
 	}
-	lt.sortByAge(out)
-	return out
+	if r := t.waitingRange; r != nil {
+		lt.spanBlockers(&res, r, false)
+	}
+	lt.sortByAge(res.WaitsFor)
+	return res.WaitsFor
 }
 
 // Metrics returns the counters and gauges.

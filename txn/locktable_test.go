@@ -23,6 +23,8 @@ import (
 //	acquire txn=N key=K mode=shared|exclusive
 //	    Acquire; prints "granted", "wounded", or
 //	    "waiting for A,B" then "wound X,Y" / "wound-prepared Z" if any.
+//	acquire-range txn=N start=K [end=K]
+//	    AcquireRange on [start, end) (no end: unbounded); prints as acquire.
 //	release txn=N
 //	    Release; prints one "grant N K mode" line per woken request, in
 //	    the order returned, or "no grants".
@@ -77,6 +79,12 @@ func TestLockTableDataDriven(t *testing.T) {
 				d.ScanArgs(t, "key", &key)
 				d.ScanArgs(t, "mode", &mode)
 				return fmtResult(lt.Acquire(m, []byte(key), parseMode(t, d, mode)))
+			case "acquire-range":
+				m := argTxn(d)
+				var start, end string
+				d.ScanArgs(t, "start", &start)
+				d.MaybeScanArgs(t, "end", &end)
+				return fmtResult(lt.AcquireRange(m, []byte(start), spanEnd(end)))
 			case "release":
 				grants := lt.Release(argTxn(d).ID)
 				if len(grants) == 0 {
@@ -84,6 +92,10 @@ func TestLockTableDataDriven(t *testing.T) {
 				}
 				var b strings.Builder
 				for _, g := range grants {
+					if g.Range {
+						fmt.Fprintf(&b, "grant %s [%s,%s) %s\n", testName(g.Txn), g.Key, g.End, g.Mode)
+						continue
+					}
 					fmt.Fprintf(&b, "grant %s %s %s\n", testName(g.Txn), g.Key, g.Mode)
 				}
 				return b.String()
@@ -188,7 +200,8 @@ func fmtLocks(ls []Lock) string {
 func fmtTable(lt *LockTable) string {
 	var b strings.Builder
 	keys := lt.Keys()
-	if len(keys) == 0 {
+	held, queued := lt.Spans()
+	if len(keys)+len(held)+len(queued) == 0 {
 		b.WriteString("empty\n")
 	}
 	for _, k := range keys {
@@ -197,6 +210,12 @@ func fmtTable(lt *LockTable) string {
 			fmt.Fprintf(&b, " | waiting %s", fmtLocks(ws))
 		}
 		b.WriteString("\n")
+	}
+	for _, sp := range held {
+		fmt.Fprintf(&b, "span [%s,%s): holder %s\n", sp.Start, sp.End, testName(sp.Txn))
+	}
+	for _, sp := range queued {
+		fmt.Fprintf(&b, "span [%s,%s): waiting %s\n", sp.Start, sp.End, testName(sp.Txn))
 	}
 	var wounded, prepared []string
 	for id, t := range lt.txns {
@@ -241,11 +260,25 @@ type simTxn struct {
 
 func (s *simTxn) locks() int { return len(s.reads) + len(s.writes) }
 
-func (s *simTxn) next() (string, Mode) {
+// next returns the next lock: a key, or for a read written "b-d" the
+// span [b, d) ("b-": unbounded), with end non-nil only for spans.
+func (s *simTxn) next() (key string, end *string, mode Mode) {
 	if s.pc < len(s.reads) {
-		return s.reads[s.pc], Shared
+		k := s.reads[s.pc]
+		if start, e, ok := strings.Cut(k, "-"); ok {
+			return start, &e, Shared
+		}
+		return k, nil, Shared
 	}
-	return s.writes[s.pc-len(s.reads)], Exclusive
+	return s.writes[s.pc-len(s.reads)], nil, Exclusive
+}
+
+// spanEnd converts a sim span end ("" = unbounded) to AcquireRange's.
+func spanEnd(e string) []byte {
+	if e == "" {
+		return nil
+	}
+	return []byte(e)
 }
 
 type sim struct {
@@ -301,8 +334,13 @@ func (s *sim) do(a action) error {
 		t.meta.Prepared = false
 		t.aborts++
 	case t.pc < t.locks():
-		key, mode := t.next()
-		res := s.lt.Acquire(t.meta, []byte(key), mode)
+		key, end, mode := t.next()
+		var res Result
+		if end != nil {
+			res = s.lt.AcquireRange(t.meta, []byte(key), spanEnd(*end))
+		} else {
+			res = s.lt.Acquire(t.meta, []byte(key), mode)
+		}
 		switch res.Status {
 		case Granted:
 			t.pc++
@@ -353,8 +391,9 @@ func (s *sim) oldest() *simTxn {
 func (s *sim) release(t *simTxn) {
 	for _, g := range s.lt.Release(t.meta.ID) {
 		w := s.byID[g.Txn]
-		key, mode := w.next()
-		if !w.parked || key != string(g.Key) || mode != g.Mode {
+		key, end, mode := w.next()
+		if !w.parked || key != string(g.Key) || mode != g.Mode || (end != nil) != g.Range ||
+			(end != nil && !bytes.Equal(spanEnd(*end), g.End)) {
 			panic(fmt.Sprintf("unexpected grant %s %s %s", testName(g.Txn), g.Key, g.Mode))
 		}
 		w.parked = false
@@ -367,6 +406,9 @@ func (s *sim) release(t *simTxn) {
 // graph is acyclic once edges into wounded txns (being aborted) are
 // dropped, and fully acyclic when no wound is pending.
 func (s *sim) checkWaitsFor() error {
+	if err := checkExclusion(s.lt); err != nil {
+		return err
+	}
 	edges := map[TxnID][]TxnID{}
 	pending := false
 	for _, t := range s.txns {
@@ -397,6 +439,31 @@ func (s *sim) checkWaitsFor() error {
 			h := s.byID[hid]
 			if !h.meta.olderThan(t.meta) && !h.doomed && !h.meta.Prepared {
 				return fmt.Errorf("%s waits for younger live %s", testName(t.meta.ID), testName(hid))
+			}
+		}
+	}
+	return nil
+}
+
+// checkExclusion is the safety property: an exclusive holder of a key is
+// its only holder, and no other transaction holds a span over it.
+func checkExclusion(lt *LockTable) error {
+	held, _ := lt.Spans()
+	for _, k := range lt.Keys() {
+		hs := lt.Holders(k)
+		for _, h := range hs {
+			if h.Mode != Exclusive {
+				continue
+			}
+			if len(hs) > 1 {
+				return fmt.Errorf("%s holds %s exclusive beside %s", testName(h.Txn), k, fmtLocks(hs))
+			}
+			for _, sp := range held {
+				r := rangeEntry{start: sp.Start, end: sp.End}
+				if sp.Txn != h.Txn && r.contains(string(k)) {
+					return fmt.Errorf("%s holds %s exclusive inside %s's span [%s,%s)",
+						testName(h.Txn), k, testName(sp.Txn), sp.Start, sp.End)
+				}
 			}
 		}
 	}
@@ -484,6 +551,18 @@ func genSimTxns(rt *rapid.T) []*simTxn {
 	nKeys := rapid.IntRange(1, 5).Draw(rt, "keys")
 	key := rapid.Map(rapid.IntRange(0, nKeys-1), func(i int) string { return string(rune('a' + i)) })
 	keys := rapid.SliceOfNDistinct(key, 0, 3, func(k string) string { return k })
+	// A read is a key or, one time in three, a span [k, k+w) or [k, ∞).
+	read := rapid.Custom(func(rt *rapid.T) string {
+		k := key.Draw(rt, "key")
+		if rapid.IntRange(0, 2).Draw(rt, "span") > 0 {
+			return k
+		}
+		if w := rapid.IntRange(0, nKeys).Draw(rt, "width"); w > 0 {
+			return k + "-" + string(rune(k[0])+rune(w))
+		}
+		return k + "-"
+	})
+	reads := rapid.SliceOfNDistinct(read, 0, 3, func(k string) string { return k })
 	txns := make([]*simTxn, n)
 	for i := range txns {
 		txns[i] = &simTxn{
@@ -491,7 +570,7 @@ func genSimTxns(rt *rapid.T) []*simTxn {
 				ID:      testID(fmt.Sprintf("t%d", i)),
 				StartTS: rapid.Int64Range(1, 6).Draw(rt, "ts"), // collisions test the ID tie-break
 			},
-			reads:  keys.Draw(rt, "reads"),
+			reads:  reads.Draw(rt, "reads"),
 			writes: keys.Draw(rt, "writes"),
 		}
 	}
@@ -577,6 +656,17 @@ func TestLockTableCallerBugsPanic(t *testing.T) {
 			lt.Acquire(t1, []byte("a"), Exclusive)
 			lt.MarkPrepared(t1.ID)
 			lt.Acquire(t1, []byte("b"), Shared)
+		}},
+		{"prepared acquires a new span", func(lt *LockTable) {
+			lt.Acquire(t1, []byte("a"), Exclusive)
+			lt.MarkPrepared(t1.ID)
+			lt.AcquireRange(t1, []byte("b"), []byte("c"))
+		}},
+		{"empty span", func(lt *LockTable) { lt.AcquireRange(t1, []byte("b"), []byte("b")) }},
+		{"prepared while waiting for a span", func(lt *LockTable) {
+			lt.Acquire(t1, []byte("a"), Exclusive)
+			lt.AcquireRange(t2, []byte("a"), nil)
+			lt.MarkPrepared(t2.ID)
 		}},
 		{"prepared while waiting", func(lt *LockTable) {
 			lt.Acquire(t1, []byte("a"), Exclusive)

@@ -77,6 +77,10 @@ type ServerTestingKnobs struct {
 	// EarlyReadLockRelease drops a transaction's shared locks when it
 	// prepares, before its decision (breaks invariant 6).
 	EarlyReadLockRelease bool
+	// NoScanSpanLocks locks only the rows a read-write transaction's scan
+	// returns, not the span it read (breaks invariant 6 for predicates:
+	// phantoms).
+	NoScanSpanLocks bool
 }
 
 func (c *ServerConfig) ensureDefaults() {
@@ -344,28 +348,47 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	if err != nil || !req.Scan {
 		return resp, err
 	}
-	// Find the rows, lock them, and read them again under the locks.
+	// Find where the scan stops (limit or group end), lock the span up to
+	// there so that nothing can be inserted into it or deleted from it
+	// until this transaction ends (no phantoms), then read it under the
+	// lock. Rows written in between are in the span too: the scan returns
+	// at most limit of them and resumes after the last one returned.
 	_, _, rows, resume, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, req.EndKey, req.Limit)
 	if err != nil {
 		return nil, err
 	}
-	keys := make([][]byte, len(rows))
-	for i, r := range rows {
-		keys[i] = r.Key
+	end := req.EndKey
+	if len(resume) > 0 {
+		end = resume
 	}
-	if err := s.acquire(ctx, ls, meta, keys, Shared); err != nil {
-		return nil, err
+	if len(end) == 0 {
+		end = nil
 	}
-	vals, found, _, _, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, keys, false, nil, nil, 0)
+	switch {
+	case s.cfg.TestingKnobs.NoScanSpanLocks:
+		// The start key too, so that the leader knows the reader even
+		// when the scan is empty.
+		keys := [][]byte{req.StartKey}
+		for _, r := range rows {
+			keys = append(keys, r.Key)
+		}
+		if err := s.acquire(ctx, ls, meta, keys, Shared); err != nil {
+			return nil, err
+		}
+	case end == nil || bytes.Compare(req.StartKey, end) < 0:
+		if err := s.acquireSpan(ctx, ls, meta, req.StartKey, end); err != nil {
+			return nil, err
+		}
+	}
+	_, _, rows, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, end, req.Limit)
 	if err != nil {
 		return nil, err
 	}
-	for i := range vals {
-		if found[i] {
-			resp.Rows = append(resp.Rows, vals[i])
-		}
-	}
+	resp.Rows = rows
 	resp.ResumeKey = resume
+	if req.Limit > 0 && len(rows) == int(req.Limit) {
+		resp.ResumeKey = append(bytes.Clone(rows[len(rows)-1].Key), 0)
+	}
 	return resp, nil
 }
 
