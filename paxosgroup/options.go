@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/errors"
+	"github.com/meridiandb/meridian/netsim"
 	"github.com/meridiandb/meridian/storage"
 	"google.golang.org/grpc"
 )
@@ -61,6 +62,12 @@ type Options struct {
 	ReplicaGCInterval time.Duration
 	// DialOptions for peer connections (credentials arrive with TLS).
 	DialOptions []grpc.DialOption
+	// Network simulates the WAN on Raft traffic between nodes: latency by
+	// the regions of the nodes' descriptors (--latency) and, through its
+	// Faults, partitions, loss and extra delay. Nil: none, at the cost of
+	// a nil check per message. TestingKnobs.Faults, if set, replaces the
+	// network's faults.
+	Network *netsim.Network
 	// Now is the monotonic clock used for leases and liveness; default
 	// time.Now (whose readings carry Go's monotonic clock).
 	Now func() time.Time

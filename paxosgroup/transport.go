@@ -4,11 +4,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/errors"
 	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/netsim"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -32,6 +36,14 @@ type transportHandler interface {
 // in the next one, so batches grow with load and latency stays low when
 // idle. Snapshots use their own streaming RPC so that a large one never
 // delays heartbeats.
+//
+// With a simulated network (Options.Network, or fault knobs), each queued
+// message carries the time the network lets it arrive: the peer's sender
+// takes only what is due, and one timer per peer wakes it for the next
+// due message. The delay is applied on the sending node (for heartbeat
+// acknowledgements, which ride back on the same stream, on the node that
+// receives them), so the receiving side of a stream is unchanged. Without
+// a network the queue carries no times and no timer exists.
 type transport struct {
 	pb.UnimplementedRaftServer
 
@@ -40,7 +52,13 @@ type transport struct {
 	resolve func(node uint64) (string, bool)
 	dialOps []grpc.DialOption
 	faults  *Faults
+	net     *netsim.Network // nil: no simulation, at the cost of nil checks
 	logger  *slog.Logger
+	// regions maps node IDs to regions for the simulated network. It is
+	// learnt from the node lists that outgoing heartbeats carry, because
+	// messages are sent under replica locks, which must not wait for the
+	// host's node directory (lock order: Host.mu before replica.mu).
+	regions atomic.Pointer[map[uint64]string]
 
 	mu struct {
 		sync.Mutex
@@ -57,9 +75,21 @@ func newTransport(nodeID uint64, h transportHandler, resolve func(uint64) (strin
 		handler: h,
 		resolve: resolve,
 		dialOps: opts.DialOptions,
-		faults:  opts.TestingKnobs.Faults,
+		net:     opts.Network,
 		logger:  opts.Logger,
 		stopper: make(chan struct{}),
+	}
+	// The fault knob overrides the network's faults, so a test cluster can
+	// share a latency matrix and still partition only its own nodes.
+	if f := opts.TestingKnobs.Faults; f != nil {
+		if t.net == nil {
+			t.net = netsim.New(netsim.Options{Faults: f})
+		} else {
+			t.net = t.net.WithFaults(f)
+		}
+	}
+	if t.net != nil {
+		t.faults = t.net.Faults()
 	}
 	if len(t.dialOps) == 0 {
 		t.dialOps = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
@@ -80,7 +110,29 @@ type peer struct {
 		heartbeats []*pb.Heartbeat
 		conn       *grpc.ClientConn
 		addr       string
+
+		// Only with a simulated network.
+		sim simQueue
 	}
+}
+
+// simQueue holds what the simulated network has not delivered yet. msgDue
+// and hbDue run parallel to peer.mu.msgs and peer.mu.heartbeats and never
+// decrease, so what is due is a prefix. Heartbeats queue instead of
+// replacing each other: with a one-way delay longer than the heartbeat
+// interval, replacing would postpone every heartbeat forever.
+type simQueue struct {
+	out, back *netsim.Path // to the peer, and back (acks); nil until used
+	msgDue    []time.Time
+	hbDue     []time.Time
+	acks      []heldAcks
+	timer     netsim.Timer // wakes the sender at timerAt
+	timerAt   time.Time
+}
+
+type heldAcks struct {
+	due  time.Time
+	acks []*pb.HeartbeatAck
 }
 
 // maxQueued bounds what waits for a peer that cannot be reached: Raft
@@ -105,7 +157,7 @@ func (t *transport) peer(node uint64) *peer {
 
 // send queues a Raft message for node.
 func (t *transport) send(node uint64, env *pb.RaftEnvelope) {
-	if t.faults.dropped(t.nodeID, node) {
+	if t.faults.Blocked(t.nodeID, node) {
 		return
 	}
 	p := t.peer(node)
@@ -114,7 +166,12 @@ func (t *transport) send(node uint64, env *pb.RaftEnvelope) {
 	}
 	p.mu.Lock()
 	if len(p.mu.msgs) < maxQueued {
-		p.mu.msgs = append(p.mu.msgs, env)
+		if t.net == nil {
+			p.mu.msgs = append(p.mu.msgs, env)
+		} else if due, lost := p.scheduleLocked(&p.mu.sim.msgDue); !lost {
+			p.mu.msgs = append(p.mu.msgs, env)
+			p.mu.sim.msgDue = append(p.mu.sim.msgDue, due)
+		}
 	}
 	p.mu.Unlock()
 	p.wake()
@@ -122,18 +179,167 @@ func (t *transport) send(node uint64, env *pb.RaftEnvelope) {
 
 // sendHeartbeat queues a liveness heartbeat for node.
 func (t *transport) sendHeartbeat(node uint64, hb *pb.Heartbeat) {
-	if t.faults.dropped(t.nodeID, node) {
+	if t.faults.Blocked(t.nodeID, node) {
 		return
 	}
 	p := t.peer(node)
 	if p == nil {
 		return
 	}
+	if t.net != nil {
+		t.learnRegions(hb.Sender, hb.Nodes)
+	}
 	p.mu.Lock()
-	// Only the newest heartbeat matters.
-	p.mu.heartbeats = append(p.mu.heartbeats[:0], hb)
+	switch {
+	case t.net == nil:
+		// Only the newest heartbeat matters.
+		p.mu.heartbeats = append(p.mu.heartbeats[:0], hb)
+	default:
+		// Of the heartbeats already due, only the newest will be sent.
+		q := &p.mu.sim
+		now := p.t.net.Clock().Now()
+		if n := sort.Search(len(q.hbDue), func(i int) bool { return q.hbDue[i].After(now) }); n > 1 {
+			p.mu.heartbeats, q.hbDue = p.mu.heartbeats[n-1:], q.hbDue[n-1:]
+		}
+		if due, lost := p.scheduleLocked(&q.hbDue); !lost && len(q.hbDue) < maxQueued {
+			p.mu.heartbeats = append(p.mu.heartbeats, hb)
+			q.hbDue = append(q.hbDue, due)
+		}
+	}
 	p.mu.Unlock()
 	p.wake()
+}
+
+// learnRegions records the regions of the nodes a heartbeat describes,
+// copying the map only when one changed (rarely: regions are fixed, nodes
+// come and go).
+func (t *transport) learnRegions(sender *pb.NodeDescriptor, nodes []*pb.NodeDescriptor) {
+	cur := t.regions.Load()
+	var next map[uint64]string
+	learn := func(n *pb.NodeDescriptor) {
+		if n.GetNodeId() == 0 || n.GetRegion() == "" || (cur != nil && (*cur)[n.NodeId] == n.Region) {
+			return
+		}
+		if next == nil {
+			next = make(map[uint64]string)
+			if cur != nil {
+				maps.Copy(next, *cur)
+			}
+		}
+		next[n.NodeId] = n.Region
+	}
+	learn(sender)
+	for _, n := range nodes {
+		learn(n)
+	}
+	if next != nil {
+		t.regions.Store(&next)
+	}
+}
+
+// endpoints places this node and node for the simulated network; a node
+// whose region is not known yet (before the first heartbeat) is in no
+// region: no latency.
+func (t *transport) endpoints(node uint64) (self, peer netsim.Endpoint) {
+	self, peer = netsim.Endpoint{Node: t.nodeID}, netsim.Endpoint{Node: node}
+	if m := t.regions.Load(); m != nil {
+		self.Region, peer.Region = (*m)[t.nodeID], (*m)[node]
+	}
+	return self, peer
+}
+
+// pathsLocked returns the paths to the peer and back, (re)made while a
+// region is unknown: a peer can be sent to before its descriptor arrives.
+func (p *peer) pathsLocked() (out, back *netsim.Path) {
+	q := &p.mu.sim
+	if q.out == nil || q.out.From().Region == "" || q.out.To().Region == "" {
+		self, peer := p.t.endpoints(p.nodeID)
+		if q.out == nil || self != q.out.From() || peer != q.out.To() {
+			q.out, q.back = p.t.net.NewPath(self, peer), p.t.net.NewPath(peer, self)
+		}
+	}
+	return q.out, q.back
+}
+
+// scheduleLocked asks the network when a message sent now reaches the
+// peer; due is the queue it will join, whose order it must keep (a path
+// made anew when a region became known starts its own order).
+func (p *peer) scheduleLocked(due *[]time.Time) (time.Time, bool) {
+	out, _ := p.pathsLocked()
+	at, lost := out.Schedule(out.Clock().Now())
+	if n := len(*due); !lost && n > 0 && at.Before((*due)[n-1]) {
+		at = (*due)[n-1]
+	}
+	return at, lost
+}
+
+// holdAcks keeps acknowledgements that just arrived until the trip back
+// from the peer is over; the sender loop delivers them.
+func (p *peer) holdAcks(acks []*pb.HeartbeatAck) {
+	if len(acks) == 0 {
+		return
+	}
+	p.mu.Lock()
+	_, back := p.pathsLocked()
+	at, lost := back.Schedule(back.Clock().Now())
+	if !lost {
+		p.mu.sim.acks = append(p.mu.sim.acks, heldAcks{due: at, acks: acks})
+	}
+	p.mu.Unlock()
+	p.wake()
+}
+
+// dueAcks removes and returns the held acknowledgements that are due.
+func (p *peer) dueAcks() []heldAcks {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := &p.mu.sim
+	now := p.t.net.Clock().Now()
+	n := sort.Search(len(q.acks), func(i int) bool { return q.acks[i].due.After(now) })
+	due := q.acks[:n:n]
+	q.acks = q.acks[n:]
+	p.armLocked(now)
+	return due
+}
+
+// armLocked makes sure the sender wakes when the earliest held item is
+// due. One timer per peer, re-armed only when something falls due earlier.
+func (p *peer) armLocked(now time.Time) {
+	q := &p.mu.sim
+	var next time.Time
+	for _, d := range []*[]time.Time{&q.msgDue, &q.hbDue} {
+		if len(*d) > 0 && (next.IsZero() || (*d)[0].Before(next)) {
+			next = (*d)[0]
+		}
+	}
+	if len(q.acks) > 0 && (next.IsZero() || q.acks[0].due.Before(next)) {
+		next = q.acks[0].due
+	}
+	// What is due already needs no timer: whoever queued it woke the
+	// sender, which takes it next.
+	if !next.After(now) || (q.timer != nil && !q.timerAt.After(next)) {
+		return
+	}
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	q.timerAt = next
+	q.timer = p.t.net.Clock().AfterFunc(next.Sub(now), func() {
+		p.mu.Lock()
+		if q.timerAt.Equal(next) {
+			q.timer = nil
+		}
+		p.mu.Unlock()
+		p.wake()
+	})
+}
+
+// stopTimerLocked cancels the sender's wake-up.
+func (p *peer) stopTimerLocked() {
+	if q := &p.mu.sim; q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
 }
 
 func (p *peer) wake() {
@@ -146,6 +352,9 @@ func (p *peer) wake() {
 func (p *peer) take() (*pb.RaftBatch, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.t.net != nil {
+		return p.takeDueLocked()
+	}
 	if len(p.mu.msgs) == 0 && len(p.mu.heartbeats) == 0 {
 		return nil, false
 	}
@@ -155,10 +364,35 @@ func (p *peer) take() (*pb.RaftBatch, bool) {
 	return b, true
 }
 
+// takeDueLocked batches what the simulated network delivers by now: the
+// due messages in order, and the newest due heartbeat.
+func (p *peer) takeDueLocked() (*pb.RaftBatch, bool) {
+	q := &p.mu.sim
+	now := p.t.net.Clock().Now()
+	nm := sort.Search(len(q.msgDue), func(i int) bool { return q.msgDue[i].After(now) })
+	nh := sort.Search(len(q.hbDue), func(i int) bool { return q.hbDue[i].After(now) })
+	var b *pb.RaftBatch
+	if nm > 0 || nh > 0 {
+		b = &pb.RaftBatch{FromNode: p.t.nodeID, ToNode: p.nodeID, Messages: p.mu.msgs[:nm:nm]}
+		if nh > 0 {
+			b.Heartbeats = []*pb.Heartbeat{p.mu.heartbeats[nh-1]}
+		}
+		p.mu.msgs, q.msgDue = p.mu.msgs[nm:], q.msgDue[nm:]
+		p.mu.heartbeats, q.hbDue = p.mu.heartbeats[nh:], q.hbDue[nh:]
+	}
+	p.armLocked(now)
+	return b, b != nil
+}
+
 func (p *peer) discard() {
 	p.mu.Lock()
 	p.mu.msgs = nil
 	p.mu.heartbeats = nil
+	if p.t.net != nil {
+		p.stopTimerLocked()
+		q := &p.mu.sim
+		q.msgDue, q.hbDue, q.acks = nil, nil, nil
+	}
 	p.mu.Unlock()
 }
 
@@ -195,6 +429,9 @@ func (p *peer) run() {
 			p.mu.Lock()
 			if p.mu.conn != nil {
 				_ = p.mu.conn.Close()
+			}
+			if p.t.net != nil {
+				p.stopTimerLocked()
 			}
 			p.mu.Unlock()
 			return
@@ -240,7 +477,11 @@ func (p *peer) stream() error {
 				recvErr <- err
 				return
 			}
-			if p.t.faults.dropped(b.FromNode, p.t.nodeID) {
+			if p.t.faults.Blocked(b.FromNode, p.t.nodeID) {
+				continue
+			}
+			if p.t.net != nil {
+				p.holdAcks(b.Acks)
 				continue
 			}
 			p.t.handler.handleAcks(p.nodeID, b.Acks)
@@ -254,6 +495,11 @@ func (p *peer) stream() error {
 		case err := <-recvErr:
 			return err
 		case <-p.notify:
+		}
+		if p.t.net != nil {
+			for _, h := range p.dueAcks() {
+				p.t.handler.handleAcks(p.nodeID, h.acks)
+			}
 		}
 		for {
 			b, ok := p.take()
@@ -281,7 +527,7 @@ func (t *transport) RaftStream(s pb.Raft_RaftStreamServer) error {
 		if b.ToNode != t.nodeID {
 			return errors.Newf("paxosgroup: batch for node %d reached node %d", b.ToNode, t.nodeID)
 		}
-		if t.faults.dropped(b.FromNode, t.nodeID) {
+		if t.faults.Blocked(b.FromNode, t.nodeID) {
 			continue
 		}
 		acks := t.handler.handleBatch(b)
@@ -297,11 +543,22 @@ func (t *transport) RaftStream(s pb.Raft_RaftStreamServer) error {
 const snapshotChunkBytes = 1 << 20
 
 // sendSnapshot streams a snapshot: the header, then the span's records
-// produced by export, in chunks.
+// produced by export, in chunks. A simulated network holds it for the trip
+// there before sending and for the trip back after the answer: snapshots
+// are rare and have a goroutine of their own, so waiting in it stalls
+// nothing else.
 func (t *transport) sendSnapshot(ctx context.Context, node uint64, h *pb.SnapshotHeader,
-	export func(fn func(k, v []byte) error) error) error {
-	if t.faults.dropped(t.nodeID, node) {
-		return errors.Newf("paxosgroup: snapshot to node %d dropped by fault injection", node)
+	export func(fn func(k, v []byte) error) error) (err error) {
+	if t.net != nil {
+		self, peer := t.endpoints(node)
+		if err := t.simTrip(ctx, self, peer); err != nil {
+			return err
+		}
+		defer func() {
+			if err == nil {
+				err = t.simTrip(ctx, peer, self)
+			}
+		}()
 	}
 	p := t.peer(node)
 	if p == nil {
@@ -341,6 +598,16 @@ func (t *transport) sendSnapshot(ctx context.Context, node uint64, h *pb.Snapsho
 	return err
 }
 
+// simTrip waits out one trip of a snapshot exchange, or fails if the
+// network loses it.
+func (t *transport) simTrip(ctx context.Context, from, to netsim.Endpoint) error {
+	d, lost := t.net.Trip(from, to)
+	if lost {
+		return errors.Newf("paxosgroup: snapshot trip from node %d to node %d lost by the simulated network", from.Node, to.Node)
+	}
+	return netsim.Sleep(ctx, t.net.Clock(), d)
+}
+
 // Snapshot implements pb.RaftServer: receives a whole snapshot, then hands
 // it to the host.
 func (t *transport) Snapshot(s pb.Raft_SnapshotServer) error {
@@ -366,7 +633,7 @@ func (t *transport) Snapshot(s pb.Raft_SnapshotServer) error {
 			break
 		}
 	}
-	if t.faults.dropped(h.FromNode, t.nodeID) {
+	if t.faults.Blocked(h.FromNode, t.nodeID) {
 		return errors.New("paxosgroup: snapshot dropped by fault injection")
 	}
 	if err := t.handler.receiveSnapshot(h, keys, values); err != nil {
@@ -388,49 +655,6 @@ func (t *transport) close() {
 }
 
 // Faults injects transport-level failures for tests: one-way or two-way
-// partitions between nodes. A nil *Faults injects nothing.
-type Faults struct {
-	mu      sync.Mutex
-	blocked map[[2]uint64]bool
-}
-
-// Block drops everything sent from node `from` to node `to`.
-func (f *Faults) Block(from, to uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.blocked == nil {
-		f.blocked = make(map[[2]uint64]bool)
-	}
-	f.blocked[[2]uint64{from, to}] = true
-}
-
-// Partition cuts both directions between a and b.
-func (f *Faults) Partition(a, b uint64) {
-	f.Block(a, b)
-	f.Block(b, a)
-}
-
-// Isolate cuts node from every node in others.
-func (f *Faults) Isolate(node uint64, others ...uint64) {
-	for _, o := range others {
-		if o != node {
-			f.Partition(node, o)
-		}
-	}
-}
-
-// Heal removes every injected fault.
-func (f *Faults) Heal() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.blocked = nil
-}
-
-func (f *Faults) dropped(from, to uint64) bool {
-	if f == nil {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.blocked[[2]uint64{from, to}]
-}
+// partitions between nodes, seeded random loss and extra delay (see
+// netsim.Faults). A nil *Faults injects nothing.
+type Faults = netsim.Faults
