@@ -17,6 +17,8 @@
 //	                            callee's interceptors (Network.ServerOptions)
 //	                            hold the request and the response one-way
 //	                            each, so a client needs no matrix.
+//	other request-response      Network.Exchange around each request
+//	protocols (MySQL wire):     (a Raft snapshot is one, too).
 //
 // Invariants:
 //  1. A nil *Network, *LatencyMatrix or *Faults simulates nothing and

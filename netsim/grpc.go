@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/errors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -111,27 +112,25 @@ func (n *Network) UnaryServerInterceptor(region string, node func() uint64) grpc
 		if !ok {
 			return handler(ctx, req)
 		}
-		to := self(region, node)
-		if err := n.trip(ctx, from, to, "request"); err != nil {
-			return nil, err
+		var resp any
+		var herr error
+		err := n.Exchange(ctx, from, self(region, node), func() error {
+			resp, herr = handler(ctx, req)
+			return nil
+		})
+		if err != nil {
+			return nil, toStatus(err)
 		}
-		resp, err := handler(ctx, req)
-		if terr := n.trip(ctx, to, from, "response"); terr != nil {
-			return nil, terr
-		}
-		return resp, err
+		return resp, herr
 	}
 }
 
-func (n *Network) trip(ctx context.Context, from, to Endpoint, what string) error {
-	d, lost := n.Trip(from, to)
-	if lost {
-		return status.Errorf(codes.Unavailable, "netsim: %s from node %d (%s) to node %d (%s) lost", what, from.Node, from.Region, to.Node, to.Region)
+// toStatus turns the network's failures into what a gRPC caller sees.
+func toStatus(err error) error {
+	if errors.Is(err, ErrLost) {
+		return status.Error(codes.Unavailable, err.Error())
 	}
-	if err := Sleep(ctx, n.opts.Clock, d); err != nil {
-		return status.FromContextError(err).Err()
-	}
-	return nil
+	return status.FromContextError(err).Err()
 }
 
 // StreamServerInterceptor delays the messages of a declared caller's
@@ -196,11 +195,10 @@ func (s *delayedStream) SendMsg(m any) error {
 func (s *delayedStream) hold(p *Path, sent time.Time, what string) error {
 	at, lost := p.Schedule(sent)
 	if lost {
-		return status.Errorf(codes.Unavailable, "netsim: stream %s from node %d (%s) to node %d (%s) lost",
-			what, p.from.Node, p.from.Region, p.to.Node, p.to.Region)
+		return toStatus(lostError("stream "+what, p.from, p.to))
 	}
 	if err := Sleep(s.Context(), s.clock, at.Sub(s.clock.Now())); err != nil {
-		return status.FromContextError(err).Err()
+		return toStatus(err)
 	}
 	return nil
 }

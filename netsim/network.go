@@ -1,11 +1,14 @@
 package netsim
 
 import (
+	"context"
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/cockroachdb/errors"
 )
 
 // Options configures a Network. Zero values take the documented defaults.
@@ -86,6 +89,41 @@ func (n *Network) Trip(from, to Endpoint) (delay time.Duration, lost bool) {
 		n.mu.Unlock()
 	}
 	return base + extra, false
+}
+
+// ErrLost marks the failures of trips the network lost (partitions,
+// random loss).
+var ErrLost = errors.New("netsim: message lost")
+
+func lostError(what string, from, to Endpoint) error {
+	return errors.Wrapf(ErrLost, "%s from node %d (%s) to node %d (%s)", what, from.Node, from.Region, to.Node, to.Region)
+}
+
+// Exchange plays the network around one request-response exchange seen
+// from the callee: it waits out the request's trip caller→callee, runs fn,
+// then waits out the response's trip back. It is how a server delays a
+// client for protocols that carry no gRPC metadata (the MySQL wire path,
+// once a session has said where its client is). A lost request returns
+// an ErrLost error without running fn; a lost response returns one after
+// fn ran (the caller cannot tell which, as on a real network). fn's own
+// error is returned once the response has arrived. ctx bounds the waits.
+func (n *Network) Exchange(ctx context.Context, caller, callee Endpoint, fn func() error) error {
+	if err := n.wait(ctx, caller, callee, "request"); err != nil {
+		return err
+	}
+	ferr := fn()
+	if err := n.wait(ctx, callee, caller, "response"); err != nil {
+		return err
+	}
+	return ferr
+}
+
+func (n *Network) wait(ctx context.Context, from, to Endpoint, what string) error {
+	d, lost := n.Trip(from, to)
+	if lost {
+		return lostError(what, from, to)
+	}
+	return Sleep(ctx, n.opts.Clock, d)
 }
 
 // Path is one direction of one ordered channel (a stream): messages leave

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/errors"
 )
 
 var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -188,5 +190,24 @@ func TestManualClock(t *testing.T) {
 	before := c.Created()
 	if err := Sleep(context.Background(), c, 0); err != nil || c.Created() != before {
 		t.Fatal("a zero Sleep must not create a timer")
+	}
+}
+
+func TestExchangeLost(t *testing.T) {
+	f := NewFaults(0)
+	n := New(Options{Faults: f})
+	ran := 0
+	fn := func() error { ran++; return nil }
+	f.Block(1, 2)
+	if err := n.Exchange(context.Background(), Endpoint{Node: 1}, Endpoint{Node: 2}, fn); !errors.Is(err, ErrLost) || ran != 0 {
+		t.Fatalf("lost request: %v, ran %d", err, ran)
+	}
+	f.Heal()
+	f.Block(2, 1)
+	if err := n.Exchange(context.Background(), Endpoint{Node: 1}, Endpoint{Node: 2}, fn); !errors.Is(err, ErrLost) || ran != 1 {
+		t.Fatalf("lost response: %v, ran %d", err, ran)
+	}
+	if err := n.Exchange(context.Background(), Endpoint{Node: 1}, Endpoint{Node: 3}, fn); err != nil || ran != 2 {
+		t.Fatalf("healthy exchange: %v, ran %d", err, ran)
 	}
 }

@@ -548,18 +548,16 @@ const snapshotChunkBytes = 1 << 20
 // are rare and have a goroutine of their own, so waiting in it stalls
 // nothing else.
 func (t *transport) sendSnapshot(ctx context.Context, node uint64, h *pb.SnapshotHeader,
-	export func(fn func(k, v []byte) error) error) (err error) {
-	if t.net != nil {
-		self, peer := t.endpoints(node)
-		if err := t.simTrip(ctx, self, peer); err != nil {
-			return err
-		}
-		defer func() {
-			if err == nil {
-				err = t.simTrip(ctx, peer, self)
-			}
-		}()
+	export func(fn func(k, v []byte) error) error) error {
+	if t.net == nil {
+		return t.streamSnapshot(ctx, node, h, export)
 	}
+	self, peer := t.endpoints(node)
+	return t.net.Exchange(ctx, self, peer, func() error { return t.streamSnapshot(ctx, node, h, export) })
+}
+
+func (t *transport) streamSnapshot(ctx context.Context, node uint64, h *pb.SnapshotHeader,
+	export func(fn func(k, v []byte) error) error) error {
 	p := t.peer(node)
 	if p == nil {
 		return errors.New("paxosgroup: transport closed")
@@ -596,16 +594,6 @@ func (t *transport) sendSnapshot(ctx context.Context, node uint64, h *pb.Snapsho
 	}
 	_, err = s.CloseAndRecv()
 	return err
-}
-
-// simTrip waits out one trip of a snapshot exchange, or fails if the
-// network loses it.
-func (t *transport) simTrip(ctx context.Context, from, to netsim.Endpoint) error {
-	d, lost := t.net.Trip(from, to)
-	if lost {
-		return errors.Newf("paxosgroup: snapshot trip from node %d to node %d lost by the simulated network", from.Node, to.Node)
-	}
-	return netsim.Sleep(ctx, t.net.Clock(), d)
 }
 
 // Snapshot implements pb.RaftServer: receives a whole snapshot, then hands
