@@ -85,7 +85,9 @@ func caller(ctx context.Context) (Endpoint, bool) {
 // own place, plays the WAN for both directions, so a client needs to know
 // only its region. region is the server's region; node, if non-nil,
 // returns its node ID (0 until it joins). Install them only when a network
-// is configured: without them a call costs nothing.
+// is configured: without them a call costs nothing. Raft traffic passes
+// through undelayed because the paxosgroup transport declares nothing (it
+// delays Raft itself): never put CallerDialOptions in its DialOptions.
 func (n *Network) ServerOptions(region string, node func() uint64) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(n.UnaryServerInterceptor(region, node)),
