@@ -155,9 +155,6 @@ func (s *session) loop(ctx context.Context, in lineReader) error {
 			if err := s.runStatement(ctx, stmt); err != nil {
 				return err
 			}
-			if s.quitting {
-				break
-			}
 		}
 		if !sp.pending() {
 			if h := strings.TrimSpace(strings.Join(entry, " ")); h != "" {

@@ -46,41 +46,13 @@ func (s *splitter) feed(line string) []string {
 		}
 		switch s.state {
 		case stNormal:
-			switch {
-			case c == '\'':
-				s.state = stSingle
-			case c == '"':
-				s.state = stDouble
-			case c == '`':
-				s.state = stBacktick
-			case c == '#':
-				s.dropComment()
-				s.state = stLineComment
-				continue
-			case c == '-' && next == '-' && i+2 < len(in) && isCommentSpace(in[i+2]):
-				// MySQL needs a space or control character after "--", so
-				// that "1--1" stays arithmetic.
-				s.dropComment()
-				s.state = stLineComment
-				continue
-			case c == '/' && next == '*':
-				if i+2 < len(in) && (in[i+2] == '!' || in[i+2] == '+') {
-					s.state = stKeptComment
-					s.buf.WriteString("/*")
-					i++
-					continue
-				}
-				s.state = stComment
-				i++
-				continue
-			case c == ';':
+			var ended bool
+			if i, ended = s.normal(in, i); ended {
 				if stmt := strings.TrimSpace(s.buf.String()); stmt != "" {
 					out = append(out, stmt)
 				}
 				s.buf.Reset()
-				continue
 			}
-			s.buf.WriteByte(c)
 		case stSingle, stDouble:
 			s.buf.WriteByte(c)
 			switch {
@@ -124,6 +96,44 @@ func (s *splitter) feed(line string) []string {
 		}
 	}
 	return out
+}
+
+// normal reads in[i] outside quotes and comments and returns the index
+// of the last byte it consumed, and whether that byte ended a statement.
+func (s *splitter) normal(in string, i int) (int, bool) {
+	c := in[i]
+	var next, after byte
+	if i+1 < len(in) {
+		next = in[i+1]
+	}
+	if i+2 < len(in) {
+		after = in[i+2]
+	}
+	switch {
+	case c == ';':
+		return i, true
+	case c == '\'':
+		s.state = stSingle
+	case c == '"':
+		s.state = stDouble
+	case c == '`':
+		s.state = stBacktick
+	case c == '#', c == '-' && next == '-' && i+2 < len(in) && isCommentSpace(after):
+		// MySQL needs a space or control character after "--", so that
+		// "1--1" stays arithmetic.
+		s.dropComment()
+		s.state = stLineComment
+		return i, false
+	case c == '/' && next == '*' && (after == '!' || after == '+'):
+		s.state = stKeptComment
+		s.buf.WriteString("/*")
+		return i + 1, false
+	case c == '/' && next == '*':
+		s.state = stComment
+		return i + 1, false
+	}
+	s.buf.WriteByte(c)
+	return i, false
 }
 
 // quote is the closing character of the quoted string being read.
