@@ -5,6 +5,7 @@ package sqlerr
 const (
 	CodeDBCreateExists        uint16 = 1007
 	CodeDBDropExists          uint16 = 1008
+	CodeTooBigFieldLength     uint16 = 1074
 	CodeBadNull               uint16 = 1048
 	CodeBadDB                 uint16 = 1049
 	CodeTableExists           uint16 = 1050
@@ -29,6 +30,9 @@ const (
 	CodeQueryInterrupted      uint16 = 1317
 	CodeDivisionByZero        uint16 = 1365
 	CodeTruncatedWrongValueFF uint16 = 1366
+	CodeTooBigScale           uint16 = 1425
+	CodeTooBigPrecision       uint16 = 1426
+	CodeMBiggerThanD          uint16 = 1427
 	CodeDataTooLong           uint16 = 1406
 	CodeWrongParamcountToFunc uint16 = 1582
 	CodeDataOutOfRange        uint16 = 1690
@@ -39,6 +43,7 @@ const (
 var states = map[uint16]string{
 	CodeDBCreateExists:        "HY000",
 	CodeDBDropExists:          "HY000",
+	CodeTooBigFieldLength:     "42000",
 	CodeBadNull:               "23000",
 	CodeBadDB:                 "42000",
 	CodeTableExists:           "42S01",
@@ -63,6 +68,9 @@ var states = map[uint16]string{
 	CodeQueryInterrupted:      "70100",
 	CodeDivisionByZero:        "22012",
 	CodeTruncatedWrongValueFF: "HY000",
+	CodeTooBigScale:           "42000",
+	CodeTooBigPrecision:       "42000",
+	CodeMBiggerThanD:          "42000",
 	CodeDataTooLong:           "22001",
 	CodeWrongParamcountToFunc: "42000",
 	CodeDataOutOfRange:        "22003",
