@@ -130,7 +130,7 @@ func (c *conn) authenticate() (authResult, error) {
 	var res authResult
 	scramble := newScramble()
 	c.pk.resetSeq()
-	c.buf = appendGreeting(c.buf[:0], c.srv.cfg.ServerVersion, c.id, scramble, c.srv.cfg.AuthPlugin, StatusAutocommit)
+	c.buf = appendGreeting(c.buf[:0], c.srv.capabilities, c.srv.cfg.ServerVersion, c.id, scramble, c.srv.cfg.AuthPlugin, StatusAutocommit)
 	if err := c.writeAndFlush(c.buf); err != nil {
 		return res, err
 	}
@@ -144,7 +144,7 @@ func (c *conn) authenticate() (authResult, error) {
 	if res.resp.sslRequest {
 		return res, errors.New("mysqlwire: client requires TLS, which this server does not offer")
 	}
-	c.flags = res.resp.flags & serverCapabilities
+	c.flags = res.resp.flags & c.srv.capabilities
 	data, plugin := res.resp.authResponse, res.resp.plugin
 	if c.flags&ClientPluginAuth == 0 {
 		plugin = NativePassword // the only method clients before plugins know

@@ -29,17 +29,17 @@ func newScramble() []byte {
 }
 
 // appendGreeting builds the Protocol::HandshakeV10 packet.
-func appendGreeting(b []byte, version string, connID uint32, scramble []byte, plugin string, status uint16) []byte {
+func appendGreeting(b []byte, caps uint32, version string, connID uint32, scramble []byte, plugin string, status uint16) []byte {
 	b = append(b, 10) // protocol version
 	b = append(b, strings.ReplaceAll(version, "\x00", "")...)
 	b = append(b, 0)
 	b = binary.LittleEndian.AppendUint32(b, connID)
 	b = append(b, scramble[:8]...)
 	b = append(b, 0)
-	b = binary.LittleEndian.AppendUint16(b, uint16(serverCapabilities&0xffff))
+	b = binary.LittleEndian.AppendUint16(b, uint16(caps&0xffff))
 	b = append(b, handshakeCharset)
 	b = binary.LittleEndian.AppendUint16(b, status)
-	b = binary.LittleEndian.AppendUint16(b, uint16(serverCapabilities>>16))
+	b = binary.LittleEndian.AppendUint16(b, uint16(caps>>16))
 	b = append(b, byte(len(scramble)+1))
 	b = append(b, make([]byte, 10)...) // reserved
 	b = append(b, scramble[8:]...)

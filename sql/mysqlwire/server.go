@@ -106,6 +106,9 @@ func (c *Config) Validate() error {
 type Server struct {
 	cfg    Config
 	cfgErr error
+	// capabilities offered in the greeting: serverCapabilities, less what
+	// a test turns off to see clients cope without it.
+	capabilities uint32
 
 	started   time.Time
 	nextID    atomic.Uint32
@@ -130,7 +133,7 @@ type Server struct {
 // NewServer returns a server for cfg. An invalid cfg makes Serve fail.
 func NewServer(cfg Config) *Server {
 	cfg.EnsureDefaults()
-	s := &Server{cfg: cfg, cfgErr: cfg.Validate(), started: time.Now()}
+	s := &Server{cfg: cfg, cfgErr: cfg.Validate(), capabilities: serverCapabilities, started: time.Now()}
 	s.rsaKeys = sync.OnceValues(func() (*rsaKeyPair, error) { return newRSAKeyPair(cfg.RSAKey) })
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.listeners = map[net.Listener]struct{}{}
