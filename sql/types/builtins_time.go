@@ -162,7 +162,7 @@ var intervalUnits = map[string][]ivField{
 	"MINUTE_SECOND": {ivMinute, ivSecond}, "HOUR_MICROSECOND": {ivHour, ivMinute, ivSecond, ivMicro},
 	"HOUR_SECOND": {ivHour, ivMinute, ivSecond}, "HOUR_MINUTE": {ivHour, ivMinute},
 	"DAY_MICROSECOND": {ivDay, ivHour, ivMinute, ivSecond, ivMicro},
-	"DAY_SECOND": {ivDay, ivHour, ivMinute, ivSecond}, "DAY_MINUTE": {ivDay, ivHour, ivMinute},
+	"DAY_SECOND":      {ivDay, ivHour, ivMinute, ivSecond}, "DAY_MINUTE": {ivDay, ivHour, ivMinute},
 	"DAY_HOUR": {ivDay, ivHour}, "YEAR_MONTH": {ivYear, ivMonth},
 }
 
