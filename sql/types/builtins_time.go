@@ -156,14 +156,26 @@ const (
 )
 
 var intervalUnits = map[string][]ivField{
-	"MICROSECOND": {ivMicro}, "SECOND": {ivSecond}, "MINUTE": {ivMinute}, "HOUR": {ivHour},
-	"DAY": {ivDay}, "WEEK": {ivWeek}, "MONTH": {ivMonth}, "QUARTER": {ivQuarter}, "YEAR": {ivYear},
-	"SECOND_MICROSECOND": {ivSecond, ivMicro}, "MINUTE_MICROSECOND": {ivMinute, ivSecond, ivMicro},
-	"MINUTE_SECOND": {ivMinute, ivSecond}, "HOUR_MICROSECOND": {ivHour, ivMinute, ivSecond, ivMicro},
-	"HOUR_SECOND": {ivHour, ivMinute, ivSecond}, "HOUR_MINUTE": {ivHour, ivMinute},
-	"DAY_MICROSECOND": {ivDay, ivHour, ivMinute, ivSecond, ivMicro},
-	"DAY_SECOND":      {ivDay, ivHour, ivMinute, ivSecond}, "DAY_MINUTE": {ivDay, ivHour, ivMinute},
-	"DAY_HOUR": {ivDay, ivHour}, "YEAR_MONTH": {ivYear, ivMonth},
+	"MICROSECOND":        {ivMicro},
+	"SECOND":             {ivSecond},
+	"MINUTE":             {ivMinute},
+	"HOUR":               {ivHour},
+	"DAY":                {ivDay},
+	"WEEK":               {ivWeek},
+	"MONTH":              {ivMonth},
+	"QUARTER":            {ivQuarter},
+	"YEAR":               {ivYear},
+	"SECOND_MICROSECOND": {ivSecond, ivMicro},
+	"MINUTE_MICROSECOND": {ivMinute, ivSecond, ivMicro},
+	"MINUTE_SECOND":      {ivMinute, ivSecond},
+	"HOUR_MICROSECOND":   {ivHour, ivMinute, ivSecond, ivMicro},
+	"HOUR_SECOND":        {ivHour, ivMinute, ivSecond},
+	"HOUR_MINUTE":        {ivHour, ivMinute},
+	"DAY_MICROSECOND":    {ivDay, ivHour, ivMinute, ivSecond, ivMicro},
+	"DAY_SECOND":         {ivDay, ivHour, ivMinute, ivSecond},
+	"DAY_MINUTE":         {ivDay, ivHour, ivMinute},
+	"DAY_HOUR":           {ivDay, ivHour},
+	"YEAR_MONTH":         {ivYear, ivMonth},
 }
 
 var fieldMicros = [...]int64{ivWeek: 7 * microsPerDay, ivDay: microsPerDay, ivHour: 3600e6, ivMinute: 60e6, ivSecond: 1e6, ivMicro: 1}
