@@ -47,22 +47,26 @@ func newConn(s *Server, nc net.Conn) *conn {
 
 // serve runs the connection to its end. A panic in a session is logged and
 // ends only this connection: one bad statement must not take the server
-// down with every other client.
+// down with every other client. The connection leaves the server's count
+// before Session.Close, so that whoever learns of the close finds the
+// connection slot free.
 func (c *conn) serve() {
-	defer c.nc.Close()
-	defer c.cancel()
 	defer func() {
 		if r := recover(); r != nil {
 			c.srv.cfg.Logger.Error("mysqlwire: panic serving connection",
 				"conn", c.id, "remote", c.remote, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
+		c.cancel()
+		_ = c.nc.Close()
+		c.srv.removeConn(c)
+		if c.sess != nil {
+			c.sess.Close()
+		}
 	}()
-	if err := c.handshake(); err != nil {
-		c.srv.cfg.Logger.Debug("mysqlwire: handshake failed", "conn", c.id, "remote", c.remote, "err", err)
-		return
+	err := c.handshake()
+	if err == nil {
+		err = c.commandLoop()
 	}
-	defer c.sess.Close()
-	err := c.commandLoop()
 	c.srv.cfg.Logger.Debug("mysqlwire: connection closed", "conn", c.id, "remote", c.remote, "err", err)
 }
 
@@ -93,7 +97,7 @@ func (c *conn) handshake() error {
 	}
 	_ = c.nc.SetDeadline(time.Time{}) // Open may take its time; writes keep their own deadline
 	c.user = res.resp.user
-	c.sess, err = c.srv.cfg.Handler.Open(c.ctx, ConnInfo{
+	sess, err := c.srv.cfg.Handler.Open(c.ctx, ConnInfo{
 		ID:          c.id,
 		User:        c.user,
 		Database:    res.resp.database,
@@ -105,15 +109,11 @@ func (c *conn) handshake() error {
 		c.sendError(errorFields(err))
 		return err
 	}
+	c.sess = sess
 	if err := c.writeOK(OK{}); err != nil {
-		c.sess.Close()
 		return err
 	}
-	if err := c.pk.flush(); err != nil {
-		c.sess.Close()
-		return err
-	}
-	return nil
+	return c.pk.flush()
 }
 
 // commandLoop reads and answers commands until the client quits, the

@@ -1,6 +1,7 @@
 package mysqlwire
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -22,6 +23,8 @@ type rawClient struct {
 	nc    net.Conn
 	pk    *packetIO
 	flags uint32
+	// How the handshake went.
+	switched, fullAuth bool
 }
 
 // greeting is what a client reads from Protocol::HandshakeV10.
@@ -132,6 +135,14 @@ func (c *rawClient) handshake(user, password, plugin string) error {
 	if err != nil {
 		return err
 	}
+	if plugin == "ssl" {
+		// An SSLRequest, which this server never offers a reason to send.
+		if err := c.send(encodeHandshakeResponse(handshakeResponse{flags: c.flags | ClientSSL, sslRequest: true})); err != nil {
+			return err
+		}
+		_, err := c.pk.readPacket()
+		return cmp.Or(err, errors.New("the server went on after an SSLRequest"))
+	}
 	if plugin == "" {
 		plugin = g.plugin
 	}
@@ -155,9 +166,11 @@ func (c *rawClient) handshake(user, password, plugin string) error {
 			d := decoder{b: pkt[1:]}
 			plugin = string(d.nulString())
 			g.scramble = append([]byte(nil), d.nulString()...)
+			c.switched = true
 			err = c.send(authProof(plugin, g.scramble, password))
 		case len(pkt) == 2 && pkt[1] == sha2FastAuthOK:
 		case len(pkt) == 2 && pkt[1] == sha2PerformFullAuth:
+			c.fullAuth = true
 			err = c.sendEncryptedPassword(g.scramble, password)
 		default:
 			return errors.Newf("unexpected packet %x", pkt)

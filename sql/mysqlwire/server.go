@@ -206,7 +206,6 @@ func (s *Server) startConn(nc net.Conn) {
 	s.mu.conns[c] = struct{}{}
 	go func() {
 		defer s.wg.Done()
-		defer s.removeConn(c)
 		c.serve()
 	}()
 }
