@@ -2,8 +2,8 @@ package mysqlwire
 
 import (
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
