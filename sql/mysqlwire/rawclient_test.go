@@ -82,7 +82,7 @@ func encodeHandshakeResponse(r handshakeResponse) []byte {
 	if r.flags&ClientPluginAuth != 0 {
 		b = append(append(b, r.plugin...), 0)
 	}
-	if r.flags&ClientConnectAttrs != 0 {
+	if r.flags&ClientConnectAttrs != 0 && r.attrs != nil {
 		var attrs []byte
 		for k, v := range r.attrs {
 			attrs = appendLenEncString(appendLenEncString(attrs, k), v)
