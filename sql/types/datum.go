@@ -136,6 +136,20 @@ func NewDateTime(t time.Time, fsp int) Datum { return newTime(DateTime, t.UnixMi
 // NewTimestamp returns a TIMESTAMP(fsp) holding t (see NewDateTime).
 func NewTimestamp(t time.Time, fsp int) Datum { return newTime(Timestamp, t.UnixMicro(), fsp) }
 
+// NewTimeMicros returns a time datum of kind k (Date, DateTime or
+// Timestamp) from microseconds since the Unix epoch in UTC, as storage
+// keeps it; ok is false if micros is outside the kind's range.
+func NewTimeMicros(k TypeKind, micros int64, fsp int) (d Datum, ok bool) {
+	lo, hi := minTimeMicros, maxTimeMicros
+	if k == Timestamp {
+		lo, hi = minTimestampMicros, maxTimestampMicros
+	}
+	if (k != Date && k != DateTime && k != Timestamp) || micros < lo || micros > hi {
+		return Datum{}, false
+	}
+	return newTime(k, micros, fsp), true
+}
+
 var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
 
 func newTime(k TypeKind, micros int64, fsp int) Datum {
