@@ -36,10 +36,10 @@ const (
 )
 
 const (
-	escByte  byte = 0x00
-	escEsc   byte = 0xff // 0x00 in the value
-	escTerm  byte = 0x01 // end of the value
-	nibbleEnd     = 0    // end of a decimal's digits
+	escByte   byte = 0x00
+	escEsc    byte = 0xff // 0x00 in the value
+	escTerm   byte = 0x01 // end of the value
+	nibbleEnd      = 0    // end of a decimal's digits
 )
 
 // EncodeKey appends the order-preserving encoding of d to buf. With desc
