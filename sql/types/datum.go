@@ -36,7 +36,10 @@ func (k Kind) String() string {
 
 // Datum is one SQL value. It is a small struct passed and copied by value;
 // nothing it points to is ever mutated after construction, so copies may
-// share it freely.
+// share it freely. Compare Datums with Compare, not ==: equal decimals may
+// be distinct pointers, and 1.5 equals 1.50. rowenc.EncodeKey gives a byte
+// string that is equal exactly when values of one column type are, which
+// suits hashing (GROUP BY, DISTINCT, joins).
 //
 // A time value is kept as microseconds since the Unix epoch in UTC (MySQL
 // keeps at most microseconds), with the kind of column it belongs to (DATE,

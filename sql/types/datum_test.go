@@ -342,3 +342,29 @@ func TestArithmetic(t *testing.T) {
 		}
 	}
 }
+
+func TestGoValues(t *testing.T) {
+	ts := time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC)
+	for _, tc := range []struct {
+		in   any
+		want string
+		kind Kind
+	}{
+		{nil, "NULL", KindNull}, {true, "1", KindInt}, {int32(-3), "-3", KindInt}, {uint8(7), "7", KindUint},
+		{float32(0.1), "0.1", KindFloat}, {2.5, "2.5", KindFloat}, {"s", "s", KindString}, {[]byte("b"), "b", KindBytes},
+		{ts, "2024-01-02 03:04:05.000006", KindTime}, {mustDec(t, "1.20").Decimal(), "1.20", KindDecimal},
+	} {
+		d, err := FromGo(tc.in)
+		if err != nil || d.String() != tc.want || d.Kind() != tc.kind {
+			t.Errorf("FromGo(%#v) = %v (%v), %v", tc.in, d, d.Kind(), err)
+			continue
+		}
+		back, err := FromGo(d.GoValue())
+		if tc.in != nil && (err != nil || back.String() != d.String()) {
+			t.Errorf("GoValue of %v round trip: %v %v", d, back, err)
+		}
+	}
+	if _, err := FromGo(struct{}{}); err == nil {
+		t.Error("unknown Go types are refused")
+	}
+}
