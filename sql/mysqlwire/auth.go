@@ -25,6 +25,13 @@ const (
 var (
 	errOldClient    = errors.New("mysqlwire: client does not speak protocol 4.1")
 	errAccessDenied = errors.New("mysqlwire: access denied")
+	// errClearTextRefused is the access denial of a client that sent its
+	// password in clear over TCP without TLS, as the mariadb CLI does
+	// when it wanted TLS but the server offered none. MySQL refuses it
+	// too; the message says how to connect instead.
+	errClearTextRefused = errors.Mark(errors.New(
+		"the client sent the password unencrypted over a connection without TLS; "+
+			"let it use the server's RSA key (mariadb: --skip-ssl) or connect with mysql_native_password"), errAccessDenied)
 )
 
 // authResult is what the connection phase learned about the client.
@@ -221,6 +228,9 @@ func (c *conn) authSHA2(user, password string, known bool, data, scramble []byte
 			if pkt, err = c.pk.readPacket(); err != nil {
 				return err
 			}
+		}
+		if len(pkt) != keys.key.Size() {
+			return errClearTextRefused // not an RSA ciphertext
 		}
 		plain, err := rsa.DecryptOAEP(sha1.New(), nil, keys.key, pkt, nil)
 		if err != nil {

@@ -87,7 +87,11 @@ func (c *conn) handshake() error {
 		case errors.Is(err, errAccessDenied):
 			host, _, _ := net.SplitHostPort(c.remote)
 			yes := map[bool]string{true: "YES", false: "NO"}[res.usedPassword]
-			c.sendError(ErrCodeAccessDenied, "28000", fmt.Sprintf("Access denied for user '%s'@'%s' (using password: %s)", res.resp.user, host, yes))
+			msg := fmt.Sprintf("Access denied for user '%s'@'%s' (using password: %s)", res.resp.user, host, yes)
+			if errors.Is(err, errClearTextRefused) {
+				msg += ": " + err.Error()
+			}
+			c.sendError(ErrCodeAccessDenied, "28000", msg)
 		case errors.Is(err, errOldClient):
 			c.sendError(1251, "08004", "Client does not support authentication protocol requested by server; consider upgrading MySQL client")
 		case errors.Is(err, errMalformed), errors.Is(err, errPacketTooLarge):
