@@ -56,7 +56,7 @@ func nowFn(kind TypeKind) Func {
 			return Datum{}, err
 		}
 		if kind == Date {
-			return NewDate(now), nil
+			return NewDate(now, 0), nil
 		}
 		fsp := 0
 		if len(a) > 0 && !a[0].IsNull() {
@@ -80,7 +80,7 @@ func dayNumber(t time.Time) int64 {
 func registerTime() {
 	register(names("NOW", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP", "SYSDATE", "UTC_TIMESTAMP"), 0, 1, false, nowFn(DateTime))
 	register(names("CURDATE", "CURRENT_DATE", "UTC_DATE"), 0, 0, false, nowFn(Date))
-	register(names("DATE"), 1, 1, true, timeFn(func(t time.Time, _ Datum) Datum { return NewDate(t) }))
+	register(names("DATE"), 1, 1, true, timeFn(func(t time.Time, _ Datum) Datum { return NewDate(t, 0) }))
 	register(names("YEAR"), 1, 1, true, intOf(time.Time.Year))
 	register(names("MONTH"), 1, 1, true, intOf(func(t time.Time) int { return int(t.Month()) }))
 	register(names("DAY", "DAYOFMONTH"), 1, 1, true, intOf(time.Time.Day))
@@ -95,7 +95,7 @@ func registerTime() {
 	register(names("DAYNAME"), 1, 1, true, timeFn(func(t time.Time, _ Datum) Datum { return NewString(t.Weekday().String()) }))
 	register(names("MONTHNAME"), 1, 1, true, timeFn(func(t time.Time, _ Datum) Datum { return NewString(t.Month().String()) }))
 	register(names("LAST_DAY"), 1, 1, true, timeFn(func(t time.Time, _ Datum) Datum {
-		return NewDate(time.Date(t.Year(), t.Month()+1, 0, 0, 0, 0, 0, time.UTC))
+		return NewDate(time.Date(t.Year(), t.Month()+1, 0, 0, 0, 0, 0, time.UTC), 0)
 	}))
 	register(names("TO_DAYS"), 1, 1, true, timeFn(func(t time.Time, _ Datum) Datum { return NewInt(dayNumber(t)) }))
 	register(names("FROM_DAYS"), 1, 1, true, func(_ *EvalContext, a []Datum) (Datum, error) {

@@ -125,8 +125,9 @@ func NewBytes(b []byte) Datum { return Datum{kind: KindBytes, s: string(b)} }
 // newBytesString returns a byte string datum holding the bytes of s.
 func newBytesString(s string) Datum { return Datum{kind: KindBytes, s: s} }
 
-// NewDate returns a DATE: the UTC calendar day of t.
-func NewDate(t time.Time) Datum {
+// NewDate returns a DATE: the UTC calendar day of t. fsp is accepted for
+// symmetry with NewDateTime and ignored: a DATE has no fraction.
+func NewDate(t time.Time, fsp int) Datum {
 	u := t.UTC()
 	day := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
 	return Datum{kind: KindTime, sub: Date, i: day.UnixMicro()}

@@ -42,11 +42,11 @@ func TestDatumString(t *testing.T) {
 		{mustDec(t, "1E+2"), "100"},
 		{NewString("héllo"), "héllo"},
 		{NewBytes([]byte{'a', 0}), "a\x00"},
-		{NewDate(ts), "2024-01-02"},
+		{NewDate(ts, 0), "2024-01-02"},
 		{NewDateTime(ts, 0), "2024-01-02 03:04:05"},
 		{NewDateTime(ts, 3), "2024-01-02 03:04:05.123"},
 		{NewTimestamp(ts, 6), "2024-01-02 03:04:05.123456"},
-		{NewDate(time.Date(5, 3, 1, 0, 0, 0, 0, time.UTC)), "0005-03-01"},
+		{NewDate(time.Date(5, 3, 1, 0, 0, 0, 0, time.UTC), 0), "0005-03-01"},
 	} {
 		if got := tc.d.String(); got != tc.want {
 			t.Errorf("%#v: got %q, want %q", tc.d, got, tc.want)
@@ -63,7 +63,7 @@ func TestParseDecimalRejects(t *testing.T) {
 }
 
 func TestCompare(t *testing.T) {
-	day := NewDate(time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC))
+	day := NewDate(time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), 0)
 	for _, tc := range []struct {
 		a, b Datum
 		want int
@@ -258,7 +258,7 @@ func TestCasts(t *testing.T) {
 			t.Errorf("ToBool(%v) != %v", tc.in, tc.want)
 		}
 	}
-	if f, tr := ToFloat64(NewDate(time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC))); f != 20240102 || tr {
+	if f, tr := ToFloat64(NewDate(time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), 0)); f != 20240102 || tr {
 		t.Errorf("date as number: %v", f)
 	}
 }
