@@ -1,9 +1,12 @@
 package mysqlwire
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -114,6 +117,63 @@ func TestAuthCachingSHA2(t *testing.T) {
 	c.nc.Close()
 	if c.fullAuth {
 		t.Fatal("cached login of dave took the full path")
+	}
+}
+
+// TestAuthUnixSocket: over a local socket caching_sha2_password takes the
+// password in clear, as MySQL does, since it cannot be overheard.
+func TestAuthUnixSocket(t *testing.T) {
+	users := newTestUsers()
+	s := NewServer(Config{Handler: newTestEngine(), Authenticate: users.lookup})
+	path := filepath.Join(t.TempDir(), "mysql.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	defer func() {
+		s.Close()
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+	}()
+	db, err := sql.Open("mysql", "alice:secret@unix("+path+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.sha2.cached("alice", "secret") {
+		t.Fatal("no full authentication happened")
+	}
+	if a := s.Addr(); a == nil || a.String() != path {
+		t.Fatalf("Addr() = %v once serving on %s", a, path)
+	}
+	db2, _ := sql.Open("mysql", "carol:wrong@unix("+path+")/")
+	defer db2.Close()
+	checkMySQLError(t, db2.Ping(), ErrCodeAccessDenied, "28000")
+}
+
+// TestGeneratedRSAKey: without Config.RSAKey the server makes its own key
+// when a client first needs it.
+func TestGeneratedRSAKey(t *testing.T) {
+	users := newTestUsers()
+	s := NewServer(Config{Handler: newTestEngine(), Authenticate: users.lookup})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Close()
+	if err := ping(t, "alice:secret", l.Addr().String(), ""); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.rsaKeys()
+	if err != nil || keys.key.Size() != 256 {
+		t.Fatalf("generated key: %v", err)
 	}
 }
 
