@@ -676,3 +676,131 @@ func TestTxnNegativeControlNoScanSpanLocks(t *testing.T) {
 		t.Fatalf("seed %d: phantoms went unnoticed without span locks (at most %d rows)", seed, worst)
 	}
 }
+
+// TestTxnCrashPoints kills the coordinator's leader before and after it
+// logs the decision, and a participant's leader after it prepared, in a
+// two-group transaction. Whatever the client is told must be what
+// happened (committed: both writes; aborted: neither; ambiguous: either,
+// but all or nothing), and the locks clear without the dead node: a new
+// transaction over both keys goes through once recovery (inquiry or
+// redelivery) has run.
+func TestTxnCrashPoints(t *testing.T) {
+	for _, point := range []string{txn.CrashBeforeDecide, txn.CrashAfterDecide, txn.CrashAfterPrepare} {
+		// The client either survives and retries at the new leader, or
+		// dies with the node and recovery alone must finish the job:
+		// inquiry (presumed abort) or redelivery of the decision.
+		t.Run(point, func(t *testing.T) { testCrashPoint(t, point, false) })
+		t.Run(point+"/client-dies", func(t *testing.T) { testCrashPoint(t, point, true) })
+	}
+}
+
+func testCrashPoint(t *testing.T, point string, clientDies bool) {
+	var target atomic.Uint64 // the group whose leader dies
+	var fired atomic.Bool
+	hit := make(chan int, 1)
+	c := txnCluster(t, []string{"m"}, func(i int, cfg *server.Config) {
+		cfg.TxnKnobs.CrashPoint = func(ctx context.Context, p string, group uint64, _ txn.TxnID) {
+			if p == point && group == target.Load() && fired.CompareAndSwap(false, true) {
+				hit <- i
+				<-ctx.Done() // until the node is stopped
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The client coordinates at the smaller group ID with writes.
+	var left, right uint64
+	for _, g := range c.Status().Groups {
+		d := g.GetDescriptor_()
+		if paxosgroup.ContainsKey(d, []byte("c")) {
+			left = d.GroupId
+		}
+		if paxosgroup.ContainsKey(d, []byte("x")) {
+			right = d.GroupId
+		}
+	}
+	if _, err := client(t, c, 0).RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		if err := tx.Put([]byte("c"), []byte("0")); err != nil {
+			return err
+		}
+		return tx.Put([]byte("x"), []byte("0"))
+	}); err != nil {
+		t.Fatalf("seeding: %v", err)
+	}
+
+	coord, part := min(left, right), max(left, right)
+	if point == txn.CrashAfterPrepare {
+		target.Store(part)
+	} else {
+		target.Store(coord)
+	}
+	// A client on a node that does not lead the target group.
+	victim := c.LeaderOf(target.Load())
+	cl := client(t, c, (victim+1)%3)
+
+	res := make(chan error, 1)
+	txCtx, txCancel := context.WithCancel(ctx)
+	defer txCancel()
+	go func() {
+		ctx := txCtx
+		tx, err := cl.Begin(ctx, txn.Options{})
+		if err == nil {
+			if _, _, err = tx.GetMany(ctx, [][]byte{[]byte("c"), []byte("x")}); err == nil {
+				tx.Put([]byte("c"), []byte("1"))
+				tx.Put([]byte("x"), []byte("1"))
+				_, err = tx.Commit(ctx)
+			}
+		}
+		res <- err
+	}()
+	var dead int
+	select {
+	case dead = <-hit:
+	case err := <-res:
+		t.Fatalf("the transaction ended (%v) before reaching %s", err, point)
+	case <-ctx.Done():
+		t.Fatalf("crash point %s never reached", point)
+	}
+	killed := time.Now()
+	if clientDies {
+		txCancel()
+	}
+	c.StopNode(dead)
+	err := <-res
+	outcome := "committed"
+	switch {
+	case errors.Is(err, txn.ErrAmbiguous):
+		outcome = "ambiguous"
+	case errors.Is(err, txn.ErrRetryable):
+		outcome = "aborted"
+	case clientDies:
+		outcome = "gone"
+	case err != nil:
+		t.Fatalf("commit after killing node %d at %s: unexpected error class: %v", dead+1, point, err)
+	}
+
+	// Locks clear without the dead node; the state is all or nothing.
+	var got [][]byte
+	if _, err := client(t, c, (dead+1)%3).RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		var err error
+		got, _, err = tx.GetMany(ctx, [][]byte{[]byte("c"), []byte("x")})
+		return err
+	}); err != nil {
+		t.Fatalf("reading both keys after the crash: %v", err)
+	}
+	cleared := time.Since(killed)
+	c.StartNode(dead)
+	state := string(got[0]) + string(got[1])
+	t.Logf("%s (client dies: %t): killed node %d (leader of group %d); client told %s (%v); keys %q after %v",
+		point, clientDies, dead+1, target.Load(), outcome, err, state, cleared.Round(time.Millisecond))
+	switch {
+	case state != "00" && state != "11":
+		t.Fatalf("not all-or-nothing: c=%s x=%s", got[0], got[1])
+	case outcome == "committed" && state != "11", outcome == "aborted" && state != "00":
+		t.Fatalf("client told %s but keys are %q", outcome, state)
+	case point == txn.CrashAfterDecide && state != "11":
+		t.Fatalf("a logged commit decision was lost: keys %q", state)
+	case clientDies && point != txn.CrashAfterDecide && state != "00":
+		t.Fatalf("committed without a commit decision: keys %q", state)
+	}
+}

@@ -476,8 +476,11 @@ func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes
 	})
 	if err != nil {
 		err = classify(err)
-		if !errors.Is(err, ErrRetryable) && !isRouting(err) {
-			// The request may have reached the leader and applied.
+		if !errors.Is(err, ErrRetryable) {
+			// An attempt may have reached a leader and applied (a routing
+			// refusal now says nothing of an earlier Unavailable attempt);
+			// a retryable answer comes from a leader that checked the
+			// transaction's decision first.
 			err = errors.Mark(errors.Wrap(err, "txn: one-phase commit"), ErrAmbiguous)
 		}
 		if !errors.Is(err, ErrAmbiguous) {
@@ -487,8 +490,6 @@ func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes
 	}
 	return resp.CommitTs, nil
 }
-
-func isRouting(err error) bool { return RoutingErrorOf(err) != nil }
 
 func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWrite) (int64, error) {
 	ids := make([]uint64, 0, len(t.groups))
@@ -552,11 +553,8 @@ func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWr
 		return 0, errors.Mark(errors.Wrap(cause, "txn: prepare failed"), ErrRetryable)
 	}
 	if err != nil {
-		err = classify(err)
-		if !isRouting(err) {
-			return 0, errors.Mark(errors.Wrap(err, "txn: commit decision"), ErrAmbiguous)
-		}
-		return 0, err
+		// Any attempt may have logged the decision.
+		return 0, errors.Mark(errors.Wrap(classify(err), "txn: commit decision"), ErrAmbiguous)
 	}
 	if !resp.Committed {
 		t.releaseAll(ctx)

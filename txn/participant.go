@@ -329,6 +329,13 @@ func (p *Participant) Decided(id TxnID) (Outcome, bool, error) {
 	return t.Outcome, ok, err
 }
 
+// DecidedIn looks up a transaction's tombstone in store without opening
+// the participant: the leader's duplicate check for a retried request.
+func DecidedIn(store Store, group GroupID, id TxnID) (Outcome, bool, error) {
+	p := Participant{group: group, store: store}
+	return p.Decided(id)
+}
+
 // Prepared returns copies of the prepared records, by PrepareTS then ID:
 // for LockTable rebuild at a new leader (RebuildLocks) and for recovery (a
 // record prepared too long asks its coordinator).

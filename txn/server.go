@@ -3,6 +3,7 @@ package txn
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -81,6 +82,30 @@ type ServerTestingKnobs struct {
 	// returns, not the span it read (breaks invariant 6 for predicates:
 	// phantoms).
 	NoScanSpanLocks bool
+	// CrashPoint, when set, is called at the named points of the commit
+	// protocol (CrashBeforeDecide, CrashAfterDecide, CrashAfterPrepare) on
+	// this node. It may block until ctx ends, so that a test can kill the
+	// node exactly there.
+	CrashPoint func(ctx context.Context, point string, group uint64, id TxnID)
+}
+
+// The crash points of ServerTestingKnobs.CrashPoint.
+const (
+	// CrashBeforeDecide: the coordinator leader got a commit request, every
+	// participant is prepared, nothing is decided.
+	CrashBeforeDecide = "before-decide"
+	// CrashAfterDecide: the commit decision is in the coordinator's log,
+	// no participant and not the client has heard of it.
+	CrashAfterDecide = "after-decide"
+	// CrashAfterPrepare: a participant's prepare record is applied; the
+	// client has not heard its vote.
+	CrashAfterPrepare = "after-prepare"
+)
+
+func (s *Server) crashPoint(ctx context.Context, point string, group GroupID, id TxnID) {
+	if f := s.cfg.TestingKnobs.CrashPoint; f != nil {
+		f(ctx, point, uint64(group), id)
+	}
 }
 
 func (c *ServerConfig) ensureDefaults() {
@@ -613,6 +638,14 @@ func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB,
 	if err != nil {
 		return nil, meta, nil, err
 	}
+	// A request repeated after its answer was lost (the client retries on
+	// Unavailable) must not run again: a leader has applied its whole log
+	// before it serves, so a decision of an earlier attempt is visible here.
+	if o, ok, err := DecidedIn(engineStore{s.host.Engine()}, group, meta.ID); err != nil {
+		return nil, meta, nil, err
+	} else if ok {
+		return nil, meta, nil, &decidedError{o}
+	}
 	writes, keys := writesOf(ws)
 	if err := checkKeys(info.Descriptor, keys); err != nil {
 		return nil, meta, nil, err
@@ -629,9 +662,22 @@ func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB,
 	return ls, meta, writes, nil
 }
 
+// decidedError: a prepare or one-phase commit arrived for a transaction
+// this group has already decided.
+type decidedError struct{ o Outcome }
+
+func (e *decidedError) Error() string {
+	return fmt.Sprintf("txn: transaction already decided here (%v)", e.o.Decision)
+}
+
 func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
 	group := GroupID(req.GroupId)
 	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads)
+	if de := (*decidedError)(nil); errors.As(err, &de) {
+		// Only an abort can be decided while the client still prepares
+		// (the commit decision follows every yes vote).
+		return nil, retryableErr("txn: %s was aborted at group %d before it prepared (%s)", meta.ID, group, de.o.Decision)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -695,6 +741,11 @@ func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.Tx
 	if s.cfg.TestingKnobs.EarlyReadLockRelease {
 		ls.wakeLocked(ls.lt.releaseShared(meta.ID))
 	}
+	if s.cfg.TestingKnobs.CrashPoint != nil {
+		ls.mu.Unlock()
+		s.crashPoint(ctx, CrashAfterPrepare, group, meta.ID)
+		ls.mu.Lock()
+	}
 	return &pb.TxnPrepareResponse{PrepareTs: res.PrepareTs}, nil
 }
 
@@ -733,6 +784,10 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 		cmd.CommitTs = ChooseCommitTS(s.clock.Now().Latest, req.PrepareTs, ls.tracker.LastAssigned(), ls.tracker.Closed())
 		ls.tracker.Observe(cmd.CommitTs)
 		ls.mu.Unlock()
+		s.crashPoint(ctx, CrashBeforeDecide, group, meta.ID)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		// Commit wait overlaps the decision's replication.
 		waitDone = make(chan error, 1)
 		go func() { waitDone <- s.commitWait(ctx, cmd.CommitTs) }()
@@ -769,6 +824,10 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 	d.Decision = DecisionAbort
 	if resp.Committed {
 		d.Decision = DecisionCommit
+		s.crashPoint(ctx, CrashAfterDecide, group, meta.ID)
+		if ctx.Err() != nil {
+			return nil, errors.Mark(ctx.Err(), ErrAmbiguous)
+		}
 	}
 	s.spawn(func(ctx context.Context) { s.deliver(ctx, group, d, keys) })
 	return resp, nil
@@ -994,6 +1053,16 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 	group := GroupID(req.GroupId)
 	start := time.Now()
 	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads)
+	if de := (*decidedError)(nil); errors.As(err, &de) {
+		if de.o.Decision != DecisionCommit {
+			return nil, retryableErr("txn: %s was already aborted at group %d", meta.ID, group)
+		}
+		// An earlier attempt committed and its answer was lost.
+		if err := s.commitWait(ctx, de.o.CommitTS); err != nil {
+			return nil, errors.Mark(err, ErrAmbiguous)
+		}
+		return &pb.TxnDecideResponse{Committed: true, CommitTs: de.o.CommitTS}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
