@@ -29,9 +29,9 @@ var (
 	// password in clear over TCP without TLS, as the mariadb CLI does
 	// when it wanted TLS but the server offered none. MySQL refuses it
 	// too; the message says how to connect instead.
-	errClearTextRefused = errors.Mark(errors.New(
-		"the client sent the password unencrypted over a connection without TLS; "+
-			"let it use the server's RSA key (mariadb: --skip-ssl) or connect with mysql_native_password"), errAccessDenied)
+	errClearTextRefused = errors.New(
+		"the client sent the password unencrypted over a connection without TLS; " +
+			"let it use the server's RSA key (mariadb: --skip-ssl) or connect with mysql_native_password")
 )
 
 // authResult is what the connection phase learned about the client.

@@ -84,12 +84,12 @@ func (c *conn) handshake() error {
 	c.pk.maxPayload = c.srv.cfg.MaxAllowedPacket
 	if err != nil {
 		switch {
-		case errors.Is(err, errAccessDenied):
+		case errors.Is(err, errAccessDenied), errors.Is(err, errClearTextRefused):
 			host, _, _ := net.SplitHostPort(c.remote)
 			yes := map[bool]string{true: "YES", false: "NO"}[res.usedPassword]
 			msg := fmt.Sprintf("Access denied for user '%s'@'%s' (using password: %s)", res.resp.user, host, yes)
 			if errors.Is(err, errClearTextRefused) {
-				msg += ": " + err.Error()
+				msg += "; " + err.Error()
 			}
 			c.sendError(ErrCodeAccessDenied, "28000", msg)
 		case errors.Is(err, errOldClient):
