@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/cockroachdb/errors"
 )
 
 // dispatch answers one command. Answers are written to the packet buffer
@@ -208,7 +210,7 @@ func (c *conn) execute(data []byte) {
 		return
 	}
 	params, err := st.decodeExecute(rest)
-	if err == errMalformed {
+	if errors.Is(err, errMalformed) {
 		c.malformed()
 		return
 	}

@@ -151,6 +151,9 @@ func (c *conn) commandLoop() error {
 		if err := c.pk.flush(); err != nil {
 			return err
 		}
+		if cap(c.buf) > maxRetainedBuffer {
+			c.buf = nil
+		}
 	}
 }
 

@@ -8,6 +8,10 @@ import (
 	"github.com/cockroachdb/errors"
 )
 
+// maxRetainedBuffer is the largest buffer a connection keeps between
+// packets.
+const maxRetainedBuffer = 1 << 20
+
 var (
 	// errPacketTooLarge: the client's packet exceeds max_allowed_packet.
 	errPacketTooLarge = errors.New("mysqlwire: packet bigger than max_allowed_packet")
@@ -53,6 +57,9 @@ func (p *packetIO) resetSeq() { p.seq = 0 }
 // next call. Memory grows with the bytes that actually arrive, not with the
 // length a header claims, and never past maxPayload.
 func (p *packetIO) readPacket() ([]byte, error) {
+	if cap(p.buf) > maxRetainedBuffer {
+		p.buf = nil // a rare large packet should not pin its memory for the connection's life
+	}
 	p.buf = p.buf[:0]
 	for {
 		var hdr [4]byte

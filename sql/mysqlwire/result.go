@@ -183,7 +183,7 @@ func (w *resultWriter) WriteRow(vals []any) error {
 		return err
 	}
 	err = w.c.pk.writePacket(w.row)
-	if cap(w.row) > 1<<20 {
+	if cap(w.row) > maxRetainedBuffer {
 		w.row = nil // do not keep a huge row's buffer for the connection's life
 	}
 	return err
