@@ -226,7 +226,7 @@ func TestAuthSwitch(t *testing.T) {
 func TestHandshakeRefusals(t *testing.T) {
 	_, addr := startServer(t, Config{})
 	_, err := tryDialRaw(addr, "root", "", rawClientFlags&^ClientProtocol41, "")
-	checkError(t, err, 1251)
+	checkError(t, err, ErrCodeNotSupportedAuthMode)
 	// A client that wants TLS is disconnected: it would read any answer
 	// as the start of a TLS handshake.
 	_, err = tryDialRaw(addr, "root", "", rawClientFlags|ClientSSL, "ssl")

@@ -26,7 +26,6 @@ type conn struct {
 	cancel context.CancelFunc
 
 	flags  uint32 // negotiated capabilities; ClientMultiStatements follows COM_SET_OPTION
-	user   string
 	remote string
 	sess   Session
 	stmts  map[uint32]*stmtState
@@ -93,17 +92,16 @@ func (c *conn) handshake() error {
 			}
 			c.sendError(ErrCodeAccessDenied, "28000", msg)
 		case errors.Is(err, errOldClient):
-			c.sendError(1251, "08004", "Client does not support authentication protocol requested by server; consider upgrading MySQL client")
+			c.sendError(ErrCodeNotSupportedAuthMode, "08004", "Client does not support authentication protocol requested by server; consider upgrading MySQL client")
 		case errors.Is(err, errMalformed), errors.Is(err, errPacketTooLarge):
 			c.sendError(ErrCodeHandshake, "08S01", "Bad handshake")
 		}
 		return err
 	}
 	_ = c.nc.SetDeadline(time.Time{}) // Open may take its time; writes keep their own deadline
-	c.user = res.resp.user
 	sess, err := c.srv.cfg.Handler.Open(c.ctx, ConnInfo{
 		ID:          c.id,
-		User:        c.user,
+		User:        res.resp.user,
 		Database:    res.resp.database,
 		RemoteAddr:  c.remote,
 		ClientFlags: c.flags,

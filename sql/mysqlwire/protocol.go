@@ -135,17 +135,18 @@ const (
 // Error codes this package sends itself. Sessions send their own through
 // errors that implement MySQLError.
 const (
-	ErrCodeConCount          uint16 = 1040 // Too many connections
-	ErrCodeHandshake         uint16 = 1043 // Bad handshake
-	ErrCodeAccessDenied      uint16 = 1045 // Access denied for user
-	ErrCodeUnknownCom        uint16 = 1047 // Unknown command
-	ErrCodeUnknown           uint16 = 1105 // Unknown error
-	ErrCodeNetPacketTooLarge uint16 = 1153 // Got a packet bigger than 'max_allowed_packet' bytes
-	ErrCodeNetOutOfOrder     uint16 = 1156 // Got packets out of order
-	ErrCodeWrongArguments    uint16 = 1210 // Incorrect arguments to %s
-	ErrCodeUnknownStmt       uint16 = 1243 // Unknown prepared statement handler
-	ErrCodeMalformedPacket   uint16 = 1835 // Malformed communication packet
-	ErrCodeClientInactive    uint16 = 4031 // disconnected by the server because of inactivity
+	ErrCodeConCount             uint16 = 1040 // Too many connections
+	ErrCodeHandshake            uint16 = 1043 // Bad handshake
+	ErrCodeAccessDenied         uint16 = 1045 // Access denied for user
+	ErrCodeUnknownCom           uint16 = 1047 // Unknown command
+	ErrCodeUnknown              uint16 = 1105 // Unknown error
+	ErrCodeNetPacketTooLarge    uint16 = 1153 // Got a packet bigger than 'max_allowed_packet' bytes
+	ErrCodeNetOutOfOrder        uint16 = 1156 // Got packets out of order
+	ErrCodeWrongArguments       uint16 = 1210 // Incorrect arguments to %s
+	ErrCodeUnknownStmt          uint16 = 1243 // Unknown prepared statement handler
+	ErrCodeNotSupportedAuthMode uint16 = 1251 // Client does not support authentication protocol
+	ErrCodeMalformedPacket      uint16 = 1835 // Malformed communication packet
+	ErrCodeClientInactive       uint16 = 4031 // disconnected by the server because of inactivity
 )
 
 // Auth plugin names.
