@@ -278,52 +278,86 @@ func (t *Txn) snapshotRead(ctx context.Context, d *pb.GroupDescriptor, req *pb.S
 // Scan returns the rows in [start, end) (end nil: to the end), up to
 // limit (0: all), merged with the transaction's own writes.
 func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]KeyValue, error) {
-	if t.finished {
-		return nil, errors.New("txn: transaction already finished")
+	var out []KeyValue
+	for {
+		rows, resume, err := t.ScanChunk(ctx, start, end, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		if limit > 0 && len(out) >= limit {
+			return out[:limit], nil
+		}
+		if resume == nil {
+			return out, nil
+		}
+		start = resume
 	}
-	var rows []KeyValue
+}
+
+// ScanChunk reads the rows of [start, end) in order, merged with the
+// transaction's own writes, stopping after about limit stored rows (0: no
+// limit); resume is where the next chunk starts, nil when the span is
+// done. A read-write transaction locks the span it read up to resume.
+// Callers stream large scans chunk by chunk.
+func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int) (rows []KeyValue, resume []byte, err error) {
+	if t.finished {
+		return nil, nil, errors.New("txn: transaction already finished")
+	}
 	cur := start
 	for {
 		d, err := t.c.router.LookupKey(ctx, cur)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		want := uint32(0)
+		if limit > 0 {
+			want = uint32(limit - len(rows))
 		}
 		var got []*pb.KeyValue
-		var resume []byte
+		var next []byte
 		if t.opts.ReadOnly {
-			resp, err := t.snapshotRead(ctx, d, &pb.SnapshotReadRequest{Scan: true, StartKey: cur, EndKey: end})
+			resp, err := t.snapshotRead(ctx, d, &pb.SnapshotReadRequest{Scan: true, StartKey: cur, EndKey: end, Limit: want})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			got, resume = resp.Rows, resp.ResumeKey
+			got, next = resp.Rows, resp.ResumeKey
 		} else {
 			var resp *pb.TxnReadResponse
 			err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 				var err error
-				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end})
+				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end, Limit: want})
 				return err
 			})
 			if err != nil {
-				return nil, classify(err)
+				return nil, nil, classify(err)
 			}
 			t.note(d, true)
-			got, resume = resp.Rows, resp.ResumeKey
+			got, next = resp.Rows, resp.ResumeKey
 		}
 		for _, kv := range got {
 			rows = append(rows, KeyValue{Key: kv.Key, Value: kv.Value})
 		}
-		if len(resume) == 0 || (len(end) > 0 && bytes.Compare(resume, end) >= 0) {
+		if len(next) == 0 || (len(end) > 0 && bytes.Compare(next, end) >= 0) {
+			next = nil
+		}
+		if next == nil || (limit > 0 && len(rows) >= limit) {
+			resume = next
 			break
 		}
-		cur = resume
+		cur = next
 	}
-	// Merge the transaction's own writes in the span.
+	// Merge the transaction's own writes in the part of the span read.
+	stop := end
+	if resume != nil {
+		stop = resume
+	}
 	merged := map[string][]byte{}
 	for _, kv := range rows {
 		merged[string(kv.Key)] = kv.Value
 	}
 	for k, w := range t.writes {
-		if bytes.Compare([]byte(k), start) >= 0 && (len(end) == 0 || bytes.Compare([]byte(k), end) < 0) {
+		if bytes.Compare([]byte(k), start) >= 0 && (len(stop) == 0 || bytes.Compare([]byte(k), stop) < 0) {
 			if w.Delete {
 				delete(merged, k)
 			} else {
@@ -336,10 +370,7 @@ func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]KeyValu
 		out = append(out, KeyValue{Key: []byte(k), Value: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return out, resume, nil
 }
 
 // Put buffers a write; it is sent at commit.
