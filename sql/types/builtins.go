@@ -1,6 +1,7 @@
 package types
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -179,44 +180,50 @@ func textResult(args []Datum, s string) Datum {
 	return NewString(s)
 }
 
-// chars splits a string argument into characters: runes of text, bytes of
-// binary strings (MySQL counts binary strings in bytes).
-func chars(d Datum) []string {
-	s := ToString(d)
-	if d.kind == KindBytes {
-		out := make([]string, len(s))
-		for i := range s {
-			out[i] = s[i : i+1]
-		}
-		return out
-	}
-	out := make([]string, 0, len(s))
-	for i, w := 0, 0; i < len(s); i += w {
-		_, w = utf8.DecodeRuneInString(s[i:])
-		out = append(out, s[i:i+w])
-	}
-	return out
+// text is a string argument measured in MySQL's unit: characters of text,
+// bytes of binary strings.
+type text struct {
+	s      string
+	binary bool
 }
 
-func charCount(d Datum) int {
-	if d.kind == KindBytes {
-		return len(d.s)
+func textOf(d Datum) text { return text{ToString(d), d.kind == KindBytes} }
+
+func (t text) len() int {
+	if t.binary {
+		return len(t.s)
 	}
-	return utf8.RuneCountInString(ToString(d))
+	return utf8.RuneCountInString(t.s)
 }
+
+// offset is the byte offset of character i, clamped to [0, len(s)].
+func (t text) offset(i int64) int {
+	if i <= 0 {
+		return 0
+	}
+	if t.binary {
+		return int(min(i, int64(len(t.s))))
+	}
+	off := 0
+	for n := int64(0); n < i && off < len(t.s); n++ {
+		_, w := utf8.DecodeRuneInString(t.s[off:])
+		off += w
+	}
+	return off
+}
+
+// slice returns characters [from, to).
+func (t text) slice(from, to int64) string {
+	if to <= from {
+		return ""
+	}
+	a := t.offset(from)
+	return t.s[a : a+text{t.s[a:], t.binary}.offset(to-from)]
+}
+
+func charCount(d Datum) int { return textOf(d).len() }
 
 func argInt(d Datum) int64 { v, _ := ToInt64(d); return v }
-
-// clampInt turns a length or count argument into an int without overflow.
-func clampInt(v int64, hi int) int {
-	if v < 0 {
-		return -1
-	}
-	if v > int64(hi) {
-		return hi
-	}
-	return int(v)
-}
 
 func registerStrings() {
 	register(names("CONCAT"), 1, -1, true, func(_ *EvalContext, a []Datum) (Datum, error) {
@@ -255,9 +262,9 @@ func registerStrings() {
 	register(names("LOWER", "LCASE"), 1, 1, true, caseFn(strings.ToLower))
 	register(names("UPPER", "UCASE"), 1, 1, true, caseFn(strings.ToUpper))
 	register(names("SUBSTRING", "SUBSTR", "MID"), 2, 3, true, func(_ *EvalContext, a []Datum) (Datum, error) {
-		c := chars(a[0])
+		c := textOf(a[0])
 		pos := argInt(a[1])
-		n := int64(len(c))
+		n := int64(c.len())
 		if pos < 0 {
 			pos = n + pos + 1
 			if pos < 1 {
@@ -273,19 +280,17 @@ func registerStrings() {
 			if l <= 0 {
 				return textResult(a[:1], ""), nil
 			}
-			end = min(n, pos-1+l)
+			end = min(n, pos-1+min(l, n))
 		}
-		return textResult(a[:1], strings.Join(c[pos-1:end], "")), nil
+		return textResult(a[:1], c.slice(pos-1, end)), nil
 	})
 	register(names("LEFT"), 2, 2, true, func(_ *EvalContext, a []Datum) (Datum, error) {
-		c := chars(a[0])
-		n := clampInt(argInt(a[1]), len(c))
-		return textResult(a[:1], strings.Join(c[:max(n, 0)], "")), nil
+		return textResult(a[:1], textOf(a[0]).slice(0, argInt(a[1]))), nil
 	})
 	register(names("RIGHT"), 2, 2, true, func(_ *EvalContext, a []Datum) (Datum, error) {
-		c := chars(a[0])
-		n := clampInt(argInt(a[1]), len(c))
-		return textResult(a[:1], strings.Join(c[len(c)-max(n, 0):], "")), nil
+		c := textOf(a[0])
+		n := int64(c.len())
+		return textResult(a[:1], c.slice(n-max(min(argInt(a[1]), n), 0), n)), nil
 	})
 	register(names("TRIM"), 1, 3, true, func(_ *EvalContext, a []Datum) (Datum, error) {
 		s, rem, dir := ToString(a[0]), " ", "BOTH"
@@ -324,11 +329,14 @@ func registerStrings() {
 		return textResult(a, strings.ReplaceAll(ToString(a[0]), from, ToString(a[2]))), nil
 	})
 	register(names("REVERSE"), 1, 1, true, func(_ *EvalContext, a []Datum) (Datum, error) {
-		c := chars(a[0])
-		for i, j := 0, len(c)-1; i < j; i, j = i+1, j-1 {
-			c[i], c[j] = c[j], c[i]
+		if a[0].kind == KindBytes {
+			b := []byte(a[0].s)
+			slices.Reverse(b)
+			return newBytesString(string(b)), nil
 		}
-		return textResult(a, strings.Join(c, "")), nil
+		r := []rune(ToString(a[0]))
+		slices.Reverse(r)
+		return NewString(string(r)), nil
 	})
 	register(names("LPAD"), 3, 3, true, func(_ *EvalContext, a []Datum) (Datum, error) { return pad(a, true) })
 	register(names("RPAD"), 3, 3, true, func(_ *EvalContext, a []Datum) (Datum, error) { return pad(a, false) })
@@ -348,7 +356,7 @@ func registerStrings() {
 		if n <= 0 || s == "" {
 			return textResult(a[:1], ""), nil
 		}
-		if int64(len(s))*n > maxAllowedPacket {
+		if n > maxAllowedPacket/int64(len(s)) {
 			return Null(), nil // MySQL: NULL beyond max_allowed_packet
 		}
 		return textResult(a[:1], strings.Repeat(s, int(n))), nil
@@ -378,36 +386,39 @@ const maxAllowedPacket = 64 << 20
 
 // pad implements LPAD and RPAD: pad or cut s to n characters.
 func pad(a []Datum, left bool) (Datum, error) {
-	c := chars(a[0])
+	c := textOf(a[0])
 	n := argInt(a[1])
 	if n < 0 || n > maxAllowedPacket {
 		return Null(), nil
 	}
-	if int(n) <= len(c) {
-		return textResult(a[:1], strings.Join(c[:n], "")), nil
+	have := int64(c.len())
+	if n <= have {
+		return textResult(a[:1], c.slice(0, n)), nil
 	}
-	p := chars(a[2])
-	if len(p) == 0 {
+	p := textOf(a[2])
+	plen := int64(p.len())
+	if plen == 0 {
 		return Null(), nil
 	}
-	fill := make([]string, 0, int(n)-len(c))
-	for i := 0; len(fill) < int(n)-len(c); i++ {
-		fill = append(fill, p[i%len(p)])
+	k := n - have
+	if (k/plen+1)*int64(len(p.s)) > maxAllowedPacket {
+		return Null(), nil
 	}
+	fill := strings.Repeat(p.s, int(k/plen)) + p.slice(0, k%plen)
 	if left {
-		return textResult(a, strings.Join(fill, "")+strings.Join(c, "")), nil
+		return textResult(a, fill+c.s), nil
 	}
-	return textResult(a, strings.Join(c, "")+strings.Join(fill, "")), nil
+	return textResult(a, c.s+fill), nil
 }
 
 // locate returns the 1-based character position of sub in s at or after
 // start, 0 if absent.
 func locate(s, sub Datum, start int64) int {
-	c := chars(s)
-	if start < 1 || start > int64(len(c))+1 {
+	c := textOf(s)
+	if start < 1 || start > int64(c.len())+1 {
 		return 0
 	}
-	hay := strings.Join(c[start-1:], "")
+	hay := c.s[c.offset(start-1):]
 	i := strings.Index(hay, ToString(sub))
 	if i < 0 {
 		return 0

@@ -239,6 +239,9 @@ func parseInterval(v Datum, unit string) (interval, bool) {
 		if neg {
 			n = -n
 		}
+		if n > 1<<40 || n < -(1<<40) {
+			return interval{}, false // beyond any representable date anyway
+		}
 		switch f {
 		case ivYear:
 			iv.months += 12 * n
@@ -247,9 +250,6 @@ func parseInterval(v Datum, unit string) (interval, bool) {
 		case ivMonth:
 			iv.months += n
 		default:
-			if n > 1<<40 || n < -(1<<40) {
-				return interval{}, false // beyond any representable date anyway
-			}
 			iv.micros += n * fieldMicros[f]
 			if f >= ivHour {
 				iv.hasTime = true

@@ -68,8 +68,11 @@ func assignNumber(d Datum, kind, column string, row int) (Datum, error) {
 			return Datum{}, sqlerr.DataTruncated(column, row)
 		}
 		v, _, err := apd.NewFromString(num)
-		if err != nil || v.Form != apd.Finite {
+		if err != nil || v.Form != apd.Finite || decimalBounds(v) > 0 {
 			return Datum{}, sqlerr.OutOfRange(column, row)
+		}
+		if decimalBounds(v) < 0 {
+			v = new(apd.Decimal) // below every scale: rounds to zero
 		}
 		return newDecimalOwned(v), nil
 	case KindTime:

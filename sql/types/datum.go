@@ -110,8 +110,11 @@ func ParseDecimal(s string) (Datum, error) {
 		return Datum{}, sqlerr.IncorrectValue("decimal", s, "", 0)
 	}
 	d, _, err := apd.NewFromString(num)
-	if err != nil || d.Form != apd.Finite {
+	if err != nil || d.Form != apd.Finite || decimalBounds(d) > 0 {
 		return Datum{}, sqlerr.IncorrectValue("decimal", s, "", 0)
+	}
+	if decimalBounds(d) < 0 {
+		d = new(apd.Decimal)
 	}
 	return newDecimalOwned(d), nil
 }

@@ -368,3 +368,23 @@ func TestGoValues(t *testing.T) {
 		t.Error("unknown Go types are refused")
 	}
 }
+
+func TestHugeDecimalsAreBounded(t *testing.T) {
+	if _, err := ParseDecimal("1e99999"); err == nil {
+		t.Error("a literal beyond every DECIMAL is refused")
+	}
+	if d, err := ParseDecimal("1e-99999"); err != nil || d.String() != "0" {
+		t.Errorf("a literal below every scale is zero: %v %v", d, err)
+	}
+	if _, err := Convert(NewString("1e99999"), T{Kind: Decimal, Precision: 65, Scale: 0}); !sqlerr.Is(err, sqlerr.CodeWarnDataOutOfRange) {
+		t.Errorf("assignment: %v", err)
+	}
+	x, tr := ToDecimal(NewString("-1e99999"))
+	if !tr || x.Sign() >= 0 || x.Exponent != decimalAdjLimit {
+		t.Errorf("implicit cast clamps: %v %v", x, tr)
+	}
+	// Exact arithmetic on the bounded values stays small.
+	if _, err := Add(NewDecimal(x), mustDec(t, "0.000000001")); !sqlerr.Is(err, sqlerr.CodeDataOutOfRange) {
+		t.Errorf("sum beyond DECIMAL: %v", err)
+	}
+}

@@ -53,8 +53,13 @@ func FromGo(v any) (Datum, error) {
 	case time.Time:
 		return NewDateTime(x, MaxFsp), nil
 	case *apd.Decimal:
-		if x.Form != apd.Finite {
+		switch {
+		case x.Form != apd.Finite:
 			return Datum{}, errors.Newf("types: decimal %s is not a number", x)
+		case decimalBounds(x) > 0:
+			return Datum{}, errors.Newf("types: decimal %s is out of range", x)
+		case decimalBounds(x) < 0:
+			return NewDecimal(new(apd.Decimal)), nil
 		}
 		return NewDecimal(x), nil
 	}

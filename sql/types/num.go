@@ -166,7 +166,8 @@ func stringToFloat(s string) (float64, bool) {
 	return f, !complete
 }
 
-// stringToDecimal reads s as an exact decimal with prefix semantics.
+// stringToDecimal reads s as an exact decimal with prefix semantics;
+// magnitudes beyond decimalAdjLimit are clamped (truncated).
 func stringToDecimal(s string) (*apd.Decimal, bool) {
 	num, complete := numericPrefix(s, true)
 	if num == "" {
@@ -176,5 +177,36 @@ func stringToDecimal(s string) (*apd.Decimal, bool) {
 	if err != nil || d.Form != apd.Finite {
 		return new(apd.Decimal), true
 	}
+	switch decimalBounds(d) {
+	case 1:
+		big := apd.New(1, decimalAdjLimit)
+		big.Negative = d.Negative
+		return big, true
+	case -1:
+		return new(apd.Decimal), true
+	}
 	return d, !complete
+}
+
+// decimalAdjLimit bounds decimals read from text or taken from clients: a
+// magnitude of 10^decimalAdjLimit is beyond every DECIMAL's range and one
+// of 10^-decimalAdjLimit rounds to zero at every scale. Bounding them keeps
+// exact arithmetic from building numbers of a hundred thousand digits out
+// of a string as short as '1e99999'.
+const decimalAdjLimit = 2 * (MaxDecimalPrecision + MaxDecimalScale)
+
+// decimalBounds is 1 if d's magnitude is at least 10^decimalAdjLimit, -1
+// if it is nonzero and below 10^-decimalAdjLimit, else 0.
+func decimalBounds(d *apd.Decimal) int {
+	if d.IsZero() {
+		return 0
+	}
+	adj := int64(d.Exponent) + d.NumDigits() - 1
+	switch {
+	case adj >= decimalAdjLimit:
+		return 1
+	case adj < -decimalAdjLimit:
+		return -1
+	}
+	return 0
 }
