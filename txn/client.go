@@ -594,6 +594,13 @@ func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWr
 	return resp.CommitTs, nil
 }
 
+// Restart begins a new attempt of a transaction that aborted with a
+// retryable error: a fresh transaction that keeps t's start timestamp, so
+// that it keeps its wound-wait age. t must be finished (rolled back).
+func (c *Client) Restart(ctx context.Context, t *Txn) (*Txn, error) {
+	return c.begin(ctx, t.opts, t.meta.StartTS)
+}
+
 // RunTxn runs fn in a read-write transaction (or as opts says) and commits
 // it, retrying retryable aborts with backoff; a retry keeps the first
 // attempt's start timestamp, so it ages and eventually wins every
@@ -636,3 +643,21 @@ func IsRetryable(err error) bool { return errors.Is(classify(err), ErrRetryable)
 
 // IsAmbiguous reports whether err is an ambiguous commit result.
 func IsAmbiguous(err error) bool { return errors.Is(classify(err), ErrAmbiguous) }
+
+// Groups returns the IDs of the groups whose spans intersect [start, end)
+// (end nil: unbounded), in key order: for EXPLAIN and placement tools.
+func (c *Client) Groups(ctx context.Context, start, end []byte) ([]uint64, error) {
+	var out []uint64
+	cur := start
+	for {
+		d, err := c.router.LookupKey(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d.GroupId)
+		if len(d.EndKey) == 0 || (len(end) > 0 && bytes.Compare(d.EndKey, end) >= 0) {
+			return out, nil
+		}
+		cur = d.EndKey
+	}
+}

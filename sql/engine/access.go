@@ -1,0 +1,533 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+
+	"github.com/meridiandb/meridian/sql/rowenc"
+	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// rowIter produces rows; next returns nil at the end. Rows may be reused
+// by nothing: each returned slice belongs to the caller.
+type rowIter interface {
+	next(c *stmtCtx) ([]types.Datum, error)
+	close()
+}
+
+// node is a planned operator.
+type node interface {
+	open(c *stmtCtx) (rowIter, error)
+	width() int
+	explain(indent string, out *[]string)
+}
+
+// scanChunk is how many stored rows a scan reads per round trip.
+const scanChunk = 256
+
+// accessKind is how a table is read.
+type accessKind int
+
+const (
+	fullScan accessKind = iota
+	pointGet            // primary key equality on every key column
+	pkRange             // a span of the primary key
+	indexLookup         // equality on a prefix of a secondary index, then the rows
+)
+
+// tableAccess reads one table's rows (every column, in Columns order),
+// filtered by the conjuncts pushed to it.
+type tableAccess struct {
+	t     *TableDesc
+	alias string
+	kind  accessKind
+	// pointGet: one tuple of PK expressions per key (IN lists give many).
+	points [][]expr
+	// pkRange / indexLookup: equality prefix values, and for pkRange an
+	// optional range on the next column.
+	prefix   []expr
+	lo, hi   expr
+	loIncl   bool
+	hiIncl   bool
+	index    *IndexDesc
+	filter   []expr
+	forWrite bool // reads of UPDATE/DELETE and FOR UPDATE
+}
+
+func (a *tableAccess) width() int { return len(a.t.Columns) }
+
+func (a *tableAccess) explain(indent string, out *[]string) {
+	var s string
+	switch a.kind {
+	case pointGet:
+		s = fmt.Sprintf("point get %s on PRIMARY (%d key(s))", a.t.Name, len(a.points))
+	case pkRange:
+		s = fmt.Sprintf("range scan %s on PRIMARY", a.t.Name)
+	case indexLookup:
+		s = fmt.Sprintf("index lookup %s on %s", a.t.Name, a.index.Name)
+	default:
+		s = fmt.Sprintf("full scan %s", a.t.Name)
+	}
+	if len(a.filter) > 0 {
+		s += fmt.Sprintf(", filter (%d condition(s))", len(a.filter))
+	}
+	*out = append(*out, indent+s)
+}
+
+// convertKey converts a constant to a key column's type, exactly: a value
+// the column cannot hold as is (1.5 for an INT) cannot use the key.
+func convertKey(d types.Datum, t types.T) (types.Datum, bool) {
+	if d.IsNull() {
+		return d, false
+	}
+	v, err := types.Convert(d, t)
+	if err != nil {
+		return d, false
+	}
+	if k, err := types.Compare(v, d); err != nil || k != 0 {
+		return d, false
+	}
+	return v, true
+}
+
+func (a *tableAccess) open(c *stmtCtx) (rowIter, error) {
+	it := &tableIter{a: a, descs: c.rowDescs(a.t)}
+	t := a.t
+	pkT := t.pkTypes()
+	switch a.kind {
+	case pointGet:
+		var keys [][]byte
+		for _, p := range a.points {
+			vals := make([]types.Datum, len(p))
+			ok := true
+			for i, e := range p {
+				d, err := e.eval(c, nil)
+				if err != nil {
+					return nil, err
+				}
+				if vals[i], ok = convertKey(d, pkT[i]); !ok {
+					break
+				}
+			}
+			if ok {
+				keys = append(keys, rowenc.EncodeIndexKey(t.ID, rowenc.PrimaryIndexID, vals, nil))
+			}
+		}
+		slicesSortUniq(&keys)
+		it.keys = keys
+	case pkRange, indexLookup:
+		var types_ []types.T
+		id := uint32(rowenc.PrimaryIndexID)
+		if a.kind == pkRange {
+			types_ = pkT
+		} else {
+			id = a.index.ID
+			for _, cid := range a.index.Columns {
+				types_ = append(types_, t.columnByID(cid).Type)
+			}
+		}
+		vals := make([]types.Datum, 0, len(a.prefix)+1)
+		for i, e := range a.prefix {
+			d, err := e.eval(c, nil)
+			if err != nil {
+				return nil, err
+			}
+			v, ok := convertKey(d, types_[i])
+			if !ok {
+				return &tableIter{a: a, done: true}, nil // no row can match
+			}
+			vals = append(vals, v)
+		}
+		base := rowenc.EncodeIndexKey(t.ID, id, vals, nil)
+		it.start, it.end = base, rowenc.PrefixEnd(base)
+		if a.lo != nil || a.hi != nil {
+			ct := types_[len(vals)]
+			if a.lo != nil {
+				d, err := a.lo.eval(c, nil)
+				if err != nil {
+					return nil, err
+				}
+				if v, ok := convertKey(d, ct); ok {
+					k := rowenc.EncodeKey(bytes.Clone(base), v, false)
+					if !a.loIncl {
+						k = rowenc.PrefixEnd(k)
+					}
+					it.start = k
+				} else {
+					it.start = rowenc.EncodeKey(bytes.Clone(base), types.Null(), false) // filter decides
+				}
+			}
+			if a.hi != nil {
+				d, err := a.hi.eval(c, nil)
+				if err != nil {
+					return nil, err
+				}
+				if v, ok := convertKey(d, ct); ok {
+					k := rowenc.EncodeKey(bytes.Clone(base), v, false)
+					if a.hiIncl {
+						k = rowenc.PrefixEnd(k)
+					}
+					it.end = k
+				}
+			}
+		}
+		if a.kind == indexLookup {
+			it.lookup = true
+		}
+	default:
+		p := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID)
+		it.start, it.end = p, rowenc.PrefixEnd(p)
+	}
+	return it, nil
+}
+
+func slicesSortUniq(keys *[][]byte) {
+	ks := *keys
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && bytes.Compare(ks[j-1], ks[j]) > 0; j-- {
+			ks[j-1], ks[j] = ks[j], ks[j-1]
+		}
+	}
+	out := ks[:0]
+	for i, k := range ks {
+		if i == 0 || !bytes.Equal(k, ks[i-1]) {
+			out = append(out, k)
+		}
+	}
+	*keys = out
+}
+
+// tableIter streams a table access.
+type tableIter struct {
+	a     *tableAccess
+	descs []rowenc.ColumnDesc
+	// point gets
+	keys [][]byte
+	// scans
+	start, end []byte
+	lookup     bool
+	buf        []txn.KeyValue
+	done       bool
+}
+
+func (it *tableIter) close() {}
+
+func (it *tableIter) next(c *stmtCtx) ([]types.Datum, error) {
+	for {
+		if len(it.buf) == 0 {
+			if err := it.fill(c); err != nil {
+				return nil, err
+			}
+			if len(it.buf) == 0 {
+				return nil, nil
+			}
+		}
+		kv := it.buf[0]
+		it.buf = it.buf[1:]
+		row, err := rowenc.DecodeRow(kv.Value, it.descs)
+		if err != nil {
+			return nil, err
+		}
+		ok := true
+		for _, f := range it.a.filter {
+			if ok, err = evalBool(c, f, row); err != nil {
+				return nil, err
+			} else if !ok {
+				break
+			}
+		}
+		if ok {
+			return row, nil
+		}
+	}
+}
+
+func (it *tableIter) fill(c *stmtCtx) error {
+	if it.done {
+		return nil
+	}
+	if it.keys != nil || it.a.kind == pointGet {
+		it.done = true
+		vals, found, err := c.tx.GetMany(c.ctx, it.keys)
+		if err != nil {
+			return err
+		}
+		for i, k := range it.keys {
+			if found[i] {
+				it.buf = append(it.buf, txn.KeyValue{Key: k, Value: vals[i]})
+			}
+		}
+		return nil
+	}
+	rows, resume, err := c.tx.ScanChunk(c.ctx, it.start, it.end, scanChunk)
+	if err != nil {
+		return err
+	}
+	if resume == nil {
+		it.done = true
+	} else {
+		it.start = resume
+	}
+	if !it.lookup {
+		it.buf = rows
+		if len(rows) == 0 && !it.done {
+			return it.fill(c)
+		}
+		return nil
+	}
+	// Index entries: fetch their rows.
+	t := it.a.t
+	keys := make([][]byte, 0, len(rows))
+	for _, r := range rows {
+		pk, err := pkFromIndexKey(t, it.a.index, r.Key)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, rowenc.EncodeIndexKey(t.ID, rowenc.PrimaryIndexID, pk, nil))
+	}
+	vals, found, err := c.tx.GetMany(c.ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if found[i] {
+			it.buf = append(it.buf, txn.KeyValue{Key: k, Value: vals[i]})
+		}
+	}
+	if len(it.buf) == 0 && !it.done {
+		return it.fill(c)
+	}
+	return nil
+}
+
+// indexKeyColumns are the key columns of a secondary index entry: the
+// index columns, then the primary key columns it does not hold.
+func indexKeyColumns(t *TableDesc, ix *IndexDesc) []uint32 {
+	cols := append([]uint32(nil), ix.Columns...)
+	for _, id := range t.PK {
+		if !containsU32(ix.Columns, id) {
+			cols = append(cols, id)
+		}
+	}
+	return cols
+}
+
+func containsU32(s []uint32, v uint32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// indexEntryKey is the key of row's entry in ix (row in Columns order).
+func indexEntryKey(t *TableDesc, ix *IndexDesc, row []types.Datum) []byte {
+	cols := indexKeyColumns(t, ix)
+	vals := make([]types.Datum, len(cols))
+	for i, id := range cols {
+		vals[i] = row[t.colIndex(id)]
+	}
+	return rowenc.EncodeIndexKey(t.ID, ix.ID, vals, nil)
+}
+
+// pkFromIndexKey decodes the primary key values from an index entry key.
+func pkFromIndexKey(t *TableDesc, ix *IndexDesc, key []byte) ([]types.Datum, error) {
+	_, _, rest, err := rowenc.DecodeIndexKey(key)
+	if err != nil {
+		return nil, err
+	}
+	cols := indexKeyColumns(t, ix)
+	ts := make([]types.T, len(cols))
+	for i, id := range cols {
+		ts[i] = t.columnByID(id).Type
+	}
+	vals, _, err := rowenc.DecodeKeyColumns(rest, ts, nil)
+	if err != nil {
+		return nil, err
+	}
+	pk := make([]types.Datum, len(t.PK))
+	for i, id := range t.PK {
+		for j, cid := range cols {
+			if cid == id {
+				pk[i] = vals[j]
+			}
+		}
+	}
+	return pk, nil
+}
+
+// chooseAccess picks how to read t given the conjuncts pushed to it
+// (compiled on t's own columns): point get > primary key range > secondary
+// index equality > full scan. The conjuncts all stay as the filter, so a
+// path only has to be a superset of the matching rows.
+func chooseAccess(a *tableAccess, conj []expr) {
+	t := a.t
+	a.filter = conj
+	eq := map[int][]expr{} // column position -> constant it equals
+	type bound struct {
+		e    expr
+		incl bool
+	}
+	lo, hi := map[int]bound{}, map[int]bound{}
+	ins := map[int][]expr{}
+	for _, e := range conj {
+		switch x := e.(type) {
+		case *cmpExpr:
+			col, cst, op, ok := colConst(x)
+			if !ok {
+				continue
+			}
+			switch op {
+			case opcode.EQ:
+				eq[col] = append(eq[col], cst)
+			case opcode.GT, opcode.GE:
+				lo[col] = bound{cst, op == opcode.GE}
+			case opcode.LT, opcode.LE:
+				hi[col] = bound{cst, op == opcode.LE}
+			}
+		case *logicExpr:
+			// BETWEEN compiles to (x >= lo AND x <= hi).
+			if x.op == opcode.LogicAnd {
+				for _, side := range []expr{x.l, x.r} {
+					if cx, ok := side.(*cmpExpr); ok {
+						if col, cst, op, ok := colConst(cx); ok {
+							switch op {
+							case opcode.GT, opcode.GE:
+								lo[col] = bound{cst, op == opcode.GE}
+							case opcode.LT, opcode.LE:
+								hi[col] = bound{cst, op == opcode.LE}
+							}
+						}
+					}
+				}
+			}
+		case *inExpr:
+			if r, ok := x.e.(*colRef); ok && x.sub == nil && !x.not && allConst(x.list) {
+				ins[r.i] = x.list
+			}
+		}
+	}
+	pkPos := make([]int, len(t.PK))
+	for i, id := range t.PK {
+		pkPos[i] = t.colIndex(id)
+	}
+	// Point get: every PK column equal to a constant (one column may be
+	// an IN list).
+	all, inCol := true, -1
+	for _, p := range pkPos {
+		if len(eq[p]) == 0 {
+			if _, ok := ins[p]; ok && inCol < 0 {
+				inCol = p
+				continue
+			}
+			all = false
+		}
+	}
+	if all {
+		a.kind = pointGet
+		if inCol < 0 {
+			tuple := make([]expr, len(pkPos))
+			for i, p := range pkPos {
+				tuple[i] = eq[p][0]
+			}
+			a.points = [][]expr{tuple}
+		} else {
+			for _, v := range ins[inCol] {
+				tuple := make([]expr, len(pkPos))
+				for i, p := range pkPos {
+					if p == inCol {
+						tuple[i] = v
+					} else {
+						tuple[i] = eq[p][0]
+					}
+				}
+				a.points = append(a.points, tuple)
+			}
+		}
+		return
+	}
+	// Primary key range: equality on a prefix, then a range.
+	n := 0
+	for n < len(pkPos) && len(eq[pkPos[n]]) > 0 {
+		n++
+	}
+	if n < len(pkPos) {
+		l, lok := lo[pkPos[n]]
+		h, hok := hi[pkPos[n]]
+		if n > 0 || lok || hok {
+			a.kind = pkRange
+			for _, p := range pkPos[:n] {
+				a.prefix = append(a.prefix, eq[p][0])
+			}
+			if lok {
+				a.lo, a.loIncl = l.e, l.incl
+			}
+			if hok {
+				a.hi, a.hiIncl = h.e, h.incl
+			}
+			return
+		}
+	}
+	// Secondary index: the longest equality prefix.
+	best, bestN := (*IndexDesc)(nil), 0
+	for _, ix := range t.Indexes {
+		k := 0
+		for k < len(ix.Columns) && len(eq[t.colIndex(ix.Columns[k])]) > 0 {
+			k++
+		}
+		if k > bestN || (k == bestN && k > 0 && ix.Unique && !best.Unique) {
+			best, bestN = ix, k
+		}
+	}
+	if best != nil {
+		a.kind, a.index = indexLookup, best
+		for _, id := range best.Columns[:bestN] {
+			a.prefix = append(a.prefix, eq[t.colIndex(id)][0])
+		}
+		return
+	}
+	a.kind = fullScan
+}
+
+// colConst matches "column op constant" in either order.
+func colConst(x *cmpExpr) (col int, cst expr, op opcode.Op, ok bool) {
+	if r, isCol := x.l.(*colRef); isCol && isConst(x.r) {
+		return r.i, x.r, x.op, true
+	}
+	if r, isCol := x.r.(*colRef); isCol && isConst(x.l) {
+		flip := map[opcode.Op]opcode.Op{opcode.LT: opcode.GT, opcode.LE: opcode.GE, opcode.GT: opcode.LT, opcode.GE: opcode.LE, opcode.EQ: opcode.EQ}
+		if f, ok := flip[x.op]; ok {
+			return r.i, x.l, f, true
+		}
+	}
+	return 0, nil, 0, false
+}
+
+func allConst(es []expr) bool {
+	for _, e := range es {
+		if !isConst(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// isConst: the expression reads no row (literals, parameters, functions
+// of them, variables).
+func isConst(e expr) bool {
+	switch x := e.(type) {
+	case *constExpr, *paramExpr:
+		return true
+	case *funcExpr:
+		if strings.HasPrefix(x.name, "@") || x.name == "RAND" {
+			return false
+		}
+		return allConst(x.args)
+	}
+	return false
+}

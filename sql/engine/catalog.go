@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"strings"
+
+	"github.com/cockroachdb/errors"
+	"github.com/meridiandb/meridian/sql/rowenc"
+	"github.com/meridiandb/meridian/sql/sqlerr"
+	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// The catalog lives in the same transactional key space as the data, so a
+// statement reads the descriptors it uses inside its own transaction: a
+// schema change is serialized with the statements that use the schema
+// (DDL takes exclusive locks on the descriptors every statement reads
+// shared), and a snapshot read sees the schema of its timestamp.
+//
+// Keys, beside rowenc's table data (0xF5 't'):
+//
+//	0xF5 's' 'D' <lower(name)>              -> DatabaseDesc (JSON)
+//	0xF5 's' 'T' <db id: 4 bytes> <lower(name)> -> TableDesc (JSON)
+//	0xF5 's' 'N'                            -> next descriptor id (8 bytes)
+//	0xF5 's' 'A' <table id: 4 bytes>        -> next AUTO_INCREMENT block (8 bytes)
+//
+// Names are matched case-insensitively (as MySQL with
+// lower_case_table_names=1) and shown as created.
+
+// DatabaseDesc describes a database.
+type DatabaseDesc struct {
+	ID   uint32
+	Name string
+}
+
+// TableDesc describes a table. Columns and indexes are never renumbered:
+// ids only grow, so rows and index entries written under an older version
+// stay readable.
+type TableDesc struct {
+	ID      uint32
+	DBID    uint32
+	DBName  string `json:"-"`
+	Name    string
+	Columns []*ColumnDesc
+	// PK lists the primary key's column ids. A table declared without one
+	// gets a hidden _rowid column filled from AUTO_INCREMENT.
+	PK      []uint32
+	Indexes []*IndexDesc
+	// NextColumnID and NextIndexID allocate ids.
+	NextColumnID, NextIndexID uint32
+	// Version counts schema changes.
+	Version uint64
+}
+
+// ColumnDesc describes a column.
+type ColumnDesc struct {
+	ID      uint32
+	Name    string
+	Type    types.T
+	NotNull bool
+	// Default is the DEFAULT expression's SQL text ("" with HasDefault
+	// false: NULL, or no default for NOT NULL columns).
+	Default    string
+	HasDefault bool
+	AutoInc    bool
+	// OnUpdateNow: ON UPDATE CURRENT_TIMESTAMP.
+	OnUpdateNow bool
+	Hidden      bool
+}
+
+// IndexDesc describes a secondary index (index id 1 is the primary key).
+type IndexDesc struct {
+	ID      uint32
+	Name    string
+	Unique  bool
+	Columns []uint32
+	Desc    []bool
+}
+
+const hiddenRowID = "_rowid"
+
+var (
+	catalogPrefix = []byte{rowenc.SQLPrefix, 's'}
+	nextIDKey     = []byte{rowenc.SQLPrefix, 's', 'N'}
+)
+
+func dbKey(name string) []byte {
+	return append([]byte{rowenc.SQLPrefix, 's', 'D'}, strings.ToLower(name)...)
+}
+
+func tablesPrefix(dbID uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{rowenc.SQLPrefix, 's', 'T'}, dbID)
+}
+
+func tableKey(dbID uint32, name string) []byte {
+	return append(tablesPrefix(dbID), strings.ToLower(name)...)
+}
+
+func autoIncKey(tableID uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{rowenc.SQLPrefix, 's', 'A'}, tableID)
+}
+
+// column returns the column named name (case-insensitive), or nil.
+func (t *TableDesc) column(name string) *ColumnDesc {
+	for _, c := range t.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (t *TableDesc) columnByID(id uint32) *ColumnDesc {
+	for _, c := range t.Columns {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// colIndex returns the position of column id in t.Columns.
+func (t *TableDesc) colIndex(id uint32) int {
+	for i, c := range t.Columns {
+		if c.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// index returns the secondary index named name, or nil.
+func (t *TableDesc) index(name string) *IndexDesc {
+	for _, ix := range t.Indexes {
+		if strings.EqualFold(ix.Name, name) {
+			return ix
+		}
+	}
+	return nil
+}
+
+// visibleColumns are the columns SELECT * shows.
+func (t *TableDesc) visibleColumns() []*ColumnDesc {
+	var out []*ColumnDesc
+	for _, c := range t.Columns {
+		if !c.Hidden {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// rowDescs is the decode list of every column, in Columns order.
+func (t *TableDesc) rowDescs() []rowenc.ColumnDesc {
+	out := make([]rowenc.ColumnDesc, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = rowenc.ColumnDesc{ID: c.ID, T: c.Type}
+	}
+	return out
+}
+
+func (t *TableDesc) colIDs() []uint32 {
+	out := make([]uint32, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = c.ID
+	}
+	return out
+}
+
+func (t *TableDesc) pkTypes() []types.T {
+	out := make([]types.T, len(t.PK))
+	for i, id := range t.PK {
+		out[i] = t.columnByID(id).Type
+	}
+	return out
+}
+
+// catalog reads and writes descriptors in one transaction.
+type catalog struct {
+	tx *txn.Txn
+}
+
+func getJSON(ctx context.Context, tx *txn.Txn, key []byte, v any) (bool, error) {
+	b, ok, err := tx.Get(ctx, key)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, errors.Wrapf(json.Unmarshal(b, v), "catalog: decoding %q", key)
+}
+
+func putJSON(tx *txn.Txn, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(key, b)
+}
+
+// database returns the named database or error 1049.
+func (c catalog) database(ctx context.Context, name string) (*DatabaseDesc, error) {
+	var d DatabaseDesc
+	ok, err := getJSON(ctx, c.tx, dbKey(name), &d)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, sqlerr.UnknownDatabase(name)
+	}
+	return &d, nil
+}
+
+// table returns db.name or error 1146 (1046 without a database).
+func (c catalog) table(ctx context.Context, db, name string) (*TableDesc, error) {
+	if db == "" {
+		return nil, errNoDatabase()
+	}
+	d, err := c.database(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var t TableDesc
+	ok, err := getJSON(ctx, c.tx, tableKey(d.ID, name), &t)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, sqlerr.NoSuchTable(d.Name, name)
+	}
+	t.DBName = d.Name
+	return &t, nil
+}
+
+func errNoDatabase() error {
+	return sqlerr.New(1046, "3D000", "No database selected")
+}
+
+// databases lists every database, by name.
+func (c catalog) databases(ctx context.Context) ([]*DatabaseDesc, error) {
+	start := []byte{rowenc.SQLPrefix, 's', 'D'}
+	rows, err := c.tx.Scan(ctx, start, rowenc.PrefixEnd(start), 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*DatabaseDesc, 0, len(rows))
+	for _, r := range rows {
+		var d DatabaseDesc
+		if err := json.Unmarshal(r.Value, &d); err != nil {
+			return nil, errors.Wrap(err, "catalog: decoding a database")
+		}
+		out = append(out, &d)
+	}
+	return out, nil
+}
+
+// tables lists the tables of a database, by name.
+func (c catalog) tables(ctx context.Context, db *DatabaseDesc) ([]*TableDesc, error) {
+	p := tablesPrefix(db.ID)
+	rows, err := c.tx.Scan(ctx, p, rowenc.PrefixEnd(p), 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*TableDesc, 0, len(rows))
+	for _, r := range rows {
+		var t TableDesc
+		if err := json.Unmarshal(r.Value, &t); err != nil {
+			return nil, errors.Wrap(err, "catalog: decoding a table")
+		}
+		t.DBName = db.Name
+		out = append(out, &t)
+	}
+	return out, nil
+}
+
+// newID allocates a descriptor id (databases and tables share the space).
+func (c catalog) newID(ctx context.Context) (uint32, error) {
+	b, ok, err := c.tx.Get(ctx, nextIDKey)
+	if err != nil {
+		return 0, err
+	}
+	next := uint64(100) // ids below are reserved for system tables
+	if ok && len(b) == 8 {
+		next = binary.BigEndian.Uint64(b)
+	}
+	return uint32(next), c.tx.Put(nextIDKey, binary.BigEndian.AppendUint64(nil, next+1))
+}
+
+func (c catalog) putTable(t *TableDesc) error {
+	t.Version++
+	return putJSON(c.tx, tableKey(t.DBID, t.Name), t)
+}

@@ -1,0 +1,805 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/mysql"
+
+	"github.com/meridiandb/meridian/sql/rowenc"
+	"github.com/meridiandb/meridian/sql/sqlerr"
+	"github.com/meridiandb/meridian/sql/types"
+)
+
+// ddl runs schema statements inside the statement's read-write
+// transaction: the descriptor writes and any index backfill commit
+// atomically, and the locks they take order them with concurrent
+// statements (which read the descriptors they use).
+func (s *Session) ddl(c *stmtCtx, st ast.StmtNode, w ResultWriter, more bool) error {
+	cat := catalog{c.tx}
+	ctx := c.ctx
+	var affected uint64
+	switch n := st.(type) {
+	case *ast.CreateDatabaseStmt:
+		if _, err := cat.database(ctx, n.Name.O); err == nil {
+			if n.IfNotExists {
+				break
+			}
+			return sqlerr.New(1007, "", "Can't create database '%s'; database exists", n.Name.O)
+		}
+		id, err := cat.newID(ctx)
+		if err != nil {
+			return err
+		}
+		if err := putJSON(c.tx, dbKey(n.Name.O), &DatabaseDesc{ID: id, Name: n.Name.O}); err != nil {
+			return err
+		}
+		affected = 1
+	case *ast.DropDatabaseStmt:
+		d, err := cat.database(ctx, n.Name.O)
+		if err != nil {
+			if n.IfExists {
+				break
+			}
+			return sqlerr.DatabaseNotExists(n.Name.O)
+		}
+		tables, err := cat.tables(ctx, d)
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if err := dropTableData(c, t); err != nil {
+				return err
+			}
+		}
+		if err := c.tx.Delete(dbKey(d.Name)); err != nil {
+			return err
+		}
+		if strings.EqualFold(s.db, d.Name) {
+			s.db = ""
+		}
+		affected = uint64(len(tables))
+	case *ast.CreateTableStmt:
+		return s.createTable(c, n, w, more)
+	case *ast.DropTableStmt:
+		for _, tn := range n.Tables {
+			t, err := c.table(s.dbOf(tn), tn.Name.O)
+			if err != nil {
+				if n.IfExists && (sqlerr.Is(err, 1146) || sqlerr.Is(err, 1049)) {
+					continue
+				}
+				if sqlerr.Is(err, 1146) {
+					return sqlerr.UnknownTable(s.dbOf(tn) + "." + tn.Name.O)
+				}
+				return err
+			}
+			if err := dropTableData(c, t); err != nil {
+				return err
+			}
+		}
+	case *ast.TruncateTableStmt:
+		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
+		if err != nil {
+			return err
+		}
+		if err := deleteSpan(c, rowenc.TablePrefix(t.ID)); err != nil {
+			return err
+		}
+	case *ast.CreateIndexStmt:
+		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
+		if err != nil {
+			return err
+		}
+		if t.index(n.IndexName) != nil {
+			if n.IfNotExists {
+				break
+			}
+			return sqlerr.DuplicateKeyName(n.IndexName)
+		}
+		if err := s.addIndex(c, t, n.IndexName, n.KeyType == ast.IndexKeyTypeUnique, n.IndexPartSpecifications); err != nil {
+			return err
+		}
+		if err := cat.putTable(t); err != nil {
+			return err
+		}
+	case *ast.DropIndexStmt:
+		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
+		if err != nil {
+			return err
+		}
+		if err := dropIndex(c, t, n.IndexName, n.IfExists); err != nil {
+			return err
+		}
+		if err := cat.putTable(t); err != nil {
+			return err
+		}
+	case *ast.AlterTableStmt:
+		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
+		if err != nil {
+			return err
+		}
+		for _, sp := range n.Specs {
+			if err := s.alter(c, t, sp); err != nil {
+				return err
+			}
+		}
+		if err := cat.putTable(t); err != nil {
+			return err
+		}
+	default:
+		return sqlerr.NotSupported(fmt.Sprintf("%T", st))
+	}
+	return w.Done(Result{AffectedRows: affected, More: more})
+}
+
+func (s *Session) dbOf(tn *ast.TableName) string {
+	if tn.Schema.O != "" {
+		return tn.Schema.O
+	}
+	return s.db
+}
+
+// deleteSpan deletes every key under prefix in the transaction.
+func deleteSpan(c *stmtCtx, prefix []byte) error {
+	start, end := prefix, rowenc.PrefixEnd(prefix)
+	for start != nil {
+		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := c.tx.Delete(r.Key); err != nil {
+				return err
+			}
+		}
+		start = resume
+	}
+	return nil
+}
+
+func dropTableData(c *stmtCtx, t *TableDesc) error {
+	if err := deleteSpan(c, rowenc.TablePrefix(t.ID)); err != nil {
+		return err
+	}
+	if err := c.tx.Delete(autoIncKey(t.ID)); err != nil {
+		return err
+	}
+	c.s.e.autoMu.Lock()
+	delete(c.s.e.autoInc, t.ID)
+	c.s.e.autoMu.Unlock()
+	return c.tx.Delete(tableKey(t.DBID, t.Name))
+}
+
+// columnDesc builds a column from its definition.
+func (s *Session) columnDesc(c *stmtCtx, id uint32, def *ast.ColumnDef) (*ColumnDesc, bool, bool, error) {
+	t, err := types.FromFieldType(def.Tp)
+	if err != nil {
+		return nil, false, false, err
+	}
+	col := &ColumnDesc{ID: id, Name: def.Name.Name.O, Type: t}
+	pk, unique := false, false
+	for _, o := range def.Options {
+		switch o.Tp {
+		case ast.ColumnOptionPrimaryKey:
+			pk = true
+			col.NotNull = true
+		case ast.ColumnOptionNotNull:
+			col.NotNull = true
+		case ast.ColumnOptionNull:
+			col.NotNull = false
+		case ast.ColumnOptionAutoIncrement:
+			if !t.IsInteger() {
+				return nil, false, false, sqlerr.New(1063, "42000", "Incorrect column specifier for column '%s'", col.Name)
+			}
+			col.AutoInc = true
+		case ast.ColumnOptionUniqKey:
+			unique = true
+		case ast.ColumnOptionDefaultValue:
+			var b strings.Builder
+			restore(o.Expr, &b)
+			col.Default, col.HasDefault = b.String(), true
+			if v, ok := o.Expr.(ast.ValueExpr); ok && v.GetValue() == nil {
+				col.HasDefault = false // DEFAULT NULL
+			}
+		case ast.ColumnOptionOnUpdate:
+			col.OnUpdateNow = true
+		case ast.ColumnOptionComment, ast.ColumnOptionCollate:
+		default:
+			return nil, false, false, sqlerr.NotSupported("column option in " + col.Name)
+		}
+	}
+	if mysql.HasNotNullFlag(def.Tp.GetFlag()) {
+		col.NotNull = true
+	}
+	if col.HasDefault {
+		if _, err := s.defaultValue(c, nil, col); err != nil {
+			return nil, false, false, sqlerr.New(1067, "42000", "Invalid default value for '%s'", col.Name)
+		}
+	}
+	return col, pk, unique, nil
+}
+
+func (s *Session) createTable(c *stmtCtx, n *ast.CreateTableStmt, w ResultWriter, more bool) error {
+	if n.ReferTable != nil || n.Select != nil {
+		return sqlerr.NotSupported("CREATE TABLE ... LIKE / AS SELECT")
+	}
+	cat := catalog{c.tx}
+	db := s.dbOf(n.Table)
+	if db == "" {
+		return errNoDatabase()
+	}
+	d, err := cat.database(c.ctx, db)
+	if err != nil {
+		return err
+	}
+	if _, err := c.table(db, n.Table.Name.O); err == nil {
+		if n.IfNotExists {
+			return w.Done(Result{More: more})
+		}
+		return sqlerr.TableExists(n.Table.Name.O)
+	}
+	id, err := cat.newID(c.ctx)
+	if err != nil {
+		return err
+	}
+	t := &TableDesc{ID: id, DBID: d.ID, DBName: d.Name, Name: n.Table.Name.O, NextColumnID: 1, NextIndexID: 2}
+	var uniques []*ast.Constraint
+	for _, def := range n.Cols {
+		if t.column(def.Name.Name.O) != nil {
+			return sqlerr.DuplicateColumn(def.Name.Name.O)
+		}
+		col, pk, unique, err := s.columnDesc(c, t.NextColumnID, def)
+		if err != nil {
+			return err
+		}
+		t.NextColumnID++
+		t.Columns = append(t.Columns, col)
+		if pk {
+			if len(t.PK) > 0 {
+				return sqlerr.New(1068, "42000", "Multiple primary key defined")
+			}
+			t.PK = []uint32{col.ID}
+		}
+		if unique {
+			uniques = append(uniques, &ast.Constraint{Tp: ast.ConstraintUniq, Name: col.Name,
+				Keys: []*ast.IndexPartSpecification{{Column: def.Name}}})
+		}
+	}
+	for _, con := range n.Constraints {
+		switch con.Tp {
+		case ast.ConstraintPrimaryKey:
+			if len(t.PK) > 0 {
+				return sqlerr.New(1068, "42000", "Multiple primary key defined")
+			}
+			for _, k := range con.Keys {
+				if k.Column == nil {
+					return sqlerr.NotSupported("expression indexes")
+				}
+				col := t.column(k.Column.Name.O)
+				if col == nil {
+					return sqlerr.New(1072, "42000", "Key column '%s' doesn't exist in table", k.Column.Name.O)
+				}
+				col.NotNull = true
+				t.PK = append(t.PK, col.ID)
+			}
+		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex, ast.ConstraintIndex, ast.ConstraintKey:
+			uniques = append(uniques, con)
+		case ast.ConstraintForeignKey, ast.ConstraintCheck:
+			// Accepted for compatibility with schema dumps; not enforced.
+		default:
+			return sqlerr.NotSupported("table constraint")
+		}
+	}
+	if len(t.PK) == 0 {
+		col := &ColumnDesc{ID: t.NextColumnID, Name: hiddenRowID, Type: types.T{Kind: types.BigInt, Unsigned: true, Length: -1}, NotNull: true, AutoInc: true, Hidden: true}
+		t.NextColumnID++
+		t.Columns = append(t.Columns, col)
+		t.PK = []uint32{col.ID}
+	}
+	for _, con := range uniques {
+		unique := con.Tp == ast.ConstraintUniq || con.Tp == ast.ConstraintUniqKey || con.Tp == ast.ConstraintUniqIndex
+		if err := s.addIndex(c, t, con.Name, unique, con.Keys); err != nil {
+			return err
+		}
+	}
+	if err := cat.putTable(t); err != nil {
+		return err
+	}
+	return w.Done(Result{More: more})
+}
+
+// addIndex adds a secondary index and writes its entries for the rows the
+// table has (within the statement's transaction: the scan locks the table
+// span, so a concurrent write waits and is neither lost nor missing).
+func (s *Session) addIndex(c *stmtCtx, t *TableDesc, name string, unique bool, parts []*ast.IndexPartSpecification) error {
+	ix := &IndexDesc{ID: t.NextIndexID, Name: name, Unique: unique}
+	for _, p := range parts {
+		if p.Column == nil {
+			return sqlerr.NotSupported("expression indexes")
+		}
+		col := t.column(p.Column.Name.O)
+		if col == nil {
+			return sqlerr.New(1072, "42000", "Key column '%s' doesn't exist in table", p.Column.Name.O)
+		}
+		ix.Columns = append(ix.Columns, col.ID)
+		ix.Desc = append(ix.Desc, p.Desc)
+	}
+	if ix.Name == "" {
+		ix.Name = t.columnByID(ix.Columns[0]).Name
+		for i := 2; t.index(ix.Name) != nil; i++ {
+			ix.Name = fmt.Sprintf("%s_%d", t.columnByID(ix.Columns[0]).Name, i)
+		}
+	}
+	if t.index(ix.Name) != nil || strings.EqualFold(ix.Name, "PRIMARY") {
+		return sqlerr.DuplicateKeyName(ix.Name)
+	}
+	t.NextIndexID++
+	// Backfill.
+	descs := c.rowDescs(t)
+	tw := &tableWriter{c: c, t: &TableDesc{ID: t.ID, Name: t.Name, Columns: t.Columns, PK: t.PK, Indexes: []*IndexDesc{ix}}}
+	start, end := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID), rowenc.PrefixEnd(rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID))
+	seen := map[string]bool{}
+	for start != nil {
+		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			row, err := rowenc.DecodeRow(r.Value, descs)
+			if err != nil {
+				return err
+			}
+			if unique && !hasNull(row, t, ix.Columns) {
+				vals := make([]types.Datum, len(ix.Columns))
+				for i, id := range ix.Columns {
+					vals[i] = row[t.colIndex(id)]
+				}
+				k := keyOf(vals)
+				if seen[k] {
+					return sqlerr.DuplicateEntry(tw.entryName(row, ix.Columns), t.Name+"."+ix.Name)
+				}
+				seen[k] = true
+			}
+			if err := c.tx.Put(indexEntryKey(t, ix, row), []byte{}); err != nil {
+				return err
+			}
+		}
+		start = resume
+	}
+	t.Indexes = append(t.Indexes, ix)
+	return nil
+}
+
+func dropIndex(c *stmtCtx, t *TableDesc, name string, ifExists bool) error {
+	ix := t.index(name)
+	if ix == nil {
+		if ifExists {
+			return nil
+		}
+		return sqlerr.CantDrop(name)
+	}
+	if err := deleteSpan(c, rowenc.IndexPrefix(t.ID, ix.ID)); err != nil {
+		return err
+	}
+	for i, x := range t.Indexes {
+		if x == ix {
+			t.Indexes = append(t.Indexes[:i], t.Indexes[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec) error {
+	switch sp.Tp {
+	case ast.AlterTableAddColumns:
+		for _, def := range sp.NewColumns {
+			if t.column(def.Name.Name.O) != nil {
+				if sp.IfNotExists {
+					continue
+				}
+				return sqlerr.DuplicateColumn(def.Name.Name.O)
+			}
+			col, pk, unique, err := s.columnDesc(c, t.NextColumnID, def)
+			if err != nil {
+				return err
+			}
+			if pk || col.AutoInc {
+				return sqlerr.NotSupported("adding a primary key or AUTO_INCREMENT column")
+			}
+			if col.NotNull && !col.HasDefault {
+				// Existing rows would hold NULL: MySQL gives them the
+				// type's zero value; we ask for an explicit default.
+				return sqlerr.New(1138, "22004", "Invalid use of NULL value: a NOT NULL column added to a table needs a DEFAULT")
+			}
+			t.NextColumnID++
+			t.Columns = append(t.Columns, col)
+			if unique {
+				if err := s.addIndex(c, t, col.Name, true, []*ast.IndexPartSpecification{{Column: def.Name}}); err != nil {
+					return err
+				}
+			}
+		}
+	case ast.AlterTableDropColumn:
+		col := t.column(sp.OldColumnName.Name.O)
+		if col == nil {
+			if sp.IfExists {
+				return nil
+			}
+			return sqlerr.CantDrop(sp.OldColumnName.Name.O)
+		}
+		if containsU32(t.PK, col.ID) {
+			return sqlerr.NotSupported("dropping a primary key column")
+		}
+		for _, ix := range append([]*IndexDesc{}, t.Indexes...) {
+			if containsU32(ix.Columns, col.ID) {
+				if err := dropIndex(c, t, ix.Name, false); err != nil {
+					return err
+				}
+			}
+		}
+		// Rows keep the old bytes; readers skip the dropped id.
+		i := t.colIndex(col.ID)
+		t.Columns = append(t.Columns[:i], t.Columns[i+1:]...)
+		if len(t.visibleColumns()) == 0 {
+			return sqlerr.New(1090, "42000", "You can't delete all columns with ALTER TABLE; use DROP TABLE instead")
+		}
+		return rewriteRows(c, t)
+	case ast.AlterTableAddConstraint:
+		con := sp.Constraint
+		switch con.Tp {
+		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex, ast.ConstraintIndex, ast.ConstraintKey:
+			unique := con.Tp == ast.ConstraintUniq || con.Tp == ast.ConstraintUniqKey || con.Tp == ast.ConstraintUniqIndex
+			return s.addIndex(c, t, con.Name, unique, con.Keys)
+		}
+		return sqlerr.NotSupported("this ALTER TABLE ADD")
+	case ast.AlterTableDropIndex:
+		return dropIndex(c, t, sp.Name, sp.IfExists)
+	case ast.AlterTableOption:
+		return nil
+	}
+	return sqlerr.NotSupported("this ALTER TABLE")
+}
+
+// rewriteRows re-encodes every row after DROP COLUMN so that the dropped
+// column's bytes go (an added column with that name later gets a new id
+// either way).
+func rewriteRows(c *stmtCtx, t *TableDesc) error {
+	descs := c.rowDescs(t)
+	start, end := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID), rowenc.PrefixEnd(rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID))
+	for start != nil {
+		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			row, err := rowenc.DecodeRow(r.Value, descs)
+			if err != nil {
+				return err
+			}
+			if err := c.tx.Put(r.Key, rowenc.EncodeRow(nil, t.colIDs(), row)); err != nil {
+				return err
+			}
+		}
+		start = resume
+	}
+	return nil
+}
+
+// showCreateTable renders CREATE TABLE as MySQL's SHOW CREATE TABLE does.
+func showCreateTable(t *TableDesc) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE `%s` (\n", t.Name)
+	var lines []string
+	for _, c := range t.visibleColumns() {
+		l := fmt.Sprintf("  `%s` %s", c.Name, c.Type.String())
+		if c.NotNull {
+			l += " NOT NULL"
+		}
+		if c.HasDefault {
+			l += " DEFAULT " + c.Default
+		} else if !c.NotNull && !c.AutoInc {
+			l += " DEFAULT NULL"
+		}
+		if c.AutoInc {
+			l += " AUTO_INCREMENT"
+		}
+		if c.OnUpdateNow {
+			l += " ON UPDATE CURRENT_TIMESTAMP"
+		}
+		lines = append(lines, l)
+	}
+	if pk := t.columnByID(t.PK[0]); !pk.Hidden {
+		var names []string
+		for _, id := range t.PK {
+			names = append(names, "`"+t.columnByID(id).Name+"`")
+		}
+		lines = append(lines, "  PRIMARY KEY ("+strings.Join(names, ",")+")")
+	}
+	for _, ix := range t.Indexes {
+		var names []string
+		for _, id := range ix.Columns {
+			names = append(names, "`"+t.columnByID(id).Name+"`")
+		}
+		kind := "KEY"
+		if ix.Unique {
+			kind = "UNIQUE KEY"
+		}
+		lines = append(lines, fmt.Sprintf("  %s `%s` (%s)", kind, ix.Name, strings.Join(names, ",")))
+	}
+	b.WriteString(strings.Join(lines, ",\n"))
+	b.WriteString("\n) ENGINE=Meridian DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	return b.String()
+}
+
+// show runs SHOW statements and DESCRIBE.
+func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, more bool) error {
+	var cols []string
+	var rows [][]types.Datum
+	str := types.NewString
+	err := s.readOnly(ctx, func(c *stmtCtx) error {
+		cat := catalog{c.tx}
+		switch n.Tp {
+		case ast.ShowDatabases:
+			cols = []string{"Database"}
+			dbs, err := cat.databases(ctx)
+			if err != nil {
+				return err
+			}
+			names := []string{"information_schema"}
+			for _, d := range dbs {
+				names = append(names, d.Name)
+			}
+			sort.Strings(names)
+			for _, nm := range names {
+				rows = append(rows, []types.Datum{str(nm)})
+			}
+		case ast.ShowTables, ast.ShowTableStatus:
+			db := n.DBName
+			if db == "" {
+				db = s.db
+			}
+			if db == "" {
+				return errNoDatabase()
+			}
+			d, err := cat.database(ctx, db)
+			if err != nil {
+				return err
+			}
+			ts, err := cat.tables(ctx, d)
+			if err != nil {
+				return err
+			}
+			if n.Tp == ast.ShowTableStatus {
+				cols = []string{"Name", "Engine", "Version", "Row_format", "Rows", "Collation", "Comment"}
+				for _, t := range ts {
+					rows = append(rows, []types.Datum{str(t.Name), str("Meridian"), types.NewInt(10), str("Dynamic"), types.NewInt(0), str("utf8mb4_bin"), str("")})
+				}
+				break
+			}
+			cols = []string{"Tables_in_" + d.Name}
+			if n.Full {
+				cols = append(cols, "Table_type")
+			}
+			for _, t := range ts {
+				r := []types.Datum{str(t.Name)}
+				if n.Full {
+					r = append(r, str("BASE TABLE"))
+				}
+				rows = append(rows, r)
+			}
+		case ast.ShowCreateTable:
+			t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
+			if err != nil {
+				return err
+			}
+			cols = []string{"Table", "Create Table"}
+			rows = append(rows, []types.Datum{str(t.Name), str(showCreateTable(t))})
+		case ast.ShowCreateDatabase:
+			d, err := cat.database(ctx, n.DBName)
+			if err != nil {
+				return err
+			}
+			cols = []string{"Database", "Create Database"}
+			rows = append(rows, []types.Datum{str(d.Name), str("CREATE DATABASE `" + d.Name + "` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin */")})
+		case ast.ShowColumns:
+			t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
+			if err != nil {
+				return err
+			}
+			cols = []string{"Field", "Type", "Null", "Key", "Default", "Extra"}
+			for _, col := range t.visibleColumns() {
+				null, key, def, extra := "YES", "", types.Null(), ""
+				if col.NotNull {
+					null = "NO"
+				}
+				if containsU32(t.PK, col.ID) {
+					key = "PRI"
+				} else {
+					for _, ix := range t.Indexes {
+						if ix.Columns[0] == col.ID {
+							key = "MUL"
+							if ix.Unique && len(ix.Columns) == 1 {
+								key = "UNI"
+							}
+							break
+						}
+					}
+				}
+				if col.HasDefault {
+					def = str(strings.Trim(col.Default, "'"))
+				}
+				if col.AutoInc {
+					extra = "auto_increment"
+				}
+				rows = append(rows, []types.Datum{str(col.Name), str(col.Type.String()), str(null), str(key), def, str(extra)})
+			}
+		case ast.ShowIndex:
+			t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
+			if err != nil {
+				return err
+			}
+			cols = []string{"Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name"}
+			if !t.columnByID(t.PK[0]).Hidden {
+				for i, id := range t.PK {
+					rows = append(rows, []types.Datum{str(t.Name), types.NewInt(0), str("PRIMARY"), types.NewInt(int64(i + 1)), str(t.columnByID(id).Name)})
+				}
+			}
+			for _, ix := range t.Indexes {
+				nu := int64(1)
+				if ix.Unique {
+					nu = 0
+				}
+				for i, id := range ix.Columns {
+					rows = append(rows, []types.Datum{str(t.Name), types.NewInt(nu), str(ix.Name), types.NewInt(int64(i + 1)), str(t.columnByID(id).Name)})
+				}
+			}
+		case ast.ShowVariables:
+			cols = []string{"Variable_name", "Value"}
+			names := []string{"autocommit", "character_set_client", "character_set_connection", "character_set_results", "character_set_server",
+				"collation_connection", "collation_server", "lower_case_table_names", "max_allowed_packet", "read_staleness", "sql_mode",
+				"system_time_zone", "time_zone", "transaction_isolation", "tx_isolation", "version", "version_comment", "wait_timeout"}
+			for _, nm := range names {
+				if n.Pattern != nil {
+					if v, ok := n.Pattern.Pattern.(ast.ValueExpr); ok {
+						if !likeMatch(nm, strings.ToLower(fmt.Sprint(v.GetValue())), '\\') {
+							continue
+						}
+					}
+				}
+				d, err := s.sysVar(nm, n.GlobalScope)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, []types.Datum{str(nm), str(d.String())})
+			}
+		case ast.ShowWarnings, ast.ShowErrors:
+			cols = []string{"Level", "Code", "Message"}
+			for _, e := range s.warnings {
+				rows = append(rows, []types.Datum{str("Warning"), types.NewInt(int64(e.Code)), str(e.Msg)})
+			}
+		case ast.ShowStatus, ast.ShowEngines, ast.ShowCharset, ast.ShowCollation, ast.ShowProcessList, ast.ShowGrants, ast.ShowTriggers, ast.ShowProcedureStatus, ast.ShowFunctionStatus, ast.ShowEvents, ast.ShowPlugins:
+			cols = []string{"Name", "Value"}
+			switch n.Tp {
+			case ast.ShowEngines:
+				cols = []string{"Engine", "Support", "Comment", "Transactions", "XA", "Savepoints"}
+				rows = append(rows, []types.Datum{str("Meridian"), str("DEFAULT"), str("Replicated, strictly serializable"), str("YES"), str("NO"), str("NO")})
+			case ast.ShowCharset:
+				cols = []string{"Charset", "Description", "Default collation", "Maxlen"}
+				rows = append(rows, []types.Datum{str("utf8mb4"), str("UTF-8 Unicode"), str("utf8mb4_bin"), types.NewInt(4)})
+			case ast.ShowCollation:
+				cols = []string{"Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"}
+				rows = append(rows, []types.Datum{str("utf8mb4_bin"), str("utf8mb4"), types.NewInt(46), str("Yes"), str("Yes"), types.NewInt(1)})
+			case ast.ShowGrants:
+				cols = []string{"Grants for " + s.user + "@%"}
+				rows = append(rows, []types.Datum{str("GRANT ALL PRIVILEGES ON *.* TO `" + s.user + "`@`%`")})
+			}
+		default:
+			return sqlerr.NotSupported("this SHOW statement")
+		}
+		return nil
+	})
+	if err != nil {
+		return userError(err)
+	}
+	out := make([]Column, len(cols))
+	for i, nm := range cols {
+		out[i] = Column{Name: nm, OrgName: nm, Type: tText}
+		if len(rows) > 0 && rows[0][i].Kind() == types.KindInt {
+			out[i].Type = tBigInt
+		}
+	}
+	if err := w.Columns(out); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := w.Row(r); err != nil {
+			return err
+		}
+	}
+	return w.Done(Result{AffectedRows: uint64(len(rows)), More: more})
+}
+
+// explain prints a statement's plan: access paths, join methods, and the
+// groups (ranges) its tables live in.
+func (s *Session) explain(ctx context.Context, n *ast.ExplainStmt, params []types.Datum, w ResultWriter, more bool) error {
+	var lines []string
+	err := s.readOnly(ctx, func(c *stmtCtx) error {
+		c.params = params
+		cp := &compiler{s: s, sc: c}
+		var root node
+		var tables []*TableDesc
+		switch st := n.Stmt.(type) {
+		case *ast.SelectStmt, *ast.SetOprStmt:
+			q, err := cp.planQuery(st.(ast.ResultSetNode), nil)
+			if err != nil {
+				return err
+			}
+			root, tables = q.root, q.tables
+		case *ast.UpdateStmt:
+			t, _, r, err := s.targetRows(c, st.TableRefs, st.Where, st.Order, st.Limit)
+			if err != nil {
+				return err
+			}
+			root, tables = r, []*TableDesc{t}
+			lines = append(lines, "update "+t.Name)
+		case *ast.DeleteStmt:
+			t, _, r, err := s.targetRows(c, st.TableRefs, st.Where, st.Order, st.Limit)
+			if err != nil {
+				return err
+			}
+			root, tables = r, []*TableDesc{t}
+			lines = append(lines, "delete from "+t.Name)
+		case *ast.ShowStmt:
+			n2 := *st
+			return s.show(ctx, &n2, w, more)
+		default:
+			return sqlerr.NotSupported("EXPLAIN of this statement")
+		}
+		ind := ""
+		if len(lines) > 0 {
+			ind = "  "
+		}
+		root.explain(ind, &lines)
+		for _, t := range tables {
+			groups, err := s.e.groupsOf(c, t)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, fmt.Sprintf("table %s: groups %s", t.Name, groups))
+		}
+		return nil
+	})
+	if err != nil {
+		return userError(err)
+	}
+	if _, isShow := n.Stmt.(*ast.ShowStmt); isShow {
+		return nil
+	}
+	if err := w.Columns([]Column{{Name: "plan", Type: tText}}); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if err := w.Row([]types.Datum{types.NewString(l)}); err != nil {
+			return err
+		}
+	}
+	return w.Done(Result{AffectedRows: uint64(len(lines)), More: more})
+}
+
+// groupsOf lists the groups holding t's data.
+func (e *Engine) groupsOf(c *stmtCtx, t *TableDesc) (string, error) {
+	p := rowenc.TablePrefix(t.ID)
+	ids, err := e.cfg.Txn.Groups(c.ctx, p, rowenc.PrefixEnd(p))
+	if err != nil {
+		return "", err
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return strings.Join(parts, ","), nil
+}

@@ -1,0 +1,38 @@
+// Package engine is Meridian's SQL engine: it turns MySQL-dialect
+// statements into reads and writes of the transaction layer (DESIGN.md §1,
+// §3, §5).
+//
+// A statement's way through it:
+//
+//	parse.go    TiDB parser, one per session; the AST is never mutated
+//	session.go  transaction rules: autocommit reads are lock-free snapshot
+//	            reads, autocommit writes run in their own read-write
+//	            transaction with retries (results held until commit),
+//	            explicit transactions retry only while nothing reached the
+//	            client; SET, system variables, prepared statements
+//	catalog.go  databases and tables as JSON descriptors in the same KV
+//	            space, read inside the statement's transaction (so DDL is
+//	            serialized with the statements that use the schema)
+//	expr.go     expressions compiled to small structs over row positions
+//	query.go    SELECT/UNION planning: FROM tree, WHERE conjuncts pushed to
+//	            tables, join method (index lookup, hash, nested loop),
+//	            aggregation, ORDER BY (top-N with LIMIT), LIMIT
+//	access.go   how a table is read: point get, primary-key range, secondary
+//	            index lookup, full scan — streamed in chunks
+//	ops.go      the operators (iterators)
+//	dml.go      INSERT/REPLACE/ON DUPLICATE KEY UPDATE, UPDATE, DELETE with
+//	            index maintenance; AUTO_INCREMENT blocks per node
+//	ddl.go      CREATE/DROP DATABASE/TABLE/INDEX, ALTER TABLE, SHOW, EXPLAIN
+//
+// Rows live at rowenc's keys (0xF5 't' table index key...), every column
+// in the value; secondary index entries are keys only. Values are
+// sql/types Datums with MySQL semantics; errors are sql/sqlerr errors with
+// MySQL codes.
+//
+// Limits today: correlated subqueries, RIGHT/NATURAL joins, window
+// functions, views and SQL-level PREPARE are refused with error 1235; sorts,
+// hash tables and buffered results are bounded by
+// Config.MaxStatementMemory (an error, not a spill to disk); CREATE INDEX
+// backfills inside one transaction that holds the table's span lock, so
+// concurrent writers wait for it instead of running beside it.
+package engine

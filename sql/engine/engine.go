@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Txn is the transaction client of the node the engine runs in.
+	Txn *txn.Client
+	// NodeID names the node (AUTO_INCREMENT blocks are cached per node).
+	NodeID uint64
+	// Version is reported as @@version and VERSION().
+	Version string
+	Logger  *slog.Logger
+	// MaxStatementMemory bounds what one statement may hold in memory for
+	// sorts, hash tables and buffered results (default 256 MiB); a
+	// statement over it fails with a clear error instead of taking the
+	// node down.
+	MaxStatementMemory int64
+}
+
+// DefaultVersion is the server version clients see.
+const DefaultVersion = "8.0.11-Meridian"
+
+// Engine is one node's SQL engine: it parses, plans and executes
+// statements for the sessions it opens, on the transaction layer.
+type Engine struct {
+	cfg    Config
+	nextID atomic.Uint32
+	// autoInc caches this node's reserved AUTO_INCREMENT blocks, per table.
+	autoMu  sync.Mutex
+	autoInc map[uint32]*autoBlock
+}
+
+// New returns an engine.
+func New(cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Version == "" {
+		cfg.Version = DefaultVersion
+	}
+	if cfg.MaxStatementMemory == 0 {
+		cfg.MaxStatementMemory = 256 << 20
+	}
+	return &Engine{cfg: cfg, autoInc: map[uint32]*autoBlock{}}
+}
+
+// NewSession opens a session for user with database selected ("" for
+// none). An unknown database is error 1049.
+func (e *Engine) NewSession(ctx context.Context, user, database string) (*Session, error) {
+	s := &Session{
+		e: e, id: e.nextID.Add(1), user: user, p: newParser(),
+		autocommit: true, userVars: map[string]types.Datum{}, vars: map[string]string{},
+		prepared: map[uint32]*preparedStmt{},
+	}
+	if database != "" {
+		if err := s.UseDatabase(ctx, database); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,804 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/meridiandb/meridian/sql/rowenc"
+	"github.com/meridiandb/meridian/sql/sqlerr"
+	"github.com/meridiandb/meridian/sql/types"
+	"github.com/meridiandb/meridian/txn"
+)
+
+// Session is one client connection's state: current database, open
+// transaction, session variables, prepared statements. It is not safe for
+// concurrent use: a connection runs one statement at a time.
+type Session struct {
+	e    *Engine
+	id   uint32
+	user string
+	p    *parserOf
+	db   string
+
+	autocommit bool
+	// tx is the open explicit transaction (BEGIN, or autocommit off),
+	// begun lazily at its first statement; txOpts are its options.
+	inTxn  bool
+	tx     *txn.Txn
+	txOpts txn.Options
+	// txSent: results of the open transaction already reached the client,
+	// so a retryable abort can no longer be hidden by a retry.
+	txSent bool
+
+	userVars map[string]types.Datum
+	vars     map[string]string // session system variables set by SET
+
+	prepared map[uint32]*preparedStmt
+	nextStmt uint32
+
+	lastInsertID uint64
+	rowCount     int64
+	warnings     []*sqlerr.Error
+}
+
+type preparedStmt struct {
+	stmt   ast.StmtNode
+	params int
+}
+
+// stmtCtx is one statement's execution state.
+type stmtCtx struct {
+	ctx    context.Context
+	s      *Session
+	tx     *txn.Txn
+	eval   types.EvalContext
+	params []types.Datum
+	tables map[string]*TableDesc
+	// forUpdate: SELECT ... FOR UPDATE (locking reads in a read-write txn).
+	forUpdate bool
+	// insertValues/insertRow serve VALUES(col) in ON DUPLICATE KEY UPDATE.
+	insertValues *scope
+	insertRow    []types.Datum
+	memory       int64
+	warnings     []*sqlerr.Error
+}
+
+func (c *stmtCtx) warn(e *sqlerr.Error) { c.warnings = append(c.warnings, e) }
+
+// charge accounts memory a statement holds; over the limit it fails.
+func (c *stmtCtx) charge(n int) error {
+	c.memory += int64(n)
+	if c.memory > c.s.e.cfg.MaxStatementMemory {
+		return sqlerr.New(1038, "HY001", "Out of sort memory: the statement needs more than %d bytes; add a WHERE clause or a LIMIT, or an index for its ORDER BY", c.s.e.cfg.MaxStatementMemory)
+	}
+	return nil
+}
+
+// table returns a table descriptor, read once per statement in its
+// transaction.
+func (c *stmtCtx) table(db, name string) (*TableDesc, error) {
+	k := strings.ToLower(db) + "." + strings.ToLower(name)
+	if t, ok := c.tables[k]; ok {
+		return t, nil
+	}
+	if db == "information_schema" || db == "mysql" || db == "performance_schema" {
+		return nil, sqlerr.NotSupported("system schema tables (use SHOW)")
+	}
+	t, err := catalog{c.tx}.table(c.ctx, db, name)
+	if err != nil {
+		return nil, err
+	}
+	if c.tables == nil {
+		c.tables = map[string]*TableDesc{}
+	}
+	c.tables[k] = t
+	return t, nil
+}
+
+// rowDescs are t's decode descriptors with the defaults of columns added
+// after rows were written.
+func (c *stmtCtx) rowDescs(t *TableDesc) []rowenc.ColumnDesc {
+	ds := t.rowDescs()
+	for i, col := range t.Columns {
+		if col.HasDefault {
+			if d, err := c.s.defaultValue(c, t, col); err == nil {
+				ds[i].Default = d
+			}
+		}
+	}
+	return ds
+}
+
+// UseDatabase selects the current database (USE db; COM_INIT_DB).
+func (s *Session) UseDatabase(ctx context.Context, db string) error {
+	var found *DatabaseDesc
+	err := s.readOnly(ctx, func(c *stmtCtx) error {
+		d, err := catalog{c.tx}.database(ctx, db)
+		found = d
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.db = found.Name
+	return nil
+}
+
+// Database returns the current database, "" if none.
+func (s *Session) Database() string { return s.db }
+
+// Status returns the transaction state for protocol status flags.
+func (s *Session) Status() Status {
+	return Status{InTransaction: s.inTxn, Autocommit: s.autocommit}
+}
+
+// Reset rolls back an open transaction and clears session variables and
+// prepared statements; the current database stays.
+func (s *Session) Reset(ctx context.Context) error {
+	s.rollback(ctx)
+	s.autocommit = true
+	s.userVars = map[string]types.Datum{}
+	s.vars = map[string]string{}
+	s.prepared = map[uint32]*preparedStmt{}
+	s.warnings = nil
+	return nil
+}
+
+// Close ends the session, rolling back an open transaction.
+func (s *Session) Close() {
+	s.rollback(context.Background())
+}
+
+func (s *Session) rollback(ctx context.Context) {
+	if s.tx != nil {
+		s.tx.Rollback(ctx)
+	}
+	s.tx, s.inTxn, s.txSent = nil, false, false
+}
+
+// Run executes the statements in query (one or more, separated by ';'),
+// writing each one's result to w. It stops at the first error.
+func (s *Session) Run(ctx context.Context, query string, w ResultWriter) error {
+	stmts, err := s.p.parse(query)
+	if err != nil {
+		return err
+	}
+	if len(stmts) == 0 {
+		return sqlerr.New(1065, "42000", "Query was empty")
+	}
+	for i, st := range stmts {
+		if err := s.exec(ctx, st, nil, w, i < len(stmts)-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Prepare parses query (one statement, with ? placeholders) for Execute.
+func (s *Session) Prepare(ctx context.Context, query string) (*Prepared, error) {
+	stmts, err := s.p.parse(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, sqlerr.New(1295, "HY000", "This command is not supported in the prepared statement protocol yet (one statement per PREPARE)")
+	}
+	v := &paramCounter{}
+	stmts[0].Accept(v)
+	s.nextStmt++
+	id := s.nextStmt
+	s.prepared[id] = &preparedStmt{stmt: stmts[0], params: v.n}
+	p := &Prepared{ID: id, Params: v.n}
+	if sel, ok := stmts[0].(*ast.SelectStmt); ok {
+		// Result columns, when the statement plans without its arguments.
+		_ = s.readOnly(ctx, func(c *stmtCtx) error {
+			c.params = make([]types.Datum, v.n)
+			for i := range c.params {
+				c.params[i] = types.Null()
+			}
+			q, err := (&compiler{s: s, sc: c}).planQuery(sel, nil)
+			if err == nil {
+				p.Columns = q.out
+			}
+			return nil
+		})
+	}
+	return p, nil
+}
+
+type paramCounter struct{ n int }
+
+func (v *paramCounter) Enter(n ast.Node) (ast.Node, bool) {
+	if _, ok := n.(ast.ParamMarkerExpr); ok {
+		v.n++
+	}
+	return n, false
+}
+func (v *paramCounter) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// Execute runs a prepared statement with its arguments.
+func (s *Session) Execute(ctx context.Context, id uint32, args []types.Datum, w ResultWriter) error {
+	p, ok := s.prepared[id]
+	if !ok {
+		return sqlerr.New(1243, "HY000", "Unknown prepared statement handler (%d) given to EXECUTE", id)
+	}
+	if len(args) != p.params {
+		return sqlerr.WrongArguments("EXECUTE")
+	}
+	return s.exec(ctx, p.stmt, args, w, false)
+}
+
+// ClosePrepared drops a prepared statement.
+func (s *Session) ClosePrepared(id uint32) { delete(s.prepared, id) }
+
+// FieldList returns the columns of a table of the current database whose
+// names match the LIKE pattern wildcard ("" for all) — COM_FIELD_LIST.
+func (s *Session) FieldList(ctx context.Context, table, wildcard string) ([]Column, error) {
+	var out []Column
+	err := s.readOnly(ctx, func(c *stmtCtx) error {
+		t, err := c.table(s.db, table)
+		if err != nil {
+			return err
+		}
+		for _, col := range t.visibleColumns() {
+			if wildcard == "" || likeMatch(strings.ToLower(col.Name), strings.ToLower(wildcard), '\\') {
+				out = append(out, Column{Name: col.Name, OrgName: col.Name, Table: t.Name, OrgTable: t.Name, Database: t.DBName, Type: col.Type, NotNull: col.NotNull, AutoIncrement: col.AutoInc})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// readOnly runs fn in a snapshot transaction (or the open transaction).
+func (s *Session) readOnly(ctx context.Context, fn func(c *stmtCtx) error) error {
+	if s.tx != nil {
+		return fn(s.newCtx(ctx, s.tx, nil))
+	}
+	tx, err := s.e.cfg.Txn.Begin(ctx, txn.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Commit(ctx)
+	return fn(s.newCtx(ctx, tx, nil))
+}
+
+func (s *Session) newCtx(ctx context.Context, tx *txn.Txn, params []types.Datum) *stmtCtx {
+	c := &stmtCtx{ctx: ctx, s: s, tx: tx, params: params}
+	c.eval = types.EvalContext{Now: time.Now().UTC(), Warn: c.warn}
+	return c
+}
+
+// exec runs one statement with the session's transaction rules.
+func (s *Session) exec(ctx context.Context, st ast.StmtNode, params []types.Datum, w ResultWriter, more bool) error {
+	s.warnings = nil
+	switch n := st.(type) {
+	case *ast.BeginStmt:
+		return s.begin(ctx, n, w, more)
+	case *ast.CommitStmt:
+		err := s.commit(ctx)
+		if err != nil {
+			return err
+		}
+		return w.Done(Result{More: more})
+	case *ast.RollbackStmt:
+		s.rollback(ctx)
+		return w.Done(Result{More: more})
+	case *ast.SetStmt:
+		return s.set(ctx, n, params, w, more)
+	case *ast.UseStmt:
+		if err := s.UseDatabase(ctx, n.DBName); err != nil {
+			return err
+		}
+		return w.Done(Result{More: more})
+	case *ast.CreateDatabaseStmt, *ast.DropDatabaseStmt, *ast.CreateTableStmt, *ast.DropTableStmt,
+		*ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.AlterTableStmt, *ast.TruncateTableStmt:
+		// DDL commits an open transaction first, as in MySQL.
+		if err := s.commit(ctx); err != nil {
+			return err
+		}
+		return s.autocommitWrite(ctx, st, params, w, more)
+	case *ast.ExplainStmt:
+		return s.explain(ctx, n, params, w, more)
+	case *ast.ShowStmt:
+		return s.show(ctx, n, w, more)
+	case *ast.PrepareStmt, *ast.ExecuteStmt, *ast.DeallocateStmt:
+		return sqlerr.NotSupported("SQL-level PREPARE/EXECUTE (use the protocol's prepared statements)")
+	case *ast.SelectStmt, *ast.SetOprStmt:
+		return s.query(ctx, st, params, w, more)
+	case *ast.InsertStmt, *ast.UpdateStmt, *ast.DeleteStmt:
+		if s.inTxn || !s.autocommit {
+			return s.inExplicit(ctx, st, params, w, more)
+		}
+		return s.autocommitWrite(ctx, st, params, w, more)
+	case *ast.LockTablesStmt, *ast.UnlockTablesStmt:
+		return w.Done(Result{More: more}) // transactions already isolate; accepted for dump tools
+	case *ast.AnalyzeTableStmt, *ast.FlushStmt:
+		return w.Done(Result{More: more})
+	}
+	return sqlerr.NotSupported(fmt.Sprintf("%T", st))
+}
+
+// begin opens an explicit transaction (committing an open one first).
+func (s *Session) begin(ctx context.Context, n *ast.BeginStmt, w ResultWriter, more bool) error {
+	if err := s.commit(ctx); err != nil {
+		return err
+	}
+	s.inTxn, s.txOpts = true, txn.Options{ReadOnly: n.ReadOnly}
+	if n.AsOf != nil {
+		if !n.ReadOnly {
+			return sqlerr.New(1105, "HY000", "AS OF TIMESTAMP needs START TRANSACTION READ ONLY")
+		}
+		ts, err := s.asOf(ctx, n.AsOf)
+		if err != nil {
+			s.inTxn = false
+			return err
+		}
+		s.txOpts.ReadTimestamp = ts
+	} else if n.ReadOnly {
+		s.txOpts.MaxStaleness = s.staleness()
+	}
+	return w.Done(Result{More: more})
+}
+
+// staleness is the session's bounded staleness for read-only reads.
+func (s *Session) staleness() time.Duration {
+	d, _ := time.ParseDuration(s.vars["read_staleness"])
+	return d
+}
+
+// asOf evaluates AS OF TIMESTAMP: a datetime (UTC) or a number of
+// nanoseconds since the epoch (a commit timestamp).
+func (s *Session) asOf(ctx context.Context, a *ast.AsOfClause) (int64, error) {
+	c := s.newCtx(ctx, nil, nil)
+	e, err := (&compiler{s: s, sc: c}).compile(&scope{}, a.TsExpr)
+	if err != nil {
+		return 0, err
+	}
+	d, err := e.eval(c, nil)
+	if err != nil {
+		return 0, err
+	}
+	switch d.Kind() {
+	case types.KindInt, types.KindUint:
+		v, _ := types.ToInt64(d)
+		return v, nil
+	case types.KindTime:
+		return d.Time().UnixNano(), nil
+	}
+	t, err := types.Convert(d, types.T{Kind: types.DateTime, Scale: 6, Length: -1})
+	if err != nil {
+		return 0, sqlerr.New(1105, "HY000", "AS OF TIMESTAMP wants a datetime or a timestamp in nanoseconds, not %s", types.ToString(d))
+	}
+	return t.Time().UnixNano(), nil
+}
+
+// ensureTx begins the explicit transaction's KV transaction lazily.
+func (s *Session) ensureTx(ctx context.Context) error {
+	if s.tx != nil {
+		return nil
+	}
+	tx, err := s.e.cfg.Txn.Begin(ctx, s.txOpts)
+	if err != nil {
+		return err
+	}
+	s.tx = tx
+	return nil
+}
+
+func (s *Session) commit(ctx context.Context) error {
+	tx := s.tx
+	s.tx, s.inTxn, s.txSent = nil, false, false
+	if tx == nil {
+		return nil
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		return userError(err)
+	}
+	return nil
+}
+
+// userError maps transaction errors to what MySQL clients understand.
+func userError(err error) error {
+	var se *sqlerr.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, txn.ErrRetryable):
+		return sqlerr.Retryable(err.Error())
+	case errors.Is(err, txn.ErrAmbiguous):
+		return sqlerr.New(1105, "HY000", "The transaction's outcome is unknown (it may or may not have committed): %v. Check before retrying.", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return sqlerr.QueryInterrupted()
+	}
+	return sqlerr.Unknown(err.Error())
+}
+
+// query runs a SELECT. Autocommit reads are lock-free snapshot reads at
+// TT.Now().latest (strictly serializable, never aborted) unless they lock
+// (FOR UPDATE).
+func (s *Session) query(ctx context.Context, st ast.StmtNode, params []types.Datum, w ResultWriter, more bool) error {
+	sel, _ := st.(*ast.SelectStmt)
+	locking := sel != nil && sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone
+	var asOf *ast.AsOfClause
+	if sel != nil && sel.From != nil {
+		asOf = tableAsOf(sel.From.TableRefs)
+	}
+	if asOf != nil {
+		if s.inTxn || !s.autocommit {
+			return sqlerr.New(1105, "HY000", "SELECT ... AS OF TIMESTAMP cannot run inside a transaction")
+		}
+		ts, err := s.asOf(ctx, asOf)
+		if err != nil {
+			return err
+		}
+		return s.snapshot(ctx, txn.Options{ReadOnly: true, ReadTimestamp: ts}, st, params, w, more)
+	}
+	if s.inTxn || !s.autocommit {
+		return s.inExplicit(ctx, st, params, w, more)
+	}
+	if !locking {
+		return s.snapshot(ctx, txn.Options{ReadOnly: true, MaxStaleness: s.staleness()}, st, params, w, more)
+	}
+	return s.autocommitWrite(ctx, st, params, w, more)
+}
+
+func tableAsOf(n ast.ResultSetNode) *ast.AsOfClause {
+	switch n := n.(type) {
+	case *ast.Join:
+		if a := tableAsOf(n.Left); a != nil {
+			return a
+		}
+		if n.Right != nil {
+			return tableAsOf(n.Right)
+		}
+	case *ast.TableSource:
+		if t, ok := n.Source.(*ast.TableName); ok {
+			return t.AsOf
+		}
+	}
+	return nil
+}
+
+// snapshot runs a read-only statement in its own snapshot transaction,
+// streaming rows.
+func (s *Session) snapshot(ctx context.Context, opts txn.Options, st ast.StmtNode, params []types.Datum, w ResultWriter, more bool) error {
+	tx, err := s.e.cfg.Txn.Begin(ctx, opts)
+	if err != nil {
+		return userError(err)
+	}
+	defer tx.Commit(ctx)
+	return userError(s.run(s.newCtx(ctx, tx, params), st, w, more))
+}
+
+// autocommitWrite runs a statement as its own read-write transaction,
+// retrying retryable aborts: its result is held until the commit, so the
+// client never sees an attempt that did not commit.
+func (s *Session) autocommitWrite(ctx context.Context, st ast.StmtNode, params []types.Datum, w ResultWriter, more bool) error {
+	var buf *bufferWriter
+	_, err := s.e.cfg.Txn.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		buf = &bufferWriter{}
+		c := s.newCtx(ctx, tx, params)
+		err := s.run(c, st, buf, more)
+		if err == nil {
+			s.warnings = c.warnings
+		}
+		return err
+	})
+	if err != nil {
+		return userError(err)
+	}
+	return buf.replay(w)
+}
+
+// inExplicit runs a statement in the open transaction. A retryable abort
+// before any of the transaction's results reached the client restarts the
+// transaction and the statement; later, the client gets error 1213.
+func (s *Session) inExplicit(ctx context.Context, st ast.StmtNode, params []types.Datum, w ResultWriter, more bool) error {
+	for {
+		if err := s.ensureTx(ctx); err != nil {
+			return userError(err)
+		}
+		bw := &limitedBuffer{w: w, max: 1 << 20}
+		err := s.run(s.newCtx(ctx, s.tx, params), st, bw, more)
+		if err == nil {
+			err = bw.flush()
+			s.txSent = true
+			return err
+		}
+		if bw.flushed {
+			s.txSent = true
+		}
+		if !errors.Is(err, txn.ErrRetryable) || s.txSent || ctx.Err() != nil {
+			if errors.Is(err, txn.ErrRetryable) {
+				s.rollback(ctx) // the transaction is gone; say so
+			}
+			return userError(err)
+		}
+		old := s.tx
+		old.Rollback(ctx)
+		tx, rerr := s.e.cfg.Txn.Restart(ctx, old)
+		if rerr != nil {
+			s.rollback(ctx)
+			return userError(rerr)
+		}
+		s.tx = tx
+	}
+}
+
+// run dispatches a data statement within stmtCtx c.
+func (s *Session) run(c *stmtCtx, st ast.StmtNode, w ResultWriter, more bool) error {
+	switch n := st.(type) {
+	case *ast.SelectStmt, *ast.SetOprStmt:
+		rs, _ := st.(ast.ResultSetNode)
+		q, err := (&compiler{s: s, sc: c}).planQuery(rs, nil)
+		if err != nil {
+			return err
+		}
+		return s.stream(c, q, w, more)
+	case *ast.InsertStmt:
+		return s.insert(c, n, w, more)
+	case *ast.UpdateStmt:
+		return s.update(c, n, w, more)
+	case *ast.DeleteStmt:
+		return s.delete(c, n, w, more)
+	default:
+		return s.ddl(c, st, w, more)
+	}
+}
+
+// stream sends a query's rows to w.
+func (s *Session) stream(c *stmtCtx, q *query, w ResultWriter, more bool) error {
+	if err := w.Columns(q.out); err != nil {
+		return err
+	}
+	it, err := q.open(c)
+	if err != nil {
+		return err
+	}
+	defer it.close()
+	var n uint64
+	for {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		r, err := it.next(c)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			break
+		}
+		n++
+		if err := w.Row(r); err != nil {
+			return err
+		}
+	}
+	s.rowCount = -1
+	return w.Done(Result{AffectedRows: n, Warnings: uint16(len(c.warnings)), More: more})
+}
+
+// bufferWriter holds a statement's whole result.
+type bufferWriter struct {
+	cols  []Column
+	rows  [][]types.Datum
+	res   Result
+	isRow bool
+}
+
+func (b *bufferWriter) Columns(cols []Column) error { b.cols, b.isRow = cols, true; return nil }
+func (b *bufferWriter) Row(vals []types.Datum) error {
+	b.rows = append(b.rows, vals)
+	return nil
+}
+func (b *bufferWriter) Done(r Result) error { b.res = r; return nil }
+
+func (b *bufferWriter) replay(w ResultWriter) error {
+	if b.isRow {
+		if err := w.Columns(b.cols); err != nil {
+			return err
+		}
+		for _, r := range b.rows {
+			if err := w.Row(r); err != nil {
+				return err
+			}
+		}
+	}
+	return w.Done(b.res)
+}
+
+// limitedBuffer holds a result until max bytes, then streams it (from
+// then on a retry could change what the client saw).
+type limitedBuffer struct {
+	w       ResultWriter
+	max     int
+	size    int
+	buf     bufferWriter
+	flushed bool
+	done    bool
+}
+
+func (b *limitedBuffer) Columns(cols []Column) error {
+	return b.buf.Columns(cols)
+}
+
+func (b *limitedBuffer) Row(vals []types.Datum) error {
+	if b.flushed {
+		return b.w.Row(vals)
+	}
+	b.buf.rows = append(b.buf.rows, vals)
+	b.size += rowSize(vals)
+	if b.size > b.max {
+		b.flushed = true
+		if err := b.w.Columns(b.buf.cols); err != nil {
+			return err
+		}
+		for _, r := range b.buf.rows {
+			if err := b.w.Row(r); err != nil {
+				return err
+			}
+		}
+		b.buf.rows = nil
+	}
+	return nil
+}
+
+func (b *limitedBuffer) Done(r Result) error {
+	b.buf.res, b.done = r, true
+	if b.flushed {
+		return b.w.Done(r)
+	}
+	return nil
+}
+
+func (b *limitedBuffer) flush() error {
+	if b.flushed {
+		return nil
+	}
+	b.flushed = true
+	return b.buf.replay(b.w)
+}
+
+// set runs SET statements.
+func (s *Session) set(ctx context.Context, n *ast.SetStmt, params []types.Datum, w ResultWriter, more bool) error {
+	c := s.newCtx(ctx, s.tx, params)
+	cp := &compiler{s: s, sc: c}
+	for _, v := range n.Variables {
+		name := strings.ToLower(v.Name)
+		if v.Value == nil {
+			continue
+		}
+		var d types.Datum
+		if col, ok := v.Value.(*ast.ColumnNameExpr); ok && v.IsSystem {
+			d = types.NewString(col.Name.Name.O) // SET autocommit = ON
+		} else if _, ok := v.Value.(*ast.DefaultExpr); ok {
+			d = types.Null()
+		} else {
+			e, err := cp.compile(&scope{}, v.Value)
+			if err != nil {
+				return err
+			}
+			if d, err = e.eval(c, nil); err != nil {
+				return err
+			}
+		}
+		if !v.IsSystem {
+			s.userVars[name] = d
+			continue
+		}
+		if err := s.setSysVar(ctx, name, d); err != nil {
+			return err
+		}
+	}
+	return w.Done(Result{More: more})
+}
+
+func (s *Session) setSysVar(ctx context.Context, name string, d types.Datum) error {
+	val := types.ToString(d)
+	switch name {
+	case "autocommit":
+		on := val == "1" || strings.EqualFold(val, "on") || strings.EqualFold(val, "true")
+		if on && !s.autocommit && s.inTxn {
+			if err := s.commit(ctx); err != nil {
+				return err
+			}
+		}
+		s.autocommit = on
+		s.inTxn = s.inTxn || !on
+		return nil
+	case "read_staleness":
+		if val != "" && val != "0" {
+			if dur, err := time.ParseDuration(val); err != nil || dur < 0 {
+				return sqlerr.New(1231, "42000", "Variable 'read_staleness' can't be set to the value of '%s' (want a duration such as '10s', or '' for strong reads)", val)
+			}
+		}
+	case "names", "character_set_client", "character_set_results", "character_set_connection", "collation_connection",
+		"sql_mode", "time_zone", "transaction_isolation", "tx_isolation", "wait_timeout", "interactive_timeout",
+		"net_write_timeout", "net_read_timeout", "sql_select_limit", "foreign_key_checks", "unique_checks",
+		"sql_log_bin", "sql_quote_show_create", "sql_notes", "session_track_schema", "session_track_system_variables",
+		"session_track_state_change", "max_execution_time", "innodb_lock_wait_timeout", "lock_wait_timeout",
+		"transaction_read_only", "tx_read_only", "sql_auto_is_null", "group_concat_max_len", "character_set_database",
+		"collation_database", "optimizer_switch", "sql_safe_updates", "big_tables", "max_allowed_packet", "txn_mode":
+		// Accepted: Meridian is always UTC, utf8mb4, serializable (no
+		// weaker isolation is offered: a weaker request gets the stronger
+		// level).
+	default:
+		if _, err := s.sysVar(name, false); err != nil {
+			return err
+		}
+	}
+	s.vars[name] = val
+	return nil
+}
+
+// sysVar reads a system variable.
+func (s *Session) sysVar(name string, global bool) (types.Datum, error) {
+	if v, ok := s.vars[name]; ok && !global && name != "autocommit" {
+		return types.NewString(v), nil
+	}
+	switch name {
+	case "version":
+		return types.NewString(s.e.cfg.Version), nil
+	case "version_comment":
+		return types.NewString("Meridian: geo-distributed, strictly serializable"), nil
+	case "autocommit":
+		return boolDatum(s.autocommit), nil
+	case "transaction_isolation", "tx_isolation":
+		return types.NewString("SERIALIZABLE"), nil
+	case "transaction_read_only", "tx_read_only":
+		return boolDatum(s.txOpts.ReadOnly && s.inTxn), nil
+	case "max_allowed_packet":
+		return types.NewInt(64 << 20), nil
+	case "character_set_client", "character_set_connection", "character_set_results", "character_set_server", "character_set_database", "character_set_system":
+		return types.NewString("utf8mb4"), nil
+	case "collation_connection", "collation_server", "collation_database":
+		return types.NewString("utf8mb4_bin"), nil
+	case "time_zone":
+		return types.NewString("+00:00"), nil
+	case "system_time_zone":
+		return types.NewString("UTC"), nil
+	case "sql_mode":
+		return types.NewString("STRICT_TRANS_TABLES,ONLY_FULL_GROUP_BY,NO_ENGINE_SUBSTITUTION"), nil
+	case "lower_case_table_names":
+		return types.NewInt(1), nil
+	case "wait_timeout", "interactive_timeout":
+		return types.NewInt(28800), nil
+	case "net_write_timeout":
+		return types.NewInt(60), nil
+	case "net_read_timeout":
+		return types.NewInt(30), nil
+	case "license":
+		return types.NewString("Apache-2.0"), nil
+	case "init_connect", "read_staleness":
+		return types.NewString(s.vars[name]), nil
+	case "performance_schema", "have_ssl", "query_cache_size", "query_cache_type":
+		return types.NewInt(0), nil
+	case "sql_select_limit":
+		return types.NewUint(1<<64 - 1), nil
+	case "max_execution_time", "sql_safe_updates", "foreign_key_checks", "unique_checks", "sql_auto_is_null":
+		return types.NewInt(0), nil
+	case "port":
+		return types.NewInt(3306), nil
+	case "hostname":
+		return types.NewString("meridian"), nil
+	case "group_concat_max_len":
+		return types.NewInt(1024), nil
+	case "warning_count":
+		return types.NewInt(int64(len(s.warnings))), nil
+	case "session_track_gtids", "gtid_mode":
+		return types.NewString("OFF"), nil
+	case "txn_mode":
+		return types.NewString("locking"), nil
+	}
+	return types.Datum{}, sqlerr.New(1193, "HY000", "Unknown system variable '%s'", name)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
