@@ -33,10 +33,10 @@ const scanChunk = 256
 type accessKind int
 
 const (
-	fullScan accessKind = iota
-	pointGet            // primary key equality on every key column
-	pkRange             // a span of the primary key
-	indexLookup         // equality on a prefix of a secondary index, then the rows
+	fullScan    accessKind = iota
+	pointGet               // primary key equality on every key column
+	pkRange                // a span of the primary key
+	indexLookup            // equality on a prefix of a secondary index, then the rows
 )
 
 // tableAccess reads one table's rows (every column, in Columns order),

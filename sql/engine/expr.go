@@ -44,7 +44,7 @@ func boolDatum(b bool) types.Datum {
 // scopeCol is a column visible to expressions: a table column of a FROM
 // item or a computed output column.
 type scopeCol struct {
-	table, name string // table alias and column name, for resolution
+	table, name  string // table alias and column name, for resolution
 	db, orgTable string
 	t            types.T
 	desc         *ColumnDesc // nil for computed columns
@@ -374,7 +374,7 @@ type colRef struct {
 }
 
 func (e *colRef) eval(_ *stmtCtx, row []types.Datum) (types.Datum, error) { return row[e.i], nil }
-func (e *colRef) typ() types.T                                           { return e.t }
+func (e *colRef) typ() types.T                                            { return e.t }
 
 type insertValueRef struct {
 	i int

@@ -239,10 +239,10 @@ func (n *limitNode) open(c *stmtCtx) (rowIter, error) {
 // sortNode sorts by key columns; with a LIMIT it keeps only the top
 // offset+count rows in a heap (top-N), so ORDER BY ... LIMIT holds little.
 type sortNode struct {
-	in            node
-	keys          []int
-	desc          []bool
-	topN, offset  expr
+	in           node
+	keys         []int
+	desc         []bool
+	topN, offset expr
 }
 
 func (n *sortNode) width() int { return n.in.width() }

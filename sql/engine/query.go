@@ -165,8 +165,8 @@ type joinItem struct {
 	built       node
 }
 
-func (j *joinItem) width() int                   { return j.left.n.width() + j.right.n.width() }
-func (j *joinItem) open(c *stmtCtx) (rowIter, error) { return j.built.open(c) }
+func (j *joinItem) width() int                        { return j.left.n.width() + j.right.n.width() }
+func (j *joinItem) open(c *stmtCtx) (rowIter, error)  { return j.built.open(c) }
 func (j *joinItem) explain(ind string, out *[]string) { j.built.explain(ind, out) }
 
 func splitAnd(e ast.ExprNode) []ast.ExprNode {
@@ -824,7 +824,7 @@ type aggRef struct {
 }
 
 func (e *aggRef) eval(_ *stmtCtx, row []types.Datum) (types.Datum, error) { return row[e.slot], nil }
-func (e *aggRef) typ() types.T                                           { return e.t }
+func (e *aggRef) typ() types.T                                            { return e.t }
 
 func (a *aggCollector) add(cp *compiler, n *ast.AggregateFuncExpr) (expr, error) {
 	fn := strings.ToUpper(n.F)
