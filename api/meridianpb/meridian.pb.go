@@ -267,6 +267,153 @@ func (RoutingError_Reason) EnumDescriptor() ([]byte, []int) {
 	return file_meridian_proto_rawDescGZIP(), []int{37, 0}
 }
 
+type SQLType_Kind int32
+
+const (
+	// The type of a bare NULL.
+	SQLType_NULL      SQLType_Kind = 0
+	SQLType_TINYINT   SQLType_Kind = 1
+	SQLType_SMALLINT  SQLType_Kind = 2
+	SQLType_MEDIUMINT SQLType_Kind = 3
+	SQLType_INT       SQLType_Kind = 4
+	SQLType_BIGINT    SQLType_Kind = 5
+	SQLType_DECIMAL   SQLType_Kind = 6
+	SQLType_FLOAT     SQLType_Kind = 7
+	SQLType_DOUBLE    SQLType_Kind = 8
+	SQLType_CHAR      SQLType_Kind = 9
+	SQLType_VARCHAR   SQLType_Kind = 10
+	SQLType_TEXT      SQLType_Kind = 11
+	SQLType_BINARY    SQLType_Kind = 12
+	SQLType_VARBINARY SQLType_Kind = 13
+	SQLType_BLOB      SQLType_Kind = 14
+	SQLType_BOOL      SQLType_Kind = 15
+	SQLType_DATE      SQLType_Kind = 16
+	SQLType_DATETIME  SQLType_Kind = 17
+	SQLType_TIMESTAMP SQLType_Kind = 18
+)
+
+// Enum value maps for SQLType_Kind.
+var (
+	SQLType_Kind_name = map[int32]string{
+		0:  "NULL",
+		1:  "TINYINT",
+		2:  "SMALLINT",
+		3:  "MEDIUMINT",
+		4:  "INT",
+		5:  "BIGINT",
+		6:  "DECIMAL",
+		7:  "FLOAT",
+		8:  "DOUBLE",
+		9:  "CHAR",
+		10: "VARCHAR",
+		11: "TEXT",
+		12: "BINARY",
+		13: "VARBINARY",
+		14: "BLOB",
+		15: "BOOL",
+		16: "DATE",
+		17: "DATETIME",
+		18: "TIMESTAMP",
+	}
+	SQLType_Kind_value = map[string]int32{
+		"NULL":      0,
+		"TINYINT":   1,
+		"SMALLINT":  2,
+		"MEDIUMINT": 3,
+		"INT":       4,
+		"BIGINT":    5,
+		"DECIMAL":   6,
+		"FLOAT":     7,
+		"DOUBLE":    8,
+		"CHAR":      9,
+		"VARCHAR":   10,
+		"TEXT":      11,
+		"BINARY":    12,
+		"VARBINARY": 13,
+		"BLOB":      14,
+		"BOOL":      15,
+		"DATE":      16,
+		"DATETIME":  17,
+		"TIMESTAMP": 18,
+	}
+)
+
+func (x SQLType_Kind) Enum() *SQLType_Kind {
+	p := new(SQLType_Kind)
+	*p = x
+	return p
+}
+
+func (x SQLType_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SQLType_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_meridian_proto_enumTypes[5].Descriptor()
+}
+
+func (SQLType_Kind) Type() protoreflect.EnumType {
+	return &file_meridian_proto_enumTypes[5]
+}
+
+func (x SQLType_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SQLType_Kind.Descriptor instead.
+func (SQLType_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{91, 0}
+}
+
+type SQLTime_Kind int32
+
+const (
+	SQLTime_DATETIME  SQLTime_Kind = 0
+	SQLTime_DATE      SQLTime_Kind = 1
+	SQLTime_TIMESTAMP SQLTime_Kind = 2
+)
+
+// Enum value maps for SQLTime_Kind.
+var (
+	SQLTime_Kind_name = map[int32]string{
+		0: "DATETIME",
+		1: "DATE",
+		2: "TIMESTAMP",
+	}
+	SQLTime_Kind_value = map[string]int32{
+		"DATETIME":  0,
+		"DATE":      1,
+		"TIMESTAMP": 2,
+	}
+)
+
+func (x SQLTime_Kind) Enum() *SQLTime_Kind {
+	p := new(SQLTime_Kind)
+	*p = x
+	return p
+}
+
+func (x SQLTime_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SQLTime_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_meridian_proto_enumTypes[6].Descriptor()
+}
+
+func (SQLTime_Kind) Type() protoreflect.EnumType {
+	return &file_meridian_proto_enumTypes[6]
+}
+
+func (x SQLTime_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SQLTime_Kind.Descriptor instead.
+func (SQLTime_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{94, 0}
+}
+
 // NodeDescriptor names one node: where to reach it and where it lives.
 type NodeDescriptor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -5147,6 +5294,1432 @@ func (x *ChangeReplicasResponse) GetDescriptor_() *GroupDescriptor {
 	return nil
 }
 
+type SQLRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the client, increasing; `cancel` names it.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Req:
+	//
+	//	*SQLRequest_Open
+	//	*SQLRequest_Query
+	//	*SQLRequest_Prepare
+	//	*SQLRequest_Execute
+	//	*SQLRequest_ClosePrepared
+	//	*SQLRequest_Reset_
+	//	*SQLRequest_Ping
+	//	*SQLRequest_Cancel
+	Req           isSQLRequest_Req `protobuf_oneof:"req"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLRequest) Reset() {
+	*x = SQLRequest{}
+	mi := &file_meridian_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLRequest) ProtoMessage() {}
+
+func (x *SQLRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLRequest.ProtoReflect.Descriptor instead.
+func (*SQLRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *SQLRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SQLRequest) GetReq() isSQLRequest_Req {
+	if x != nil {
+		return x.Req
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetOpen() *SQLOpen {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_Open); ok {
+			return x.Open
+		}
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetQuery() *SQLQuery {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_Query); ok {
+			return x.Query
+		}
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetPrepare() *SQLPrepare {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_Prepare); ok {
+			return x.Prepare
+		}
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetExecute() *SQLExecute {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_Execute); ok {
+			return x.Execute
+		}
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetClosePrepared() *SQLClosePrepared {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_ClosePrepared); ok {
+			return x.ClosePrepared
+		}
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetReset_() *SQLReset {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_Reset_); ok {
+			return x.Reset_
+		}
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetPing() *SQLPing {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+func (x *SQLRequest) GetCancel() *SQLCancel {
+	if x != nil {
+		if x, ok := x.Req.(*SQLRequest_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+type isSQLRequest_Req interface {
+	isSQLRequest_Req()
+}
+
+type SQLRequest_Open struct {
+	Open *SQLOpen `protobuf:"bytes,2,opt,name=open,proto3,oneof"`
+}
+
+type SQLRequest_Query struct {
+	Query *SQLQuery `protobuf:"bytes,3,opt,name=query,proto3,oneof"`
+}
+
+type SQLRequest_Prepare struct {
+	Prepare *SQLPrepare `protobuf:"bytes,4,opt,name=prepare,proto3,oneof"`
+}
+
+type SQLRequest_Execute struct {
+	Execute *SQLExecute `protobuf:"bytes,5,opt,name=execute,proto3,oneof"`
+}
+
+type SQLRequest_ClosePrepared struct {
+	ClosePrepared *SQLClosePrepared `protobuf:"bytes,6,opt,name=close_prepared,json=closePrepared,proto3,oneof"`
+}
+
+type SQLRequest_Reset_ struct {
+	Reset_ *SQLReset `protobuf:"bytes,7,opt,name=reset,proto3,oneof"`
+}
+
+type SQLRequest_Ping struct {
+	Ping *SQLPing `protobuf:"bytes,8,opt,name=ping,proto3,oneof"`
+}
+
+type SQLRequest_Cancel struct {
+	Cancel *SQLCancel `protobuf:"bytes,9,opt,name=cancel,proto3,oneof"`
+}
+
+func (*SQLRequest_Open) isSQLRequest_Req() {}
+
+func (*SQLRequest_Query) isSQLRequest_Req() {}
+
+func (*SQLRequest_Prepare) isSQLRequest_Req() {}
+
+func (*SQLRequest_Execute) isSQLRequest_Req() {}
+
+func (*SQLRequest_ClosePrepared) isSQLRequest_Req() {}
+
+func (*SQLRequest_Reset_) isSQLRequest_Req() {}
+
+func (*SQLRequest_Ping) isSQLRequest_Req() {}
+
+func (*SQLRequest_Cancel) isSQLRequest_Req() {}
+
+type SQLOpen struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// Empty: no database selected. An unknown one fails with error 1049.
+	Database string `protobuf:"bytes,2,opt,name=database,proto3" json:"database,omitempty"`
+	// The client's region (DSN ?region=). The simulated WAN reads it from
+	// the call's meridian-region metadata, which clients set too; here it
+	// names the client in the node's logs.
+	Region        string `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLOpen) Reset() {
+	*x = SQLOpen{}
+	mi := &file_meridian_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLOpen) ProtoMessage() {}
+
+func (x *SQLOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLOpen.ProtoReflect.Descriptor instead.
+func (*SQLOpen) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *SQLOpen) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *SQLOpen) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *SQLOpen) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+// SQLQuery runs one or more statements separated by ';' — or, when args
+// are given, exactly one statement with that many '?' placeholders (the
+// node prepares, executes and drops it: one round trip).
+type SQLQuery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Sql   string                 `protobuf:"bytes,1,opt,name=sql,proto3" json:"sql,omitempty"`
+	Args  []*SQLValue            `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	// The node executes every statement but sends no rows, only results
+	// (database/sql's Exec of a statement that returns rows).
+	DiscardRows   bool `protobuf:"varint,3,opt,name=discard_rows,json=discardRows,proto3" json:"discard_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLQuery) Reset() {
+	*x = SQLQuery{}
+	mi := &file_meridian_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLQuery) ProtoMessage() {}
+
+func (x *SQLQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLQuery.ProtoReflect.Descriptor instead.
+func (*SQLQuery) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *SQLQuery) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+func (x *SQLQuery) GetArgs() []*SQLValue {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *SQLQuery) GetDiscardRows() bool {
+	if x != nil {
+		return x.DiscardRows
+	}
+	return false
+}
+
+// SQLPrepare parses one statement for SQLExecute; the response carries
+// `prepared`.
+type SQLPrepare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sql           string                 `protobuf:"bytes,1,opt,name=sql,proto3" json:"sql,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLPrepare) Reset() {
+	*x = SQLPrepare{}
+	mi := &file_meridian_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLPrepare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLPrepare) ProtoMessage() {}
+
+func (x *SQLPrepare) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLPrepare.ProtoReflect.Descriptor instead.
+func (*SQLPrepare) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *SQLPrepare) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+type SQLExecute struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StmtId        uint32                 `protobuf:"varint,1,opt,name=stmt_id,json=stmtId,proto3" json:"stmt_id,omitempty"`
+	Args          []*SQLValue            `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	DiscardRows   bool                   `protobuf:"varint,3,opt,name=discard_rows,json=discardRows,proto3" json:"discard_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLExecute) Reset() {
+	*x = SQLExecute{}
+	mi := &file_meridian_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLExecute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLExecute) ProtoMessage() {}
+
+func (x *SQLExecute) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLExecute.ProtoReflect.Descriptor instead.
+func (*SQLExecute) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *SQLExecute) GetStmtId() uint32 {
+	if x != nil {
+		return x.StmtId
+	}
+	return 0
+}
+
+func (x *SQLExecute) GetArgs() []*SQLValue {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *SQLExecute) GetDiscardRows() bool {
+	if x != nil {
+		return x.DiscardRows
+	}
+	return false
+}
+
+// SQLClosePrepared drops a prepared statement. No response.
+type SQLClosePrepared struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StmtId        uint32                 `protobuf:"varint,1,opt,name=stmt_id,json=stmtId,proto3" json:"stmt_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLClosePrepared) Reset() {
+	*x = SQLClosePrepared{}
+	mi := &file_meridian_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLClosePrepared) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLClosePrepared) ProtoMessage() {}
+
+func (x *SQLClosePrepared) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLClosePrepared.ProtoReflect.Descriptor instead.
+func (*SQLClosePrepared) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *SQLClosePrepared) GetStmtId() uint32 {
+	if x != nil {
+		return x.StmtId
+	}
+	return 0
+}
+
+// SQLReset rolls back an open transaction and clears session variables and
+// prepared statements; the current database stays.
+type SQLReset struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLReset) Reset() {
+	*x = SQLReset{}
+	mi := &file_meridian_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLReset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLReset) ProtoMessage() {}
+
+func (x *SQLReset) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLReset.ProtoReflect.Descriptor instead.
+func (*SQLReset) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{82}
+}
+
+// SQLPing checks that the session works; the response carries only status.
+type SQLPing struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLPing) Reset() {
+	*x = SQLPing{}
+	mi := &file_meridian_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLPing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLPing) ProtoMessage() {}
+
+func (x *SQLPing) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLPing.ProtoReflect.Descriptor instead.
+func (*SQLPing) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{83}
+}
+
+// SQLCancel interrupts the request with id `request_id` if it has not
+// finished: its statement fails with error 1317 and the session stays
+// usable. No response of its own; a cancel that comes too late does
+// nothing.
+type SQLCancel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     uint64                 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLCancel) Reset() {
+	*x = SQLCancel{}
+	mi := &file_meridian_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLCancel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLCancel) ProtoMessage() {}
+
+func (x *SQLCancel) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLCancel.ProtoReflect.Descriptor instead.
+func (*SQLCancel) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *SQLCancel) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+type SQLResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first message of a statement that returns rows.
+	Columns []*SQLColumn `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	Rows    []*SQLRow    `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Set in the last message of each statement.
+	Result *SQLResult `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	// Set in the last message of each request.
+	Status *SQLStatus `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	Error  *SQLError  `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The answer to SQLPrepare.
+	Prepared      *SQLPrepared `protobuf:"bytes,6,opt,name=prepared,proto3" json:"prepared,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLResponse) Reset() {
+	*x = SQLResponse{}
+	mi := &file_meridian_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLResponse) ProtoMessage() {}
+
+func (x *SQLResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLResponse.ProtoReflect.Descriptor instead.
+func (*SQLResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *SQLResponse) GetColumns() []*SQLColumn {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *SQLResponse) GetRows() []*SQLRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *SQLResponse) GetResult() *SQLResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *SQLResponse) GetStatus() *SQLStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *SQLResponse) GetError() *SQLError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *SQLResponse) GetPrepared() *SQLPrepared {
+	if x != nil {
+		return x.Prepared
+	}
+	return nil
+}
+
+// SQLResult ends one statement's output.
+type SQLResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rows inserted, updated or deleted (MySQL's counting), or for a row
+	// result the rows returned.
+	AffectedRows uint64 `protobuf:"varint,1,opt,name=affected_rows,json=affectedRows,proto3" json:"affected_rows,omitempty"`
+	// The first AUTO_INCREMENT value the statement generated, else 0.
+	LastInsertId uint64 `protobuf:"varint,2,opt,name=last_insert_id,json=lastInsertId,proto3" json:"last_insert_id,omitempty"`
+	Warnings     uint32 `protobuf:"varint,3,opt,name=warnings,proto3" json:"warnings,omitempty"`
+	// MySQL's info string ("Records: 3  Duplicates: 0  Warnings: 0").
+	Info string `protobuf:"bytes,4,opt,name=info,proto3" json:"info,omitempty"`
+	// Another statement of the same request follows.
+	More          bool `protobuf:"varint,5,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLResult) Reset() {
+	*x = SQLResult{}
+	mi := &file_meridian_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLResult) ProtoMessage() {}
+
+func (x *SQLResult) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLResult.ProtoReflect.Descriptor instead.
+func (*SQLResult) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *SQLResult) GetAffectedRows() uint64 {
+	if x != nil {
+		return x.AffectedRows
+	}
+	return 0
+}
+
+func (x *SQLResult) GetLastInsertId() uint64 {
+	if x != nil {
+		return x.LastInsertId
+	}
+	return 0
+}
+
+func (x *SQLResult) GetWarnings() uint32 {
+	if x != nil {
+		return x.Warnings
+	}
+	return 0
+}
+
+func (x *SQLResult) GetInfo() string {
+	if x != nil {
+		return x.Info
+	}
+	return ""
+}
+
+func (x *SQLResult) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+// SQLStatus is the session's state after a request.
+type SQLStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InTransaction bool                   `protobuf:"varint,1,opt,name=in_transaction,json=inTransaction,proto3" json:"in_transaction,omitempty"`
+	Autocommit    bool                   `protobuf:"varint,2,opt,name=autocommit,proto3" json:"autocommit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLStatus) Reset() {
+	*x = SQLStatus{}
+	mi := &file_meridian_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLStatus) ProtoMessage() {}
+
+func (x *SQLStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLStatus.ProtoReflect.Descriptor instead.
+func (*SQLStatus) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *SQLStatus) GetInTransaction() bool {
+	if x != nil {
+		return x.InTransaction
+	}
+	return false
+}
+
+func (x *SQLStatus) GetAutocommit() bool {
+	if x != nil {
+		return x.Autocommit
+	}
+	return false
+}
+
+// SQLError is a MySQL-style error: the code (1146), the SQLSTATE ("42S02")
+// and the message without either. Errors that are not the SQL layer's own
+// come as 1105 (HY000).
+type SQLError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          uint32                 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	SqlState      string                 `protobuf:"bytes,2,opt,name=sql_state,json=sqlState,proto3" json:"sql_state,omitempty"`
+	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLError) Reset() {
+	*x = SQLError{}
+	mi := &file_meridian_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLError) ProtoMessage() {}
+
+func (x *SQLError) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLError.ProtoReflect.Descriptor instead.
+func (*SQLError) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *SQLError) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SQLError) GetSqlState() string {
+	if x != nil {
+		return x.SqlState
+	}
+	return ""
+}
+
+func (x *SQLError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type SQLPrepared struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	StmtId uint32                 `protobuf:"varint,1,opt,name=stmt_id,json=stmtId,proto3" json:"stmt_id,omitempty"`
+	// The number of ? placeholders.
+	Params uint32 `protobuf:"varint,2,opt,name=params,proto3" json:"params,omitempty"`
+	// Result columns when known at prepare time.
+	Columns       []*SQLColumn `protobuf:"bytes,3,rep,name=columns,proto3" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLPrepared) Reset() {
+	*x = SQLPrepared{}
+	mi := &file_meridian_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLPrepared) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLPrepared) ProtoMessage() {}
+
+func (x *SQLPrepared) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLPrepared.ProtoReflect.Descriptor instead.
+func (*SQLPrepared) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *SQLPrepared) GetStmtId() uint32 {
+	if x != nil {
+		return x.StmtId
+	}
+	return 0
+}
+
+func (x *SQLPrepared) GetParams() uint32 {
+	if x != nil {
+		return x.Params
+	}
+	return 0
+}
+
+func (x *SQLPrepared) GetColumns() []*SQLColumn {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+// SQLColumn describes a result column.
+type SQLColumn struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The column's label (alias); org_name the table column, if any.
+	Name    string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	OrgName string `protobuf:"bytes,2,opt,name=org_name,json=orgName,proto3" json:"org_name,omitempty"`
+	// The table's alias, its name and its database; empty for computed
+	// columns.
+	Table         string   `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
+	OrgTable      string   `protobuf:"bytes,4,opt,name=org_table,json=orgTable,proto3" json:"org_table,omitempty"`
+	Database      string   `protobuf:"bytes,5,opt,name=database,proto3" json:"database,omitempty"`
+	Type          *SQLType `protobuf:"bytes,6,opt,name=type,proto3" json:"type,omitempty"`
+	NotNull       bool     `protobuf:"varint,7,opt,name=not_null,json=notNull,proto3" json:"not_null,omitempty"`
+	PrimaryKey    bool     `protobuf:"varint,8,opt,name=primary_key,json=primaryKey,proto3" json:"primary_key,omitempty"`
+	Unique        bool     `protobuf:"varint,9,opt,name=unique,proto3" json:"unique,omitempty"`
+	AutoIncrement bool     `protobuf:"varint,10,opt,name=auto_increment,json=autoIncrement,proto3" json:"auto_increment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLColumn) Reset() {
+	*x = SQLColumn{}
+	mi := &file_meridian_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLColumn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLColumn) ProtoMessage() {}
+
+func (x *SQLColumn) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLColumn.ProtoReflect.Descriptor instead.
+func (*SQLColumn) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *SQLColumn) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SQLColumn) GetOrgName() string {
+	if x != nil {
+		return x.OrgName
+	}
+	return ""
+}
+
+func (x *SQLColumn) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *SQLColumn) GetOrgTable() string {
+	if x != nil {
+		return x.OrgTable
+	}
+	return ""
+}
+
+func (x *SQLColumn) GetDatabase() string {
+	if x != nil {
+		return x.Database
+	}
+	return ""
+}
+
+func (x *SQLColumn) GetType() *SQLType {
+	if x != nil {
+		return x.Type
+	}
+	return nil
+}
+
+func (x *SQLColumn) GetNotNull() bool {
+	if x != nil {
+		return x.NotNull
+	}
+	return false
+}
+
+func (x *SQLColumn) GetPrimaryKey() bool {
+	if x != nil {
+		return x.PrimaryKey
+	}
+	return false
+}
+
+func (x *SQLColumn) GetUnique() bool {
+	if x != nil {
+		return x.Unique
+	}
+	return false
+}
+
+func (x *SQLColumn) GetAutoIncrement() bool {
+	if x != nil {
+		return x.AutoIncrement
+	}
+	return false
+}
+
+// SQLType is a column type (sql/types.T).
+type SQLType struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     SQLType_Kind           `protobuf:"varint,1,opt,name=kind,proto3,enum=meridian.v1.SQLType_Kind" json:"kind,omitempty"`
+	Unsigned bool                   `protobuf:"varint,2,opt,name=unsigned,proto3" json:"unsigned,omitempty"`
+	// Characters for CHAR/VARCHAR, bytes for BINARY/VARBINARY/TEXT/BLOB, the
+	// display width otherwise; -1 when unbounded.
+	Length int64 `protobuf:"zigzag64,3,opt,name=length,proto3" json:"length,omitempty"`
+	// DECIMAL's (M,D); scale is also the fsp of DATETIME and TIMESTAMP and
+	// the D of FLOAT(M,D)/DOUBLE(M,D) (-1 when not given).
+	Precision     int32 `protobuf:"zigzag32,4,opt,name=precision,proto3" json:"precision,omitempty"`
+	Scale         int32 `protobuf:"zigzag32,5,opt,name=scale,proto3" json:"scale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLType) Reset() {
+	*x = SQLType{}
+	mi := &file_meridian_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLType) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLType) ProtoMessage() {}
+
+func (x *SQLType) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLType.ProtoReflect.Descriptor instead.
+func (*SQLType) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *SQLType) GetKind() SQLType_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SQLType_NULL
+}
+
+func (x *SQLType) GetUnsigned() bool {
+	if x != nil {
+		return x.Unsigned
+	}
+	return false
+}
+
+func (x *SQLType) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+func (x *SQLType) GetPrecision() int32 {
+	if x != nil {
+		return x.Precision
+	}
+	return 0
+}
+
+func (x *SQLType) GetScale() int32 {
+	if x != nil {
+		return x.Scale
+	}
+	return 0
+}
+
+type SQLRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*SQLValue            `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLRow) Reset() {
+	*x = SQLRow{}
+	mi := &file_meridian_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLRow) ProtoMessage() {}
+
+func (x *SQLRow) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLRow.ProtoReflect.Descriptor instead.
+func (*SQLRow) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *SQLRow) GetValues() []*SQLValue {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// SQLValue is one SQL value. No field set: NULL.
+type SQLValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to V:
+	//
+	//	*SQLValue_Int
+	//	*SQLValue_Uint
+	//	*SQLValue_Float
+	//	*SQLValue_Float32
+	//	*SQLValue_Decimal
+	//	*SQLValue_String_
+	//	*SQLValue_Bytes
+	//	*SQLValue_Time
+	V             isSQLValue_V `protobuf_oneof:"v"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLValue) Reset() {
+	*x = SQLValue{}
+	mi := &file_meridian_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLValue) ProtoMessage() {}
+
+func (x *SQLValue) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLValue.ProtoReflect.Descriptor instead.
+func (*SQLValue) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *SQLValue) GetV() isSQLValue_V {
+	if x != nil {
+		return x.V
+	}
+	return nil
+}
+
+func (x *SQLValue) GetInt() int64 {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_Int); ok {
+			return x.Int
+		}
+	}
+	return 0
+}
+
+func (x *SQLValue) GetUint() uint64 {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_Uint); ok {
+			return x.Uint
+		}
+	}
+	return 0
+}
+
+func (x *SQLValue) GetFloat() float64 {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_Float); ok {
+			return x.Float
+		}
+	}
+	return 0
+}
+
+func (x *SQLValue) GetFloat32() float32 {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_Float32); ok {
+			return x.Float32
+		}
+	}
+	return 0
+}
+
+func (x *SQLValue) GetDecimal() string {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_Decimal); ok {
+			return x.Decimal
+		}
+	}
+	return ""
+}
+
+func (x *SQLValue) GetString_() string {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_String_); ok {
+			return x.String_
+		}
+	}
+	return ""
+}
+
+func (x *SQLValue) GetBytes() []byte {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_Bytes); ok {
+			return x.Bytes
+		}
+	}
+	return nil
+}
+
+func (x *SQLValue) GetTime() *SQLTime {
+	if x != nil {
+		if x, ok := x.V.(*SQLValue_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+type isSQLValue_V interface {
+	isSQLValue_V()
+}
+
+type SQLValue_Int struct {
+	Int int64 `protobuf:"zigzag64,1,opt,name=int,proto3,oneof"`
+}
+
+type SQLValue_Uint struct {
+	Uint uint64 `protobuf:"varint,2,opt,name=uint,proto3,oneof"`
+}
+
+type SQLValue_Float struct {
+	Float float64 `protobuf:"fixed64,3,opt,name=float,proto3,oneof"`
+}
+
+type SQLValue_Float32 struct {
+	// A FLOAT column's value: single precision, printed with its digits.
+	Float32 float32 `protobuf:"fixed32,4,opt,name=float32,proto3,oneof"`
+}
+
+type SQLValue_Decimal struct {
+	// Exact, with its scale: "-12.340".
+	Decimal string `protobuf:"bytes,5,opt,name=decimal,proto3,oneof"`
+}
+
+type SQLValue_String_ struct {
+	String_ string `protobuf:"bytes,6,opt,name=string,proto3,oneof"`
+}
+
+type SQLValue_Bytes struct {
+	Bytes []byte `protobuf:"bytes,7,opt,name=bytes,proto3,oneof"`
+}
+
+type SQLValue_Time struct {
+	Time *SQLTime `protobuf:"bytes,8,opt,name=time,proto3,oneof"`
+}
+
+func (*SQLValue_Int) isSQLValue_V() {}
+
+func (*SQLValue_Uint) isSQLValue_V() {}
+
+func (*SQLValue_Float) isSQLValue_V() {}
+
+func (*SQLValue_Float32) isSQLValue_V() {}
+
+func (*SQLValue_Decimal) isSQLValue_V() {}
+
+func (*SQLValue_String_) isSQLValue_V() {}
+
+func (*SQLValue_Bytes) isSQLValue_V() {}
+
+func (*SQLValue_Time) isSQLValue_V() {}
+
+// SQLTime is a DATE, DATETIME or TIMESTAMP: microseconds since the Unix
+// epoch in UTC (sessions run in UTC) and the fractional seconds precision.
+type SQLTime struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UnixMicros    int64                  `protobuf:"zigzag64,1,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
+	Kind          SQLTime_Kind           `protobuf:"varint,2,opt,name=kind,proto3,enum=meridian.v1.SQLTime_Kind" json:"kind,omitempty"`
+	Fsp           uint32                 `protobuf:"varint,3,opt,name=fsp,proto3" json:"fsp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLTime) Reset() {
+	*x = SQLTime{}
+	mi := &file_meridian_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLTime) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLTime) ProtoMessage() {}
+
+func (x *SQLTime) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLTime.ProtoReflect.Descriptor instead.
+func (*SQLTime) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *SQLTime) GetUnixMicros() int64 {
+	if x != nil {
+		return x.UnixMicros
+	}
+	return 0
+}
+
+func (x *SQLTime) GetKind() SQLTime_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SQLTime_DATETIME
+}
+
+func (x *SQLTime) GetFsp() uint32 {
+	if x != nil {
+		return x.Fsp
+	}
+	return 0
+}
+
 var File_meridian_proto protoreflect.FileDescriptor
 
 const file_meridian_proto_rawDesc = "" +
@@ -5538,7 +7111,133 @@ const file_meridian_proto_rawDesc = "" +
 	"\x16ChangeReplicasResponse\x12<\n" +
 	"\n" +
 	"descriptor\x18\x01 \x01(\v2\x1c.meridian.v1.GroupDescriptorR\n" +
-	"descriptor*%\n" +
+	"descriptor\"\xbd\x03\n" +
+	"\n" +
+	"SQLRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12*\n" +
+	"\x04open\x18\x02 \x01(\v2\x14.meridian.v1.SQLOpenH\x00R\x04open\x12-\n" +
+	"\x05query\x18\x03 \x01(\v2\x15.meridian.v1.SQLQueryH\x00R\x05query\x123\n" +
+	"\aprepare\x18\x04 \x01(\v2\x17.meridian.v1.SQLPrepareH\x00R\aprepare\x123\n" +
+	"\aexecute\x18\x05 \x01(\v2\x17.meridian.v1.SQLExecuteH\x00R\aexecute\x12F\n" +
+	"\x0eclose_prepared\x18\x06 \x01(\v2\x1d.meridian.v1.SQLClosePreparedH\x00R\rclosePrepared\x12-\n" +
+	"\x05reset\x18\a \x01(\v2\x15.meridian.v1.SQLResetH\x00R\x05reset\x12*\n" +
+	"\x04ping\x18\b \x01(\v2\x14.meridian.v1.SQLPingH\x00R\x04ping\x120\n" +
+	"\x06cancel\x18\t \x01(\v2\x16.meridian.v1.SQLCancelH\x00R\x06cancelB\x05\n" +
+	"\x03req\"Q\n" +
+	"\aSQLOpen\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x1a\n" +
+	"\bdatabase\x18\x02 \x01(\tR\bdatabase\x12\x16\n" +
+	"\x06region\x18\x03 \x01(\tR\x06region\"j\n" +
+	"\bSQLQuery\x12\x10\n" +
+	"\x03sql\x18\x01 \x01(\tR\x03sql\x12)\n" +
+	"\x04args\x18\x02 \x03(\v2\x15.meridian.v1.SQLValueR\x04args\x12!\n" +
+	"\fdiscard_rows\x18\x03 \x01(\bR\vdiscardRows\"\x1e\n" +
+	"\n" +
+	"SQLPrepare\x12\x10\n" +
+	"\x03sql\x18\x01 \x01(\tR\x03sql\"s\n" +
+	"\n" +
+	"SQLExecute\x12\x17\n" +
+	"\astmt_id\x18\x01 \x01(\rR\x06stmtId\x12)\n" +
+	"\x04args\x18\x02 \x03(\v2\x15.meridian.v1.SQLValueR\x04args\x12!\n" +
+	"\fdiscard_rows\x18\x03 \x01(\bR\vdiscardRows\"+\n" +
+	"\x10SQLClosePrepared\x12\x17\n" +
+	"\astmt_id\x18\x01 \x01(\rR\x06stmtId\"\n" +
+	"\n" +
+	"\bSQLReset\"\t\n" +
+	"\aSQLPing\"*\n" +
+	"\tSQLCancel\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\x04R\trequestId\"\xab\x02\n" +
+	"\vSQLResponse\x120\n" +
+	"\acolumns\x18\x01 \x03(\v2\x16.meridian.v1.SQLColumnR\acolumns\x12'\n" +
+	"\x04rows\x18\x02 \x03(\v2\x13.meridian.v1.SQLRowR\x04rows\x12.\n" +
+	"\x06result\x18\x03 \x01(\v2\x16.meridian.v1.SQLResultR\x06result\x12.\n" +
+	"\x06status\x18\x04 \x01(\v2\x16.meridian.v1.SQLStatusR\x06status\x12+\n" +
+	"\x05error\x18\x05 \x01(\v2\x15.meridian.v1.SQLErrorR\x05error\x124\n" +
+	"\bprepared\x18\x06 \x01(\v2\x18.meridian.v1.SQLPreparedR\bprepared\"\x9a\x01\n" +
+	"\tSQLResult\x12#\n" +
+	"\raffected_rows\x18\x01 \x01(\x04R\faffectedRows\x12$\n" +
+	"\x0elast_insert_id\x18\x02 \x01(\x04R\flastInsertId\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x01(\rR\bwarnings\x12\x12\n" +
+	"\x04info\x18\x04 \x01(\tR\x04info\x12\x12\n" +
+	"\x04more\x18\x05 \x01(\bR\x04more\"R\n" +
+	"\tSQLStatus\x12%\n" +
+	"\x0ein_transaction\x18\x01 \x01(\bR\rinTransaction\x12\x1e\n" +
+	"\n" +
+	"autocommit\x18\x02 \x01(\bR\n" +
+	"autocommit\"U\n" +
+	"\bSQLError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x1b\n" +
+	"\tsql_state\x18\x02 \x01(\tR\bsqlState\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"p\n" +
+	"\vSQLPrepared\x12\x17\n" +
+	"\astmt_id\x18\x01 \x01(\rR\x06stmtId\x12\x16\n" +
+	"\x06params\x18\x02 \x01(\rR\x06params\x120\n" +
+	"\acolumns\x18\x03 \x03(\v2\x16.meridian.v1.SQLColumnR\acolumns\"\xae\x02\n" +
+	"\tSQLColumn\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
+	"\borg_name\x18\x02 \x01(\tR\aorgName\x12\x14\n" +
+	"\x05table\x18\x03 \x01(\tR\x05table\x12\x1b\n" +
+	"\torg_table\x18\x04 \x01(\tR\borgTable\x12\x1a\n" +
+	"\bdatabase\x18\x05 \x01(\tR\bdatabase\x12(\n" +
+	"\x04type\x18\x06 \x01(\v2\x14.meridian.v1.SQLTypeR\x04type\x12\x19\n" +
+	"\bnot_null\x18\a \x01(\bR\anotNull\x12\x1f\n" +
+	"\vprimary_key\x18\b \x01(\bR\n" +
+	"primaryKey\x12\x16\n" +
+	"\x06unique\x18\t \x01(\bR\x06unique\x12%\n" +
+	"\x0eauto_increment\x18\n" +
+	" \x01(\bR\rautoIncrement\"\x8d\x03\n" +
+	"\aSQLType\x12-\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.meridian.v1.SQLType.KindR\x04kind\x12\x1a\n" +
+	"\bunsigned\x18\x02 \x01(\bR\bunsigned\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\x12R\x06length\x12\x1c\n" +
+	"\tprecision\x18\x04 \x01(\x11R\tprecision\x12\x14\n" +
+	"\x05scale\x18\x05 \x01(\x11R\x05scale\"\xea\x01\n" +
+	"\x04Kind\x12\b\n" +
+	"\x04NULL\x10\x00\x12\v\n" +
+	"\aTINYINT\x10\x01\x12\f\n" +
+	"\bSMALLINT\x10\x02\x12\r\n" +
+	"\tMEDIUMINT\x10\x03\x12\a\n" +
+	"\x03INT\x10\x04\x12\n" +
+	"\n" +
+	"\x06BIGINT\x10\x05\x12\v\n" +
+	"\aDECIMAL\x10\x06\x12\t\n" +
+	"\x05FLOAT\x10\a\x12\n" +
+	"\n" +
+	"\x06DOUBLE\x10\b\x12\b\n" +
+	"\x04CHAR\x10\t\x12\v\n" +
+	"\aVARCHAR\x10\n" +
+	"\x12\b\n" +
+	"\x04TEXT\x10\v\x12\n" +
+	"\n" +
+	"\x06BINARY\x10\f\x12\r\n" +
+	"\tVARBINARY\x10\r\x12\b\n" +
+	"\x04BLOB\x10\x0e\x12\b\n" +
+	"\x04BOOL\x10\x0f\x12\b\n" +
+	"\x04DATE\x10\x10\x12\f\n" +
+	"\bDATETIME\x10\x11\x12\r\n" +
+	"\tTIMESTAMP\x10\x12\"7\n" +
+	"\x06SQLRow\x12-\n" +
+	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.SQLValueR\x06values\"\xe7\x01\n" +
+	"\bSQLValue\x12\x12\n" +
+	"\x03int\x18\x01 \x01(\x12H\x00R\x03int\x12\x14\n" +
+	"\x04uint\x18\x02 \x01(\x04H\x00R\x04uint\x12\x16\n" +
+	"\x05float\x18\x03 \x01(\x01H\x00R\x05float\x12\x1a\n" +
+	"\afloat32\x18\x04 \x01(\x02H\x00R\afloat32\x12\x1a\n" +
+	"\adecimal\x18\x05 \x01(\tH\x00R\adecimal\x12\x18\n" +
+	"\x06string\x18\x06 \x01(\tH\x00R\x06string\x12\x16\n" +
+	"\x05bytes\x18\a \x01(\fH\x00R\x05bytes\x12*\n" +
+	"\x04time\x18\b \x01(\v2\x14.meridian.v1.SQLTimeH\x00R\x04timeB\x03\n" +
+	"\x01v\"\x9a\x01\n" +
+	"\aSQLTime\x12\x1f\n" +
+	"\vunix_micros\x18\x01 \x01(\x12R\n" +
+	"unixMicros\x12-\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x19.meridian.v1.SQLTime.KindR\x04kind\x12\x10\n" +
+	"\x03fsp\x18\x03 \x01(\rR\x03fsp\"-\n" +
+	"\x04Kind\x12\f\n" +
+	"\bDATETIME\x10\x00\x12\b\n" +
+	"\x04DATE\x10\x01\x12\r\n" +
+	"\tTIMESTAMP\x10\x02*%\n" +
 	"\vReplicaType\x12\t\n" +
 	"\x05VOTER\x10\x00\x12\v\n" +
 	"\aLEARNER\x10\x012\x91\x01\n" +
@@ -5571,7 +7270,9 @@ const file_meridian_proto_rawDesc = "" +
 	"\x05Split\x12\x19.meridian.v1.SplitRequest\x1a\x1a.meridian.v1.SplitResponse\x12Y\n" +
 	"\x0eTransferLeader\x12\".meridian.v1.TransferLeaderRequest\x1a#.meridian.v1.TransferLeaderResponse\x12Y\n" +
 	"\x0eChangeReplicas\x12\".meridian.v1.ChangeReplicasRequest\x1a#.meridian.v1.ChangeReplicasResponse\x12I\n" +
-	"\vProposeMeta\x12\x18.meridian.v1.MetaCommand\x1a .meridian.v1.ProposeMetaResponseB/Z-github.com/meridiandb/meridian/api/meridianpbb\x06proto3"
+	"\vProposeMeta\x12\x18.meridian.v1.MetaCommand\x1a .meridian.v1.ProposeMetaResponse2G\n" +
+	"\x03SQL\x12@\n" +
+	"\aSession\x12\x17.meridian.v1.SQLRequest\x1a\x18.meridian.v1.SQLResponse(\x010\x01B/Z-github.com/meridiandb/meridian/api/meridianpbb\x06proto3"
 
 var (
 	file_meridian_proto_rawDescOnce sync.Once
@@ -5585,209 +7286,254 @@ func file_meridian_proto_rawDescGZIP() []byte {
 	return file_meridian_proto_rawDescData
 }
 
-var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
 var file_meridian_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: meridian.v1.ReplicaType
 	(KVCommand_Op)(0),              // 1: meridian.v1.KVCommand.Op
 	(TxnResult_Decision)(0),        // 2: meridian.v1.TxnResult.Decision
 	(TxnScriptOp_Kind)(0),          // 3: meridian.v1.TxnScriptOp.Kind
 	(RoutingError_Reason)(0),       // 4: meridian.v1.RoutingError.Reason
-	(*NodeDescriptor)(nil),         // 5: meridian.v1.NodeDescriptor
-	(*ReplicaDescriptor)(nil),      // 6: meridian.v1.ReplicaDescriptor
-	(*GroupDescriptor)(nil),        // 7: meridian.v1.GroupDescriptor
-	(*RaftBatch)(nil),              // 8: meridian.v1.RaftBatch
-	(*RaftEnvelope)(nil),           // 9: meridian.v1.RaftEnvelope
-	(*Heartbeat)(nil),              // 10: meridian.v1.Heartbeat
-	(*HeartbeatAck)(nil),           // 11: meridian.v1.HeartbeatAck
-	(*SnapshotChunk)(nil),          // 12: meridian.v1.SnapshotChunk
-	(*SnapshotHeader)(nil),         // 13: meridian.v1.SnapshotHeader
-	(*SnapshotResponse)(nil),       // 14: meridian.v1.SnapshotResponse
-	(*ReplicaState)(nil),           // 15: meridian.v1.ReplicaState
-	(*Command)(nil),                // 16: meridian.v1.Command
-	(*MetaCommand)(nil),            // 17: meridian.v1.MetaCommand
-	(*SplitCommand)(nil),           // 18: meridian.v1.SplitCommand
-	(*ConfChangeContext)(nil),      // 19: meridian.v1.ConfChangeContext
-	(*KVCommand)(nil),              // 20: meridian.v1.KVCommand
-	(*TxnCommand)(nil),             // 21: meridian.v1.TxnCommand
-	(*TxnCommit)(nil),              // 22: meridian.v1.TxnCommit
-	(*TxnWrite)(nil),               // 23: meridian.v1.TxnWrite
-	(*TxnOnePhase)(nil),            // 24: meridian.v1.TxnOnePhase
-	(*TxnDecide)(nil),              // 25: meridian.v1.TxnDecide
-	(*TxnAck)(nil),                 // 26: meridian.v1.TxnAck
-	(*TxnResult)(nil),              // 27: meridian.v1.TxnResult
-	(*TxnScriptOp)(nil),            // 28: meridian.v1.TxnScriptOp
-	(*TxnScriptRequest)(nil),       // 29: meridian.v1.TxnScriptRequest
-	(*TxnScriptResult)(nil),        // 30: meridian.v1.TxnScriptResult
-	(*TxnScriptResponse)(nil),      // 31: meridian.v1.TxnScriptResponse
-	(*Routing)(nil),                // 32: meridian.v1.Routing
-	(*GetRequest)(nil),             // 33: meridian.v1.GetRequest
-	(*GetResponse)(nil),            // 34: meridian.v1.GetResponse
-	(*PutRequest)(nil),             // 35: meridian.v1.PutRequest
-	(*PutResponse)(nil),            // 36: meridian.v1.PutResponse
-	(*DeleteRequest)(nil),          // 37: meridian.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 38: meridian.v1.DeleteResponse
-	(*ScanRequest)(nil),            // 39: meridian.v1.ScanRequest
-	(*KeyValue)(nil),               // 40: meridian.v1.KeyValue
-	(*ScanResponse)(nil),           // 41: meridian.v1.ScanResponse
-	(*RoutingError)(nil),           // 42: meridian.v1.RoutingError
-	(*TxnMetaPB)(nil),              // 43: meridian.v1.TxnMetaPB
-	(*TxnReadRequest)(nil),         // 44: meridian.v1.TxnReadRequest
-	(*TxnReadResponse)(nil),        // 45: meridian.v1.TxnReadResponse
-	(*SnapshotReadRequest)(nil),    // 46: meridian.v1.SnapshotReadRequest
-	(*SnapshotReadResponse)(nil),   // 47: meridian.v1.SnapshotReadResponse
-	(*TxnPrepareRequest)(nil),      // 48: meridian.v1.TxnPrepareRequest
-	(*TxnPrepareResponse)(nil),     // 49: meridian.v1.TxnPrepareResponse
-	(*TxnDecideRequest)(nil),       // 50: meridian.v1.TxnDecideRequest
-	(*TxnDecideResponse)(nil),      // 51: meridian.v1.TxnDecideResponse
-	(*TxnOnePhaseRequest)(nil),     // 52: meridian.v1.TxnOnePhaseRequest
-	(*TxnReleaseRequest)(nil),      // 53: meridian.v1.TxnReleaseRequest
-	(*TxnReleaseResponse)(nil),     // 54: meridian.v1.TxnReleaseResponse
-	(*TxnResolveRequest)(nil),      // 55: meridian.v1.TxnResolveRequest
-	(*TxnResolveResponse)(nil),     // 56: meridian.v1.TxnResolveResponse
-	(*TxnInquireRequest)(nil),      // 57: meridian.v1.TxnInquireRequest
-	(*CloseRequest)(nil),           // 58: meridian.v1.CloseRequest
-	(*ClosedTimestamp)(nil),        // 59: meridian.v1.ClosedTimestamp
-	(*PublishClosedRequest)(nil),   // 60: meridian.v1.PublishClosedRequest
-	(*PublishClosedResponse)(nil),  // 61: meridian.v1.PublishClosedResponse
-	(*ProposeMetaResponse)(nil),    // 62: meridian.v1.ProposeMetaResponse
-	(*InitRequest)(nil),            // 63: meridian.v1.InitRequest
-	(*InitResponse)(nil),           // 64: meridian.v1.InitResponse
-	(*JoinRequest)(nil),            // 65: meridian.v1.JoinRequest
-	(*JoinResponse)(nil),           // 66: meridian.v1.JoinResponse
-	(*StatusRequest)(nil),          // 67: meridian.v1.StatusRequest
-	(*NodeStatus)(nil),             // 68: meridian.v1.NodeStatus
-	(*ClockStatus)(nil),            // 69: meridian.v1.ClockStatus
-	(*ClockSource)(nil),            // 70: meridian.v1.ClockSource
-	(*GroupStatus)(nil),            // 71: meridian.v1.GroupStatus
-	(*StatusResponse)(nil),         // 72: meridian.v1.StatusResponse
-	(*RangeLookupRequest)(nil),     // 73: meridian.v1.RangeLookupRequest
-	(*RangeLookupResponse)(nil),    // 74: meridian.v1.RangeLookupResponse
-	(*SplitRequest)(nil),           // 75: meridian.v1.SplitRequest
-	(*SplitResponse)(nil),          // 76: meridian.v1.SplitResponse
-	(*TransferLeaderRequest)(nil),  // 77: meridian.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 78: meridian.v1.TransferLeaderResponse
-	(*ChangeReplicasRequest)(nil),  // 79: meridian.v1.ChangeReplicasRequest
-	(*ChangeReplicasResponse)(nil), // 80: meridian.v1.ChangeReplicasResponse
+	(SQLType_Kind)(0),              // 5: meridian.v1.SQLType.Kind
+	(SQLTime_Kind)(0),              // 6: meridian.v1.SQLTime.Kind
+	(*NodeDescriptor)(nil),         // 7: meridian.v1.NodeDescriptor
+	(*ReplicaDescriptor)(nil),      // 8: meridian.v1.ReplicaDescriptor
+	(*GroupDescriptor)(nil),        // 9: meridian.v1.GroupDescriptor
+	(*RaftBatch)(nil),              // 10: meridian.v1.RaftBatch
+	(*RaftEnvelope)(nil),           // 11: meridian.v1.RaftEnvelope
+	(*Heartbeat)(nil),              // 12: meridian.v1.Heartbeat
+	(*HeartbeatAck)(nil),           // 13: meridian.v1.HeartbeatAck
+	(*SnapshotChunk)(nil),          // 14: meridian.v1.SnapshotChunk
+	(*SnapshotHeader)(nil),         // 15: meridian.v1.SnapshotHeader
+	(*SnapshotResponse)(nil),       // 16: meridian.v1.SnapshotResponse
+	(*ReplicaState)(nil),           // 17: meridian.v1.ReplicaState
+	(*Command)(nil),                // 18: meridian.v1.Command
+	(*MetaCommand)(nil),            // 19: meridian.v1.MetaCommand
+	(*SplitCommand)(nil),           // 20: meridian.v1.SplitCommand
+	(*ConfChangeContext)(nil),      // 21: meridian.v1.ConfChangeContext
+	(*KVCommand)(nil),              // 22: meridian.v1.KVCommand
+	(*TxnCommand)(nil),             // 23: meridian.v1.TxnCommand
+	(*TxnCommit)(nil),              // 24: meridian.v1.TxnCommit
+	(*TxnWrite)(nil),               // 25: meridian.v1.TxnWrite
+	(*TxnOnePhase)(nil),            // 26: meridian.v1.TxnOnePhase
+	(*TxnDecide)(nil),              // 27: meridian.v1.TxnDecide
+	(*TxnAck)(nil),                 // 28: meridian.v1.TxnAck
+	(*TxnResult)(nil),              // 29: meridian.v1.TxnResult
+	(*TxnScriptOp)(nil),            // 30: meridian.v1.TxnScriptOp
+	(*TxnScriptRequest)(nil),       // 31: meridian.v1.TxnScriptRequest
+	(*TxnScriptResult)(nil),        // 32: meridian.v1.TxnScriptResult
+	(*TxnScriptResponse)(nil),      // 33: meridian.v1.TxnScriptResponse
+	(*Routing)(nil),                // 34: meridian.v1.Routing
+	(*GetRequest)(nil),             // 35: meridian.v1.GetRequest
+	(*GetResponse)(nil),            // 36: meridian.v1.GetResponse
+	(*PutRequest)(nil),             // 37: meridian.v1.PutRequest
+	(*PutResponse)(nil),            // 38: meridian.v1.PutResponse
+	(*DeleteRequest)(nil),          // 39: meridian.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 40: meridian.v1.DeleteResponse
+	(*ScanRequest)(nil),            // 41: meridian.v1.ScanRequest
+	(*KeyValue)(nil),               // 42: meridian.v1.KeyValue
+	(*ScanResponse)(nil),           // 43: meridian.v1.ScanResponse
+	(*RoutingError)(nil),           // 44: meridian.v1.RoutingError
+	(*TxnMetaPB)(nil),              // 45: meridian.v1.TxnMetaPB
+	(*TxnReadRequest)(nil),         // 46: meridian.v1.TxnReadRequest
+	(*TxnReadResponse)(nil),        // 47: meridian.v1.TxnReadResponse
+	(*SnapshotReadRequest)(nil),    // 48: meridian.v1.SnapshotReadRequest
+	(*SnapshotReadResponse)(nil),   // 49: meridian.v1.SnapshotReadResponse
+	(*TxnPrepareRequest)(nil),      // 50: meridian.v1.TxnPrepareRequest
+	(*TxnPrepareResponse)(nil),     // 51: meridian.v1.TxnPrepareResponse
+	(*TxnDecideRequest)(nil),       // 52: meridian.v1.TxnDecideRequest
+	(*TxnDecideResponse)(nil),      // 53: meridian.v1.TxnDecideResponse
+	(*TxnOnePhaseRequest)(nil),     // 54: meridian.v1.TxnOnePhaseRequest
+	(*TxnReleaseRequest)(nil),      // 55: meridian.v1.TxnReleaseRequest
+	(*TxnReleaseResponse)(nil),     // 56: meridian.v1.TxnReleaseResponse
+	(*TxnResolveRequest)(nil),      // 57: meridian.v1.TxnResolveRequest
+	(*TxnResolveResponse)(nil),     // 58: meridian.v1.TxnResolveResponse
+	(*TxnInquireRequest)(nil),      // 59: meridian.v1.TxnInquireRequest
+	(*CloseRequest)(nil),           // 60: meridian.v1.CloseRequest
+	(*ClosedTimestamp)(nil),        // 61: meridian.v1.ClosedTimestamp
+	(*PublishClosedRequest)(nil),   // 62: meridian.v1.PublishClosedRequest
+	(*PublishClosedResponse)(nil),  // 63: meridian.v1.PublishClosedResponse
+	(*ProposeMetaResponse)(nil),    // 64: meridian.v1.ProposeMetaResponse
+	(*InitRequest)(nil),            // 65: meridian.v1.InitRequest
+	(*InitResponse)(nil),           // 66: meridian.v1.InitResponse
+	(*JoinRequest)(nil),            // 67: meridian.v1.JoinRequest
+	(*JoinResponse)(nil),           // 68: meridian.v1.JoinResponse
+	(*StatusRequest)(nil),          // 69: meridian.v1.StatusRequest
+	(*NodeStatus)(nil),             // 70: meridian.v1.NodeStatus
+	(*ClockStatus)(nil),            // 71: meridian.v1.ClockStatus
+	(*ClockSource)(nil),            // 72: meridian.v1.ClockSource
+	(*GroupStatus)(nil),            // 73: meridian.v1.GroupStatus
+	(*StatusResponse)(nil),         // 74: meridian.v1.StatusResponse
+	(*RangeLookupRequest)(nil),     // 75: meridian.v1.RangeLookupRequest
+	(*RangeLookupResponse)(nil),    // 76: meridian.v1.RangeLookupResponse
+	(*SplitRequest)(nil),           // 77: meridian.v1.SplitRequest
+	(*SplitResponse)(nil),          // 78: meridian.v1.SplitResponse
+	(*TransferLeaderRequest)(nil),  // 79: meridian.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 80: meridian.v1.TransferLeaderResponse
+	(*ChangeReplicasRequest)(nil),  // 81: meridian.v1.ChangeReplicasRequest
+	(*ChangeReplicasResponse)(nil), // 82: meridian.v1.ChangeReplicasResponse
+	(*SQLRequest)(nil),             // 83: meridian.v1.SQLRequest
+	(*SQLOpen)(nil),                // 84: meridian.v1.SQLOpen
+	(*SQLQuery)(nil),               // 85: meridian.v1.SQLQuery
+	(*SQLPrepare)(nil),             // 86: meridian.v1.SQLPrepare
+	(*SQLExecute)(nil),             // 87: meridian.v1.SQLExecute
+	(*SQLClosePrepared)(nil),       // 88: meridian.v1.SQLClosePrepared
+	(*SQLReset)(nil),               // 89: meridian.v1.SQLReset
+	(*SQLPing)(nil),                // 90: meridian.v1.SQLPing
+	(*SQLCancel)(nil),              // 91: meridian.v1.SQLCancel
+	(*SQLResponse)(nil),            // 92: meridian.v1.SQLResponse
+	(*SQLResult)(nil),              // 93: meridian.v1.SQLResult
+	(*SQLStatus)(nil),              // 94: meridian.v1.SQLStatus
+	(*SQLError)(nil),               // 95: meridian.v1.SQLError
+	(*SQLPrepared)(nil),            // 96: meridian.v1.SQLPrepared
+	(*SQLColumn)(nil),              // 97: meridian.v1.SQLColumn
+	(*SQLType)(nil),                // 98: meridian.v1.SQLType
+	(*SQLRow)(nil),                 // 99: meridian.v1.SQLRow
+	(*SQLValue)(nil),               // 100: meridian.v1.SQLValue
+	(*SQLTime)(nil),                // 101: meridian.v1.SQLTime
 }
 var file_meridian_proto_depIdxs = []int32{
-	0,  // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
-	6,  // 1: meridian.v1.GroupDescriptor.replicas:type_name -> meridian.v1.ReplicaDescriptor
-	9,  // 2: meridian.v1.RaftBatch.messages:type_name -> meridian.v1.RaftEnvelope
-	10, // 3: meridian.v1.RaftBatch.heartbeats:type_name -> meridian.v1.Heartbeat
-	11, // 4: meridian.v1.RaftBatch.acks:type_name -> meridian.v1.HeartbeatAck
-	5,  // 5: meridian.v1.Heartbeat.sender:type_name -> meridian.v1.NodeDescriptor
-	5,  // 6: meridian.v1.Heartbeat.nodes:type_name -> meridian.v1.NodeDescriptor
-	7,  // 7: meridian.v1.Heartbeat.meta:type_name -> meridian.v1.GroupDescriptor
-	13, // 8: meridian.v1.SnapshotChunk.header:type_name -> meridian.v1.SnapshotHeader
-	7,  // 9: meridian.v1.SnapshotHeader.descriptor:type_name -> meridian.v1.GroupDescriptor
-	15, // 10: meridian.v1.SnapshotHeader.state:type_name -> meridian.v1.ReplicaState
-	7,  // 11: meridian.v1.ReplicaState.descriptor:type_name -> meridian.v1.GroupDescriptor
-	18, // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
-	17, // 13: meridian.v1.Command.meta:type_name -> meridian.v1.MetaCommand
-	7,  // 14: meridian.v1.MetaCommand.descriptors:type_name -> meridian.v1.GroupDescriptor
-	5,  // 15: meridian.v1.MetaCommand.nodes:type_name -> meridian.v1.NodeDescriptor
-	7,  // 16: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
-	7,  // 17: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
-	7,  // 18: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
-	1,  // 19: meridian.v1.KVCommand.op:type_name -> meridian.v1.KVCommand.Op
-	20, // 20: meridian.v1.TxnCommand.kv:type_name -> meridian.v1.KVCommand
-	22, // 21: meridian.v1.TxnCommand.commit:type_name -> meridian.v1.TxnCommit
-	24, // 22: meridian.v1.TxnCommand.one_phase:type_name -> meridian.v1.TxnOnePhase
-	25, // 23: meridian.v1.TxnCommand.decide:type_name -> meridian.v1.TxnDecide
-	26, // 24: meridian.v1.TxnCommand.ack:type_name -> meridian.v1.TxnAck
-	23, // 25: meridian.v1.TxnOnePhase.writes:type_name -> meridian.v1.TxnWrite
-	2,  // 26: meridian.v1.TxnResult.decision:type_name -> meridian.v1.TxnResult.Decision
-	3,  // 27: meridian.v1.TxnScriptOp.kind:type_name -> meridian.v1.TxnScriptOp.Kind
-	28, // 28: meridian.v1.TxnScriptRequest.ops:type_name -> meridian.v1.TxnScriptOp
-	40, // 29: meridian.v1.TxnScriptResult.rows:type_name -> meridian.v1.KeyValue
-	30, // 30: meridian.v1.TxnScriptResponse.results:type_name -> meridian.v1.TxnScriptResult
-	32, // 31: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
-	32, // 32: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
-	32, // 33: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
-	32, // 34: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
-	40, // 35: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
-	4,  // 36: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
-	7,  // 37: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
-	43, // 38: meridian.v1.TxnReadRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	40, // 39: meridian.v1.TxnReadResponse.values:type_name -> meridian.v1.KeyValue
-	40, // 40: meridian.v1.TxnReadResponse.rows:type_name -> meridian.v1.KeyValue
-	40, // 41: meridian.v1.SnapshotReadResponse.values:type_name -> meridian.v1.KeyValue
-	40, // 42: meridian.v1.SnapshotReadResponse.rows:type_name -> meridian.v1.KeyValue
-	43, // 43: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	23, // 44: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
-	43, // 45: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	43, // 46: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	23, // 47: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
-	59, // 48: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
-	5,  // 49: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
-	5,  // 50: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
-	7,  // 51: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
-	5,  // 52: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
-	69, // 53: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
-	70, // 54: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
-	7,  // 55: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
-	68, // 56: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
-	71, // 57: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
-	7,  // 58: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	7,  // 59: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
-	7,  // 60: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
-	7,  // 61: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	8,  // 62: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
-	12, // 63: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
-	33, // 64: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
-	35, // 65: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
-	37, // 66: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
-	39, // 67: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
-	29, // 68: meridian.v1.KV.Txn:input_type -> meridian.v1.TxnScriptRequest
-	44, // 69: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
-	46, // 70: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
-	48, // 71: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
-	50, // 72: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
-	52, // 73: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
-	53, // 74: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
-	55, // 75: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
-	57, // 76: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
-	58, // 77: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
-	60, // 78: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
-	63, // 79: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
-	65, // 80: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
-	67, // 81: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
-	73, // 82: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
-	75, // 83: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
-	77, // 84: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
-	79, // 85: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
-	17, // 86: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
-	8,  // 87: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
-	14, // 88: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
-	34, // 89: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
-	36, // 90: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
-	38, // 91: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
-	41, // 92: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
-	31, // 93: meridian.v1.KV.Txn:output_type -> meridian.v1.TxnScriptResponse
-	45, // 94: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
-	47, // 95: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
-	49, // 96: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
-	51, // 97: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
-	51, // 98: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
-	54, // 99: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
-	56, // 100: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
-	55, // 101: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
-	59, // 102: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
-	61, // 103: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
-	64, // 104: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
-	66, // 105: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
-	72, // 106: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
-	74, // 107: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
-	76, // 108: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
-	78, // 109: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
-	80, // 110: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
-	62, // 111: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
-	87, // [87:112] is the sub-list for method output_type
-	62, // [62:87] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	0,   // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
+	8,   // 1: meridian.v1.GroupDescriptor.replicas:type_name -> meridian.v1.ReplicaDescriptor
+	11,  // 2: meridian.v1.RaftBatch.messages:type_name -> meridian.v1.RaftEnvelope
+	12,  // 3: meridian.v1.RaftBatch.heartbeats:type_name -> meridian.v1.Heartbeat
+	13,  // 4: meridian.v1.RaftBatch.acks:type_name -> meridian.v1.HeartbeatAck
+	7,   // 5: meridian.v1.Heartbeat.sender:type_name -> meridian.v1.NodeDescriptor
+	7,   // 6: meridian.v1.Heartbeat.nodes:type_name -> meridian.v1.NodeDescriptor
+	9,   // 7: meridian.v1.Heartbeat.meta:type_name -> meridian.v1.GroupDescriptor
+	15,  // 8: meridian.v1.SnapshotChunk.header:type_name -> meridian.v1.SnapshotHeader
+	9,   // 9: meridian.v1.SnapshotHeader.descriptor:type_name -> meridian.v1.GroupDescriptor
+	17,  // 10: meridian.v1.SnapshotHeader.state:type_name -> meridian.v1.ReplicaState
+	9,   // 11: meridian.v1.ReplicaState.descriptor:type_name -> meridian.v1.GroupDescriptor
+	20,  // 12: meridian.v1.Command.split:type_name -> meridian.v1.SplitCommand
+	19,  // 13: meridian.v1.Command.meta:type_name -> meridian.v1.MetaCommand
+	9,   // 14: meridian.v1.MetaCommand.descriptors:type_name -> meridian.v1.GroupDescriptor
+	7,   // 15: meridian.v1.MetaCommand.nodes:type_name -> meridian.v1.NodeDescriptor
+	9,   // 16: meridian.v1.SplitCommand.left:type_name -> meridian.v1.GroupDescriptor
+	9,   // 17: meridian.v1.SplitCommand.right:type_name -> meridian.v1.GroupDescriptor
+	9,   // 18: meridian.v1.ConfChangeContext.descriptor:type_name -> meridian.v1.GroupDescriptor
+	1,   // 19: meridian.v1.KVCommand.op:type_name -> meridian.v1.KVCommand.Op
+	22,  // 20: meridian.v1.TxnCommand.kv:type_name -> meridian.v1.KVCommand
+	24,  // 21: meridian.v1.TxnCommand.commit:type_name -> meridian.v1.TxnCommit
+	26,  // 22: meridian.v1.TxnCommand.one_phase:type_name -> meridian.v1.TxnOnePhase
+	27,  // 23: meridian.v1.TxnCommand.decide:type_name -> meridian.v1.TxnDecide
+	28,  // 24: meridian.v1.TxnCommand.ack:type_name -> meridian.v1.TxnAck
+	25,  // 25: meridian.v1.TxnOnePhase.writes:type_name -> meridian.v1.TxnWrite
+	2,   // 26: meridian.v1.TxnResult.decision:type_name -> meridian.v1.TxnResult.Decision
+	3,   // 27: meridian.v1.TxnScriptOp.kind:type_name -> meridian.v1.TxnScriptOp.Kind
+	30,  // 28: meridian.v1.TxnScriptRequest.ops:type_name -> meridian.v1.TxnScriptOp
+	42,  // 29: meridian.v1.TxnScriptResult.rows:type_name -> meridian.v1.KeyValue
+	32,  // 30: meridian.v1.TxnScriptResponse.results:type_name -> meridian.v1.TxnScriptResult
+	34,  // 31: meridian.v1.GetRequest.routing:type_name -> meridian.v1.Routing
+	34,  // 32: meridian.v1.PutRequest.routing:type_name -> meridian.v1.Routing
+	34,  // 33: meridian.v1.DeleteRequest.routing:type_name -> meridian.v1.Routing
+	34,  // 34: meridian.v1.ScanRequest.routing:type_name -> meridian.v1.Routing
+	42,  // 35: meridian.v1.ScanResponse.kvs:type_name -> meridian.v1.KeyValue
+	4,   // 36: meridian.v1.RoutingError.reason:type_name -> meridian.v1.RoutingError.Reason
+	9,   // 37: meridian.v1.RoutingError.descriptor:type_name -> meridian.v1.GroupDescriptor
+	45,  // 38: meridian.v1.TxnReadRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	42,  // 39: meridian.v1.TxnReadResponse.values:type_name -> meridian.v1.KeyValue
+	42,  // 40: meridian.v1.TxnReadResponse.rows:type_name -> meridian.v1.KeyValue
+	42,  // 41: meridian.v1.SnapshotReadResponse.values:type_name -> meridian.v1.KeyValue
+	42,  // 42: meridian.v1.SnapshotReadResponse.rows:type_name -> meridian.v1.KeyValue
+	45,  // 43: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	25,  // 44: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
+	45,  // 45: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	45,  // 46: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	25,  // 47: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
+	61,  // 48: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
+	7,   // 49: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
+	7,   // 50: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
+	9,   // 51: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
+	7,   // 52: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
+	71,  // 53: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
+	72,  // 54: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
+	9,   // 55: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
+	70,  // 56: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
+	73,  // 57: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
+	9,   // 58: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	9,   // 59: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
+	9,   // 60: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
+	9,   // 61: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	84,  // 62: meridian.v1.SQLRequest.open:type_name -> meridian.v1.SQLOpen
+	85,  // 63: meridian.v1.SQLRequest.query:type_name -> meridian.v1.SQLQuery
+	86,  // 64: meridian.v1.SQLRequest.prepare:type_name -> meridian.v1.SQLPrepare
+	87,  // 65: meridian.v1.SQLRequest.execute:type_name -> meridian.v1.SQLExecute
+	88,  // 66: meridian.v1.SQLRequest.close_prepared:type_name -> meridian.v1.SQLClosePrepared
+	89,  // 67: meridian.v1.SQLRequest.reset:type_name -> meridian.v1.SQLReset
+	90,  // 68: meridian.v1.SQLRequest.ping:type_name -> meridian.v1.SQLPing
+	91,  // 69: meridian.v1.SQLRequest.cancel:type_name -> meridian.v1.SQLCancel
+	100, // 70: meridian.v1.SQLQuery.args:type_name -> meridian.v1.SQLValue
+	100, // 71: meridian.v1.SQLExecute.args:type_name -> meridian.v1.SQLValue
+	97,  // 72: meridian.v1.SQLResponse.columns:type_name -> meridian.v1.SQLColumn
+	99,  // 73: meridian.v1.SQLResponse.rows:type_name -> meridian.v1.SQLRow
+	93,  // 74: meridian.v1.SQLResponse.result:type_name -> meridian.v1.SQLResult
+	94,  // 75: meridian.v1.SQLResponse.status:type_name -> meridian.v1.SQLStatus
+	95,  // 76: meridian.v1.SQLResponse.error:type_name -> meridian.v1.SQLError
+	96,  // 77: meridian.v1.SQLResponse.prepared:type_name -> meridian.v1.SQLPrepared
+	97,  // 78: meridian.v1.SQLPrepared.columns:type_name -> meridian.v1.SQLColumn
+	98,  // 79: meridian.v1.SQLColumn.type:type_name -> meridian.v1.SQLType
+	5,   // 80: meridian.v1.SQLType.kind:type_name -> meridian.v1.SQLType.Kind
+	100, // 81: meridian.v1.SQLRow.values:type_name -> meridian.v1.SQLValue
+	101, // 82: meridian.v1.SQLValue.time:type_name -> meridian.v1.SQLTime
+	6,   // 83: meridian.v1.SQLTime.kind:type_name -> meridian.v1.SQLTime.Kind
+	10,  // 84: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
+	14,  // 85: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
+	35,  // 86: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
+	37,  // 87: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
+	39,  // 88: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
+	41,  // 89: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
+	31,  // 90: meridian.v1.KV.Txn:input_type -> meridian.v1.TxnScriptRequest
+	46,  // 91: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
+	48,  // 92: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
+	50,  // 93: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
+	52,  // 94: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
+	54,  // 95: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
+	55,  // 96: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
+	57,  // 97: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
+	59,  // 98: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
+	60,  // 99: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
+	62,  // 100: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
+	65,  // 101: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
+	67,  // 102: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
+	69,  // 103: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
+	75,  // 104: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
+	77,  // 105: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
+	79,  // 106: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
+	81,  // 107: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
+	19,  // 108: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
+	83,  // 109: meridian.v1.SQL.Session:input_type -> meridian.v1.SQLRequest
+	10,  // 110: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
+	16,  // 111: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
+	36,  // 112: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
+	38,  // 113: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
+	40,  // 114: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
+	43,  // 115: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
+	33,  // 116: meridian.v1.KV.Txn:output_type -> meridian.v1.TxnScriptResponse
+	47,  // 117: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
+	49,  // 118: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
+	51,  // 119: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
+	53,  // 120: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
+	53,  // 121: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
+	56,  // 122: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
+	58,  // 123: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
+	57,  // 124: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
+	61,  // 125: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
+	63,  // 126: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
+	66,  // 127: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
+	68,  // 128: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
+	74,  // 129: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
+	76,  // 130: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
+	78,  // 131: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
+	80,  // 132: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
+	82,  // 133: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
+	64,  // 134: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
+	92,  // 135: meridian.v1.SQL.Session:output_type -> meridian.v1.SQLResponse
+	110, // [110:136] is the sub-list for method output_type
+	84,  // [84:110] is the sub-list for method input_type
+	84,  // [84:84] is the sub-list for extension type_name
+	84,  // [84:84] is the sub-list for extension extendee
+	0,   // [0:84] is the sub-list for field type_name
 }
 
 func init() { file_meridian_proto_init() }
@@ -5809,15 +7555,35 @@ func file_meridian_proto_init() {
 		(*TxnCommand_Decide)(nil),
 		(*TxnCommand_Ack)(nil),
 	}
+	file_meridian_proto_msgTypes[76].OneofWrappers = []any{
+		(*SQLRequest_Open)(nil),
+		(*SQLRequest_Query)(nil),
+		(*SQLRequest_Prepare)(nil),
+		(*SQLRequest_Execute)(nil),
+		(*SQLRequest_ClosePrepared)(nil),
+		(*SQLRequest_Reset_)(nil),
+		(*SQLRequest_Ping)(nil),
+		(*SQLRequest_Cancel)(nil),
+	}
+	file_meridian_proto_msgTypes[93].OneofWrappers = []any{
+		(*SQLValue_Int)(nil),
+		(*SQLValue_Uint)(nil),
+		(*SQLValue_Float)(nil),
+		(*SQLValue_Float32)(nil),
+		(*SQLValue_Decimal)(nil),
+		(*SQLValue_String_)(nil),
+		(*SQLValue_Bytes)(nil),
+		(*SQLValue_Time)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meridian_proto_rawDesc), len(file_meridian_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   76,
+			NumEnums:      7,
+			NumMessages:   95,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_meridian_proto_goTypes,
 		DependencyIndexes: file_meridian_proto_depIdxs,

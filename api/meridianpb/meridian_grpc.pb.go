@@ -1276,3 +1276,129 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "meridian.proto",
 }
+
+const (
+	SQL_Session_FullMethodName = "/meridian.v1.SQL/Session"
+)
+
+// SQLClient is the client API for SQL service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type SQLClient interface {
+	// Session is one SQL session, as a MySQL connection is one: the session
+	// (current database, open transaction, prepared statements) lives as
+	// long as the stream. The first request must be `open`. After that the
+	// client sends one request at a time and reads the responses it causes
+	// up to the one with `status` set (the request's last), before sending
+	// the next — with two exceptions that cause no response and may be sent
+	// at any time: `cancel`, and `close_prepared`.
+	//
+	// Responses of a request: for each statement, in order, one or more
+	// messages that hold, in this order, the statement's columns (only in
+	// the first message of a statement that returns rows), a batch of rows,
+	// and the statement's result (in its last message). A message never
+	// holds parts of two statements. The request's last message also holds
+	// `status`, and `error` if the request failed (a multi-statement query
+	// stops at the first failing statement; rows already sent stand).
+	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SQLRequest, SQLResponse], error)
+}
+
+type sQLClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewSQLClient(cc grpc.ClientConnInterface) SQLClient {
+	return &sQLClient{cc}
+}
+
+func (c *sQLClient) Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SQLRequest, SQLResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SQL_ServiceDesc.Streams[0], SQL_Session_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SQLRequest, SQLResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SQL_SessionClient = grpc.BidiStreamingClient[SQLRequest, SQLResponse]
+
+// SQLServer is the server API for SQL service.
+// All implementations must embed UnimplementedSQLServer
+// for forward compatibility.
+type SQLServer interface {
+	// Session is one SQL session, as a MySQL connection is one: the session
+	// (current database, open transaction, prepared statements) lives as
+	// long as the stream. The first request must be `open`. After that the
+	// client sends one request at a time and reads the responses it causes
+	// up to the one with `status` set (the request's last), before sending
+	// the next — with two exceptions that cause no response and may be sent
+	// at any time: `cancel`, and `close_prepared`.
+	//
+	// Responses of a request: for each statement, in order, one or more
+	// messages that hold, in this order, the statement's columns (only in
+	// the first message of a statement that returns rows), a batch of rows,
+	// and the statement's result (in its last message). A message never
+	// holds parts of two statements. The request's last message also holds
+	// `status`, and `error` if the request failed (a multi-statement query
+	// stops at the first failing statement; rows already sent stand).
+	Session(grpc.BidiStreamingServer[SQLRequest, SQLResponse]) error
+	mustEmbedUnimplementedSQLServer()
+}
+
+// UnimplementedSQLServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedSQLServer struct{}
+
+func (UnimplementedSQLServer) Session(grpc.BidiStreamingServer[SQLRequest, SQLResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method Session not implemented")
+}
+func (UnimplementedSQLServer) mustEmbedUnimplementedSQLServer() {}
+func (UnimplementedSQLServer) testEmbeddedByValue()             {}
+
+// UnsafeSQLServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to SQLServer will
+// result in compilation errors.
+type UnsafeSQLServer interface {
+	mustEmbedUnimplementedSQLServer()
+}
+
+func RegisterSQLServer(s grpc.ServiceRegistrar, srv SQLServer) {
+	// If the following call pancis, it indicates UnimplementedSQLServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&SQL_ServiceDesc, srv)
+}
+
+func _SQL_Session_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SQLServer).Session(&grpc.GenericServerStream[SQLRequest, SQLResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SQL_SessionServer = grpc.BidiStreamingServer[SQLRequest, SQLResponse]
+
+// SQL_ServiceDesc is the grpc.ServiceDesc for SQL service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var SQL_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "meridian.v1.SQL",
+	HandlerType: (*SQLServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Session",
+			Handler:       _SQL_Session_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "meridian.proto",
+}
