@@ -61,7 +61,16 @@ type scope struct {
 	// outer is the enclosing query's scope (correlated subqueries are not
 	// supported; it is only consulted to report them clearly).
 	outer *scope
+	// aliases are the select list's aliases, which HAVING and ORDER BY may
+	// name (already compiled for the output row).
+	aliases map[string]expr
 }
+
+// aliasRef is a select-list alias used in HAVING or ORDER BY.
+type aliasRef struct{ e expr }
+
+func (e *aliasRef) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) { return e.e.eval(c, row) }
+func (e *aliasRef) typ() types.T                                            { return e.e.typ() }
 
 func (s *scope) resolve(cn *ast.ColumnName) (int, error) {
 	name, table := cn.Name.L, cn.Table.L
@@ -102,7 +111,11 @@ type compiler struct {
 func (cp *compiler) compile(sc *scope, n ast.ExprNode) (expr, error) {
 	switch n := n.(type) {
 	case *test_driver.ParamMarkerExpr:
-		return &paramExpr{i: n.Order}, nil
+		i, ok := cp.s.paramOrder[n]
+		if !ok {
+			return nil, sqlerr.New(1210, "HY000", "Incorrect arguments: ? placeholders need a prepared statement")
+		}
+		return &paramExpr{i: i}, nil
 	case *test_driver.ValueExpr:
 		d, t, err := literal(&n.Datum)
 		if err != nil {
@@ -114,6 +127,9 @@ func (cp *compiler) compile(sc *scope, n ast.ExprNode) (expr, error) {
 	case *ast.ColumnNameExpr:
 		i, err := sc.resolve(n.Name)
 		if err != nil {
+			if a, ok := sc.aliases[strings.ToLower(n.Name.Name.O)]; ok && n.Name.Table.O == "" {
+				return &aliasRef{e: a}, nil
+			}
 			return nil, err
 		}
 		return &colRef{i: i, t: sc.cols[i].t}, nil

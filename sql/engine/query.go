@@ -58,7 +58,7 @@ func (cp *compiler) planFrom(n ast.ResultSetNode, outer *scope) (*fromItem, []ex
 			if db == "" {
 				db = cp.s.db
 			}
-			if src.AsOf != nil {
+			if src.AsOf != nil && !cp.sc.asOf {
 				return nil, nil, sqlerr.NotSupported("AS OF TIMESTAMP on one table of a join; put it on the first table")
 			}
 			t, err := cp.sc.table(db, src.Name.O)
@@ -473,6 +473,7 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 		}
 	}
 	var outs []expr
+	aliases := map[string]expr{}
 	for _, f := range sel.Fields.Fields {
 		if f.WildCard != nil {
 			tbl := f.WildCard.Table.L
@@ -502,6 +503,9 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 			return nil, err
 		}
 		outs = append(outs, e)
+		if f.AsName.O != "" {
+			aliases[strings.ToLower(f.AsName.O)] = e
+		}
 		name := f.AsName.O
 		if name == "" {
 			name = fieldName(f)
@@ -514,6 +518,8 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 		}
 		q.out = append(q.out, col)
 	}
+	in := &scope{cols: sc.cols, outer: sc.outer, aliases: aliases}
+	sc = in
 	var having expr
 	if sel.Having != nil {
 		var err error
@@ -663,7 +669,7 @@ func (cp *compiler) compileGroupItem(sc *scope, sel *ast.SelectStmt, g ast.ExprN
 	if c, ok := g.(*ast.ColumnNameExpr); ok && c.Name.Table.L == "" {
 		if _, err := sc.resolve(c.Name); err != nil {
 			for _, f := range sel.Fields.Fields {
-				if f.AsName.L == c.Name.Name.L {
+				if strings.EqualFold(f.AsName.O, c.Name.Name.O) {
 					return cp.compile(sc, f.Expr)
 				}
 			}
@@ -673,6 +679,9 @@ func (cp *compiler) compileGroupItem(sc *scope, sel *ast.SelectStmt, g ast.ExprN
 }
 
 func positionOf(e ast.ExprNode) (int, bool) {
+	if p, ok := e.(*ast.PositionExpr); ok && p.P == nil {
+		return p.N, true
+	}
 	if v, ok := e.(ast.ValueExpr); ok {
 		switch x := v.GetValue().(type) {
 		case int64:
@@ -692,7 +701,7 @@ func (cp *compiler) compileOut(outSc, in *scope, agg *aggCollector, n ast.ExprNo
 	}
 	// Compile against the input scope with aggregates collected, then
 	// rewrite input columns to group slots.
-	sc := &scope{cols: in.cols, agg: agg, outer: in.outer}
+	sc := &scope{cols: in.cols, agg: agg, outer: in.outer, aliases: in.aliases}
 	e, err := cp.compile(sc, n)
 	if err != nil {
 		return nil, err
@@ -886,6 +895,8 @@ func (a *aggCollector) rewrite(e expr) (expr, error) {
 		}
 	}
 	switch x := e.(type) {
+	case *aliasRef:
+		return x.e, nil
 	case *aggRef:
 		return &aggRef{slot: len(a.groups) + (-x.slot - 1), t: x.t}, nil
 	case *colRef:

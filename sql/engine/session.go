@@ -3,12 +3,14 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cockroachdb/errors"
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/sqlerr"
@@ -42,6 +44,9 @@ type Session struct {
 	prepared map[uint32]*preparedStmt
 	nextStmt uint32
 
+	// paramOrder is the running prepared statement's marker numbering.
+	paramOrder map[ast.ParamMarkerExpr]int
+
 	lastInsertID uint64
 	rowCount     int64
 	warnings     []*sqlerr.Error
@@ -50,6 +55,8 @@ type Session struct {
 type preparedStmt struct {
 	stmt   ast.StmtNode
 	params int
+	// order numbers the ? markers by position in the statement.
+	order map[ast.ParamMarkerExpr]int
 }
 
 // stmtCtx is one statement's execution state.
@@ -67,6 +74,8 @@ type stmtCtx struct {
 	insertRow    []types.Datum
 	memory       int64
 	warnings     []*sqlerr.Error
+	// asOf: the statement reads at its AS OF TIMESTAMP (the first table's).
+	asOf bool
 }
 
 func (c *stmtCtx) warn(e *sqlerr.Error) { c.warnings = append(c.warnings, e) }
@@ -135,7 +144,7 @@ func (s *Session) Database() string { return s.db }
 
 // Status returns the transaction state for protocol status flags.
 func (s *Session) Status() Status {
-	return Status{InTransaction: s.inTxn, Autocommit: s.autocommit}
+	return Status{InTransaction: s.inTxn || s.tx != nil, Autocommit: s.autocommit}
 }
 
 // Reset rolls back an open transaction and clears session variables and
@@ -159,7 +168,7 @@ func (s *Session) rollback(ctx context.Context) {
 	if s.tx != nil {
 		s.tx.Rollback(ctx)
 	}
-	s.tx, s.inTxn, s.txSent = nil, false, false
+	s.tx, s.inTxn, s.txSent, s.txOpts = nil, false, false, txn.Options{}
 }
 
 // Run executes the statements in query (one or more, separated by ';'),
@@ -191,32 +200,50 @@ func (s *Session) Prepare(ctx context.Context, query string) (*Prepared, error) 
 	}
 	v := &paramCounter{}
 	stmts[0].Accept(v)
+	sort.Slice(v.marks, func(i, j int) bool { return v.marks[i].offset < v.marks[j].offset })
+	order := map[ast.ParamMarkerExpr]int{}
+	for i, m := range v.marks {
+		order[m.m] = i
+	}
 	s.nextStmt++
 	id := s.nextStmt
-	s.prepared[id] = &preparedStmt{stmt: stmts[0], params: v.n}
+	s.prepared[id] = &preparedStmt{stmt: stmts[0], params: v.n, order: order}
 	p := &Prepared{ID: id, Params: v.n}
-	if sel, ok := stmts[0].(*ast.SelectStmt); ok {
-		// Result columns, when the statement plans without its arguments.
-		_ = s.readOnly(ctx, func(c *stmtCtx) error {
-			c.params = make([]types.Datum, v.n)
-			for i := range c.params {
-				c.params[i] = types.Null()
-			}
+	s.paramOrder = order
+	defer func() { s.paramOrder = nil }()
+	if sel, ok := stmts[0].(ast.ResultSetNode); ok {
+		// Plan now: unknown tables and columns fail at prepare time, as in
+		// MySQL, and the result columns are known.
+		err := s.readOnly(ctx, func(c *stmtCtx) error {
 			q, err := (&compiler{s: s, sc: c}).planQuery(sel, nil)
 			if err == nil {
 				p.Columns = q.out
 			}
-			return nil
+			return err
 		})
+		if err != nil {
+			delete(s.prepared, id)
+			return nil, userError(err)
+		}
 	}
 	return p, nil
 }
 
-type paramCounter struct{ n int }
+type paramCounter struct {
+	n     int
+	marks []struct {
+		m      ast.ParamMarkerExpr
+		offset int
+	}
+}
 
 func (v *paramCounter) Enter(n ast.Node) (ast.Node, bool) {
-	if _, ok := n.(ast.ParamMarkerExpr); ok {
+	if m, ok := n.(ast.ParamMarkerExpr); ok {
 		v.n++
+		v.marks = append(v.marks, struct {
+			m      ast.ParamMarkerExpr
+			offset int
+		}{m, m.(*test_driver.ParamMarkerExpr).Offset})
 	}
 	return n, false
 }
@@ -231,6 +258,8 @@ func (s *Session) Execute(ctx context.Context, id uint32, args []types.Datum, w 
 	if len(args) != p.params {
 		return sqlerr.WrongArguments("EXECUTE")
 	}
+	s.paramOrder = p.order
+	defer func() { s.paramOrder = nil }()
 	return s.exec(ctx, p.stmt, args, w, false)
 }
 
@@ -313,6 +342,9 @@ func (s *Session) exec(ctx context.Context, st ast.StmtNode, params []types.Datu
 	case *ast.SelectStmt, *ast.SetOprStmt:
 		return s.query(ctx, st, params, w, more)
 	case *ast.InsertStmt, *ast.UpdateStmt, *ast.DeleteStmt:
+		if s.inTxn && s.txOpts.ReadOnly {
+			return sqlerr.New(1792, "25006", "Cannot execute statement in a READ ONLY transaction.")
+		}
 		if s.inTxn || !s.autocommit {
 			return s.inExplicit(ctx, st, params, w, more)
 		}
@@ -394,7 +426,7 @@ func (s *Session) ensureTx(ctx context.Context) error {
 
 func (s *Session) commit(ctx context.Context) error {
 	tx := s.tx
-	s.tx, s.inTxn, s.txSent = nil, false, false
+	s.tx, s.inTxn, s.txSent, s.txOpts = nil, false, false, txn.Options{}
 	if tx == nil {
 		return nil
 	}
@@ -440,13 +472,13 @@ func (s *Session) query(ctx context.Context, st ast.StmtNode, params []types.Dat
 		if err != nil {
 			return err
 		}
-		return s.snapshot(ctx, txn.Options{ReadOnly: true, ReadTimestamp: ts}, st, params, w, more)
+		return s.snapshot(ctx, txn.Options{ReadOnly: true, ReadTimestamp: ts}, st, params, w, more, true)
 	}
 	if s.inTxn || !s.autocommit {
 		return s.inExplicit(ctx, st, params, w, more)
 	}
 	if !locking {
-		return s.snapshot(ctx, txn.Options{ReadOnly: true, MaxStaleness: s.staleness()}, st, params, w, more)
+		return s.snapshot(ctx, txn.Options{ReadOnly: true, MaxStaleness: s.staleness()}, st, params, w, more, false)
 	}
 	return s.autocommitWrite(ctx, st, params, w, more)
 }
@@ -470,13 +502,15 @@ func tableAsOf(n ast.ResultSetNode) *ast.AsOfClause {
 
 // snapshot runs a read-only statement in its own snapshot transaction,
 // streaming rows.
-func (s *Session) snapshot(ctx context.Context, opts txn.Options, st ast.StmtNode, params []types.Datum, w ResultWriter, more bool) error {
+func (s *Session) snapshot(ctx context.Context, opts txn.Options, st ast.StmtNode, params []types.Datum, w ResultWriter, more, asOf bool) error {
 	tx, err := s.e.cfg.Txn.Begin(ctx, opts)
 	if err != nil {
 		return userError(err)
 	}
 	defer tx.Commit(ctx)
-	return userError(s.run(s.newCtx(ctx, tx, params), st, w, more))
+	c := s.newCtx(ctx, tx, params)
+	c.asOf = asOf
+	return userError(s.run(c, st, w, more))
 }
 
 // autocommitWrite runs a statement as its own read-write transaction,
@@ -706,13 +740,12 @@ func (s *Session) setSysVar(ctx context.Context, name string, d types.Datum) err
 	switch name {
 	case "autocommit":
 		on := val == "1" || strings.EqualFold(val, "on") || strings.EqualFold(val, "true")
-		if on && !s.autocommit && s.inTxn {
+		if on && (s.inTxn || s.tx != nil) {
 			if err := s.commit(ctx); err != nil {
 				return err
 			}
 		}
 		s.autocommit = on
-		s.inTxn = s.inTxn || !on
 		return nil
 	case "read_staleness":
 		if val != "" && val != "0" {
