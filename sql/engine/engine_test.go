@@ -45,7 +45,7 @@ func (w *textWriter) Done(r engine.Result) error {
 }
 
 // newSession starts a 3-node cluster and opens a session on node 1.
-func newSession(t *testing.T) (*engine.Engine, *engine.Session) {
+func newSession(t testing.TB) (*engine.Engine, *engine.Session) {
 	t.Helper()
 	c := servertest.Start(t, servertest.Options{})
 	c.WaitReplicated(3)
@@ -57,7 +57,7 @@ func newSession(t *testing.T) (*engine.Engine, *engine.Session) {
 	return e, s
 }
 
-func run(t *testing.T, s *engine.Session, q string) (string, error) {
+func run(t testing.TB, s *engine.Session, q string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -141,4 +141,35 @@ func TestAsOfAndPrepared(t *testing.T) {
 	if err := s.Execute(ctx, q.ID, nil, w); !sqlerr.Is(err, 1210) {
 		t.Fatalf("missing argument: %v", err)
 	}
+}
+
+// FuzzStatements: any statement text, run in a session with a schema,
+// returns a result or an error — it never panics or hangs the session, and
+// the session still answers afterwards.
+func FuzzStatements(f *testing.F) {
+	for _, s := range []string{
+		"SELECT * FROM t WHERE a > 1 ORDER BY b LIMIT 2",
+		"INSERT INTO t VALUES (1, 'x', 2.5) ON DUPLICATE KEY UPDATE b = VALUES(b)",
+		"UPDATE t SET c = c * 2 WHERE a IN (1, 2, NULL)",
+		"DELETE FROM t ORDER BY a DESC LIMIT 1",
+		"SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 0",
+		"SELECT (SELECT max(a) FROM t), EXISTS (SELECT 1 FROM t) FROM t",
+		"SELECT * FROM t x JOIN t y ON x.a = y.a LEFT JOIN t z ON z.b = y.b",
+		"SELECT CAST('12abc' AS SIGNED), 1/0, -9223372036854775808 - 1",
+		"SELECT a FROM t UNION SELECT b FROM t ORDER BY 1",
+		"BEGIN; INSERT INTO t VALUES (9, 'z', 0); ROLLBACK",
+		"SELECT date_add('2024-01-31', INTERVAL 1 MONTH), substring('abc', -5, 9)",
+	} {
+		f.Add(s)
+	}
+	_, s := newSession(f)
+	if _, err := run(f, s, "CREATE DATABASE f; USE f; CREATE TABLE t (a INT PRIMARY KEY, b VARCHAR(10), c DECIMAL(10,2), KEY (b))"); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		run(t, s, q) // any error is fine; a panic fails the target
+		if out, err := run(t, s, "ROLLBACK; SELECT 1"); err != nil || out != "ok 0\n1\n" {
+			t.Fatalf("session broken after %q: %q %v", q, out, err)
+		}
+	})
 }

@@ -115,8 +115,12 @@ func (cp *compiler) planFrom(n ast.ResultSetNode, outer *scope) (*fromItem, []ex
 		}
 		switch n.Tp {
 		case ast.CrossJoin:
-			// Inner join: ON conditions act like WHERE conjuncts.
-			conj := append(lconj, rconj...)
+			// Inner join: ON conditions act like WHERE conjuncts. The
+			// right side's own conjuncts move to the joined row's positions.
+			conj := append([]expr{}, lconj...)
+			for _, e := range rconj {
+				conj = append(conj, shift(e, -left.n.width()))
+			}
 			j := &joinItem{left: left, right: right, sc: sc}
 			for _, o := range on {
 				e, err := cp.compile(sc, o)
@@ -139,10 +143,18 @@ func (cp *compiler) planFrom(n ast.ResultSetNode, outer *scope) (*fromItem, []ex
 				}
 				onE = append(onE, e)
 			}
+			// Each side's own conjuncts stay inside it: above an outer join
+			// they would drop its NULL-extended rows.
+			for _, side := range []struct {
+				f    *fromItem
+				conj []expr
+			}{{outerSide, lconj}, {innerSide, rconj}} {
+				if rest := finishFrom(side.f, side.conj); len(rest) > 0 {
+					side.f.n = &filterNode{in: side.f.n, conds: rest}
+				}
+			}
 			lj := &nestedJoin{left: outerSide.n, right: innerSide.n, rightW: innerSide.n.width(), on: onE, leftOuter: true}
-			pushToBase(innerSide, nil)
-			pushToBase(outerSide, nil)
-			return &fromItem{n: lj, sc: sc, tables: append(left.tables, right.tables...)}, append(lconj, rconj...), nil
+			return &fromItem{n: lj, sc: sc, tables: append(left.tables, right.tables...)}, nil, nil
 		}
 	}
 	return nil, nil, sqlerr.NotSupported(fmt.Sprintf("FROM item %T", n))
