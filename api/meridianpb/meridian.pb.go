@@ -5489,9 +5489,13 @@ type SQLOpen struct {
 	// The client's region (DSN ?region=). The simulated WAN reads it from
 	// the call's meridian-region metadata, which clients set too; here it
 	// names the client in the node's logs.
-	Region        string `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Region string `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
+	// The session's bounded staleness for read-only reads (autocommit
+	// SELECTs and START TRANSACTION READ ONLY), as SET read_staleness sets
+	// it; 0: strong reads. SQLReset keeps it.
+	ReadStalenessNanos int64 `protobuf:"varint,4,opt,name=read_staleness_nanos,json=readStalenessNanos,proto3" json:"read_staleness_nanos,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SQLOpen) Reset() {
@@ -5543,6 +5547,13 @@ func (x *SQLOpen) GetRegion() string {
 		return x.Region
 	}
 	return ""
+}
+
+func (x *SQLOpen) GetReadStalenessNanos() int64 {
+	if x != nil {
+		return x.ReadStalenessNanos
+	}
+	return 0
 }
 
 // SQLQuery runs one or more statements separated by ';' — or, when args
@@ -7123,11 +7134,12 @@ const file_meridian_proto_rawDesc = "" +
 	"\x05reset\x18\a \x01(\v2\x15.meridian.v1.SQLResetH\x00R\x05reset\x12*\n" +
 	"\x04ping\x18\b \x01(\v2\x14.meridian.v1.SQLPingH\x00R\x04ping\x120\n" +
 	"\x06cancel\x18\t \x01(\v2\x16.meridian.v1.SQLCancelH\x00R\x06cancelB\x05\n" +
-	"\x03req\"Q\n" +
+	"\x03req\"\x83\x01\n" +
 	"\aSQLOpen\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x1a\n" +
 	"\bdatabase\x18\x02 \x01(\tR\bdatabase\x12\x16\n" +
-	"\x06region\x18\x03 \x01(\tR\x06region\"j\n" +
+	"\x06region\x18\x03 \x01(\tR\x06region\x120\n" +
+	"\x14read_staleness_nanos\x18\x04 \x01(\x03R\x12readStalenessNanos\"j\n" +
 	"\bSQLQuery\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12)\n" +
 	"\x04args\x18\x02 \x03(\v2\x15.meridian.v1.SQLValueR\x04args\x12!\n" +
