@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/errors"
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
+	"github.com/meridiandb/meridian/sql/engine"
 	"github.com/meridiandb/meridian/storage"
 	"github.com/meridiandb/meridian/truetime"
 	"github.com/meridiandb/meridian/truetime/timemaster"
@@ -63,6 +64,8 @@ type Config struct {
 	// TxnClockSkew shifts the transaction layer's view of TrueTime by this
 	// much (within ε: tests of the timestamp rules under skew).
 	TxnClockSkew time.Duration
+	// MySQLAddr serves the MySQL protocol on this address; empty: off.
+	MySQLAddr string
 }
 
 func (c *Config) ensureDefaults() {
@@ -122,7 +125,11 @@ type Node struct {
 		host      *paxosgroup.Host
 		txn       *txn.Server
 		txnClient *txn.Client
+		sql       *engine.Engine
 	}
+	// sqlStreams tracks the gRPC SQL sessions.
+	sqlStreams sqlStreams
+
 	inflight sync.WaitGroup // unary RPCs being served
 	ready    chan struct{}  // closed once the host runs
 	stopper  chan struct{}
@@ -215,6 +222,7 @@ func (n *Node) listen() error {
 	pb.RegisterKVServer(n.grpc, kvService{n: n})
 	pb.RegisterAdminServer(n.grpc, adminService{n: n})
 	pb.RegisterTxnServer(n.grpc, txnProxy{n: n})
+	pb.RegisterSQLServer(n.grpc, sqlService{n: n})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -362,9 +370,13 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	if err := ts.Metrics().Register(n.reg); err != nil {
 		return err
 	}
+	txnClient := txn.NewClient(txnRouter{n}, clock)
+	// The SQL engine runs on the transaction client, which exists only
+	// once the node is a cluster member.
+	sqlEngine := engine.New(engine.Config{Txn: txnClient, NodeID: nodeID, Logger: n.logger.With("node", nodeID, "component", "sql")})
 	n.mu.Lock()
 	n.mu.clusterID, n.mu.nodeID, n.mu.host = clusterID, nodeID, h
-	n.mu.txn, n.mu.txnClient = ts, txn.NewClient(txnRouter{n}, clock)
+	n.mu.txn, n.mu.txnClient, n.mu.sql = ts, txnClient, sqlEngine
 	n.mu.Unlock()
 	ts.Start()
 	close(n.ready)
@@ -521,6 +533,9 @@ func (n *Node) Stop() {
 		case <-drained:
 		case <-time.After(2 * time.Second):
 		}
+		// SQL sessions end while the transaction layer still runs, so
+		// that their open transactions roll back.
+		n.sqlStreams.closeAndWait()
 		// Client requests have drained; what remains are peers' Raft
 		// streams, which would hold a graceful stop open.
 		if n.grpc != nil {
