@@ -25,6 +25,10 @@
 // Meridian's transactions are strictly serializable and a weaker level
 // asked for would be a promise the driver silently changes.
 //
+// The DSN's staleness option makes a connection's read-only reads bounded
+// stale (SET read_staleness): they may read a slightly older snapshot that
+// a replica in the client's region serves without waiting on the leader.
+//
 // Values: Rows.Next yields int64, uint64, float64, float32 (FLOAT columns,
 // so they keep their digits), string (text and DECIMAL, exactly as
 // stored), []byte, time.Time in UTC (or MySQL's text with

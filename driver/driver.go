@@ -126,7 +126,8 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	stream, err := pb.NewSQLClient(cc).Session(sctx)
 	if err == nil {
 		cn := newConn(c.cfg, stream, scancel)
-		err = cn.open(ctx, &pb.SQLOpen{User: c.cfg.User, Database: c.cfg.Database, Region: c.cfg.Region})
+		err = cn.open(ctx, &pb.SQLOpen{User: c.cfg.User, Database: c.cfg.Database, Region: c.cfg.Region,
+			ReadStalenessNanos: int64(c.cfg.Staleness)})
 		if err == nil && stopOpening() {
 			return cn, nil
 		}

@@ -17,7 +17,7 @@ const DefaultAddr = "127.0.0.1:7400"
 //
 //	meridian://[USER@]HOST[:PORT]/[DATABASE][?OPTION=VALUE&...]
 //
-// Options: region, timeout, parseTime (see the fields). The zero Config
+// Options: region, timeout, staleness, parseTime (see the fields). The zero Config
 // reaches DefaultAddr as root.
 type Config struct {
 	// Addr is the node's gRPC HOST:PORT. Default DefaultAddr; the port
@@ -34,6 +34,12 @@ type Config struct {
 	// Timeout (?timeout=, a Go duration) bounds reaching the node and
 	// opening a session. Default 10s.
 	Timeout time.Duration
+	// Staleness (?staleness=, a Go duration) lets read-only reads —
+	// autocommit SELECTs and TxOptions{ReadOnly: true} transactions — read
+	// a snapshot up to this old (bounded staleness: the freshest one a
+	// nearby replica can serve at once), as SET read_staleness does.
+	// Default 0: strong reads, at the present.
+	Staleness time.Duration
 	// TimesAsText (?parseTime=false) returns DATE, DATETIME and TIMESTAMP
 	// values as the text MySQL prints ("2024-01-02 03:04:05.120" for a
 	// DATETIME(3)) rather than as time.Time: for tools that print values
@@ -110,6 +116,12 @@ func ParseDSN(dsn string) (Config, error) {
 				return Config{}, fmt.Errorf("driver: DSN option timeout=%q: want a positive duration such as 5s", val)
 			}
 			cfg.Timeout = d
+		case "staleness":
+			d, err := time.ParseDuration(val)
+			if err != nil || d < 0 {
+				return Config{}, fmt.Errorf("driver: DSN option staleness=%q: want a duration such as 10s (0: strong reads)", val)
+			}
+			cfg.Staleness = d
 		case "parseTime":
 			b, err := strconv.ParseBool(val)
 			if err != nil {
@@ -117,7 +129,7 @@ func ParseDSN(dsn string) (Config, error) {
 			}
 			cfg.TimesAsText = !b
 		default:
-			return Config{}, fmt.Errorf("driver: unknown DSN option %q (known: region, timeout, parseTime)", key)
+			return Config{}, fmt.Errorf("driver: unknown DSN option %q (known: region, timeout, staleness, parseTime)", key)
 		}
 	}
 	return cfg, nil
@@ -138,6 +150,9 @@ func (c Config) FormatDSN() string {
 	}
 	if c.Timeout != 0 && c.Timeout != defaultTimeout {
 		q.Set("timeout", c.Timeout.String())
+	}
+	if c.Staleness != 0 {
+		q.Set("staleness", c.Staleness.String())
 	}
 	if c.TimesAsText {
 		q.Set("parseTime", "false")

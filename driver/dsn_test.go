@@ -26,6 +26,8 @@ func TestParseDSN(t *testing.T) {
 		{"meridian://[::1]/", with(func(c *Config) { c.Addr = "[::1]:7400" })},
 		{"meridian://:7410/", with(func(c *Config) { c.Addr = "127.0.0.1:7410" })},
 		{"meridian://h:1/?timeout=250ms", with(func(c *Config) { c.Addr, c.Timeout = "h:1", 250*time.Millisecond })},
+		{"meridian://h:1/?staleness=10s", with(func(c *Config) { c.Addr, c.Staleness = "h:1", 10*time.Second })},
+		{"meridian://h:1/?staleness=0", with(func(c *Config) { c.Addr = "h:1" })},
 		{"meridian://h:1/?parseTime=false", with(func(c *Config) { c.Addr, c.TimesAsText = "h:1", true })},
 		{"meridian://h:1/?parseTime=true", with(func(c *Config) { c.Addr = "h:1" })},
 		{"meridian://h:1/my%20db", with(func(c *Config) { c.Addr, c.Database = "h:1", "my db" })},
@@ -59,6 +61,8 @@ func TestParseDSNErrors(t *testing.T) {
 		{"meridian://h:1/db?timeout=soon", "timeout"},
 		{"meridian://h:1/db?timeout=-1s", "positive duration"},
 		{"meridian://h:1/db?parseTime=maybe", "parseTime"},
+		{"meridian://h:1/db?staleness=-5s", "staleness"},
+		{"meridian://h:1/db?staleness=10", "staleness"},
 	} {
 		_, err := ParseDSN(tc.dsn)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
