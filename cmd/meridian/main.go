@@ -20,10 +20,11 @@ const usage = `Meridian: a geo-distributed, strictly serializable database.
 
 Usage:
   meridian start --store DIR [--listen HOST:PORT] [--http-addr HOST:PORT]
-                 [--region R] [--zone Z] [--join HOST:PORT,...]
+                 [--region R] [--zone Z] [--join HOST:PORT,...] [--mysql-addr HOST:PORT]
   meridian init --host HOST:PORT
   meridian kv put|get|del|scan|txn --host HOST:PORT ...
   meridian status --host HOST:PORT [--format text|json]
+  meridian sql [--url meridian://USER@HOST:PORT/DB] [-e SQL] [--format table|csv|tsv|json]
   meridian demo
   meridian timemaster --listen HOST:PORT [--uncertainty DUR]
   meridian bench kv --host HOST:PORT,... --op put|get --clients N --conns N --total N [--groups N]
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKV(ctx, rest, os.Stdin, stdout, stderr)
 	case "status":
 		return runStatus(ctx, rest, stdout)
+	case "sql":
+		return runSQL(ctx, rest, os.Stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, rest, os.Stdin, stdout, stderr)
 	case "timemaster":

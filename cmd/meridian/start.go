@@ -23,6 +23,7 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	region := fs.String("region", "local", "region of this node")
 	zone := fs.String("zone", "a", "zone of this node within its region")
 	join := fs.String("join", "", "comma-separated `HOST:PORT` list of cluster nodes to join")
+	mysqlAddr := fs.String("mysql-addr", "", "also serve the MySQL protocol on `HOST:PORT` (default: off)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	var clock truetime.Options
 	clock.RegisterFlags(fs)
@@ -40,6 +41,7 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 		StoreDir: *store, ListenAddr: *listen, AdvertiseAddr: *advertise, HTTPAddr: *httpAddr,
 		Region: *region, Zone: *zone, Join: splitList(*join), Logger: logger,
 		Clock: clock, TimeMasterAddr: *timeMaster, TimeMasterUncertainty: *tmUncertainty,
+		MySQLAddr: *mysqlAddr,
 	})
 	if err != nil {
 		return err
