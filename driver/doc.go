@@ -31,8 +31,8 @@
 //
 // Values: Rows.Next yields int64, uint64, float64, float32 (FLOAT columns,
 // so they keep their digits), string (text and DECIMAL, exactly as
-// stored), []byte, time.Time in UTC (or MySQL's text with
-// ?parseTime=false), and nil for NULL. Arguments may be any of these
+// stored), []byte, time.Time in UTC, and nil for NULL; with
+// ?textValues=true floats and times come as the text MySQL prints. Arguments may be any of these
 // (uint64 in full), the other integer types, bool (1 or 0), and whatever
 // database/sql's default conversion accepts.
 //

@@ -254,13 +254,16 @@ func testTypes(t *testing.T, dsn string) {
 		}
 	}
 
-	// parseTime=false: times as MySQL prints them, with the column's digits.
-	var dtText, tsText, dayText string
-	if err := open(t, dsn+"?parseTime=false").QueryRow("SELECT dtm, ts, dt FROM types WHERE id = 1").Scan(&dtText, &tsText, &dayText); err != nil {
+	// textValues: floats and times as MySQL prints them (the column's
+	// fractional digits; exponents as 1e100), the same text CAST gives.
+	var fText, dText, big, bigCast, dtText, tsText, dayText string
+	if err := open(t, dsn+"?textValues=true").QueryRow("SELECT f, d, 1e100, CAST(1e100 AS CHAR), dtm, ts, dt FROM types WHERE id = 1").
+		Scan(&fText, &dText, &big, &bigCast, &dtText, &tsText, &dayText); err != nil {
 		t.Fatal(err)
 	}
-	if dtText != "2024-01-02 03:04:05.120" || tsText != "2030-06-07 08:09:10.123456" || dayText != "2024-02-29" {
-		t.Errorf("times as text: %q %q %q", dtText, tsText, dayText)
+	if fText != "3.14" || dText != "2.5" || big != bigCast || dtText != "2024-01-02 03:04:05.120" ||
+		tsText != "2030-06-07 08:09:10.123456" || dayText != "2024-02-29" {
+		t.Errorf("values as text: %q %q %q (CAST: %q) %q %q %q", fText, dText, big, bigCast, dtText, tsText, dayText)
 	}
 }
 

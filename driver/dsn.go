@@ -17,7 +17,7 @@ const DefaultAddr = "127.0.0.1:7400"
 //
 //	meridian://[USER@]HOST[:PORT]/[DATABASE][?OPTION=VALUE&...]
 //
-// Options: region, timeout, staleness, parseTime (see the fields). The zero Config
+// Options: region, timeout, staleness, textValues (see the fields). The zero Config
 // reaches DefaultAddr as root.
 type Config struct {
 	// Addr is the node's gRPC HOST:PORT. Default DefaultAddr; the port
@@ -40,11 +40,13 @@ type Config struct {
 	// nearby replica can serve at once), as SET read_staleness does.
 	// Default 0: strong reads, at the present.
 	Staleness time.Duration
-	// TimesAsText (?parseTime=false) returns DATE, DATETIME and TIMESTAMP
-	// values as the text MySQL prints ("2024-01-02 03:04:05.120" for a
-	// DATETIME(3)) rather than as time.Time: for tools that print values
-	// and must not lose the column's fractional digits. Default false.
-	TimesAsText bool
+	// TextValues (?textValues=true) returns FLOAT, DOUBLE, DATE, DATETIME
+	// and TIMESTAMP values as the text MySQL prints ("1e100",
+	// "2024-01-02 03:04:05.120" for a DATETIME(3)) rather than as float64
+	// and time.Time: for tools that print values as mysql does, which
+	// Go's formatting of those types would not (it drops a DATETIME's
+	// trailing zero digits and writes 1e+100). Default false.
+	TextValues bool
 }
 
 // ensureDefaults fills the fields a zero Config leaves unset.
@@ -122,14 +124,14 @@ func ParseDSN(dsn string) (Config, error) {
 				return Config{}, fmt.Errorf("driver: DSN option staleness=%q: want a duration such as 10s (0: strong reads)", val)
 			}
 			cfg.Staleness = d
-		case "parseTime":
+		case "textValues":
 			b, err := strconv.ParseBool(val)
 			if err != nil {
-				return Config{}, fmt.Errorf("driver: DSN option parseTime=%q: want true or false", val)
+				return Config{}, fmt.Errorf("driver: DSN option textValues=%q: want true or false", val)
 			}
-			cfg.TimesAsText = !b
+			cfg.TextValues = b
 		default:
-			return Config{}, fmt.Errorf("driver: unknown DSN option %q (known: region, timeout, staleness, parseTime)", key)
+			return Config{}, fmt.Errorf("driver: unknown DSN option %q (known: region, timeout, staleness, textValues)", key)
 		}
 	}
 	return cfg, nil
@@ -154,8 +156,8 @@ func (c Config) FormatDSN() string {
 	if c.Staleness != 0 {
 		q.Set("staleness", c.Staleness.String())
 	}
-	if c.TimesAsText {
-		q.Set("parseTime", "false")
+	if c.TextValues {
+		q.Set("textValues", "true")
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

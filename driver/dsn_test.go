@@ -28,8 +28,8 @@ func TestParseDSN(t *testing.T) {
 		{"meridian://h:1/?timeout=250ms", with(func(c *Config) { c.Addr, c.Timeout = "h:1", 250*time.Millisecond })},
 		{"meridian://h:1/?staleness=10s", with(func(c *Config) { c.Addr, c.Staleness = "h:1", 10*time.Second })},
 		{"meridian://h:1/?staleness=0", with(func(c *Config) { c.Addr = "h:1" })},
-		{"meridian://h:1/?parseTime=false", with(func(c *Config) { c.Addr, c.TimesAsText = "h:1", true })},
-		{"meridian://h:1/?parseTime=true", with(func(c *Config) { c.Addr = "h:1" })},
+		{"meridian://h:1/?textValues=true", with(func(c *Config) { c.Addr, c.TextValues = "h:1", true })},
+		{"meridian://h:1/?textValues=false", with(func(c *Config) { c.Addr = "h:1" })},
 		{"meridian://h:1/my%20db", with(func(c *Config) { c.Addr, c.Database = "h:1", "my db" })},
 	} {
 		got, err := ParseDSN(tc.dsn)
@@ -60,7 +60,7 @@ func TestParseDSNErrors(t *testing.T) {
 		{"meridian://h:1/db?regoin=us", `unknown DSN option "regoin"`},
 		{"meridian://h:1/db?timeout=soon", "timeout"},
 		{"meridian://h:1/db?timeout=-1s", "positive duration"},
-		{"meridian://h:1/db?parseTime=maybe", "parseTime"},
+		{"meridian://h:1/db?textValues=maybe", "textValues"},
 		{"meridian://h:1/db?staleness=-5s", "staleness"},
 		{"meridian://h:1/db?staleness=10", "staleness"},
 	} {
@@ -77,7 +77,7 @@ func TestParseDSNErrors(t *testing.T) {
 func TestConfigZeroValue(t *testing.T) {
 	var c Config
 	c.ensureDefaults()
-	if c.Addr != DefaultAddr || c.User != "root" || c.Timeout != defaultTimeout || c.TimesAsText {
+	if c.Addr != DefaultAddr || c.User != "root" || c.Timeout != defaultTimeout || c.TextValues {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

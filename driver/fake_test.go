@@ -411,15 +411,15 @@ func TestFakeValues(t *testing.T) {
 		t.Errorf("FLOAT 3.14 scanned into float64: %v", f64)
 	}
 
-	// parseTime=false: times as MySQL prints them.
-	db2 := openFake(t, f, "?parseTime=false")
-	var dt, day string
-	if err := db2.QueryRow("TYPES").Scan(new(int64), new(uint64), new(float32), new(float64), new(string), new(string),
+	// textValues: floats and times as MySQL prints them.
+	db2 := openFake(t, f, "?textValues=true")
+	var f32, d, dt, day any
+	if err := db2.QueryRow("TYPES").Scan(new(int64), new(uint64), &f32, &d, new(string), new(string),
 		new([]byte), &dt, &day, new(any), new(int)); err != nil {
 		t.Fatal(err)
 	}
-	if dt != "2024-01-02 03:04:05.120" || day != "2024-02-29" {
-		t.Errorf("times as text: %q, %q", dt, day)
+	if f32 != "3.14" || d != "2.5" || dt != "2024-01-02 03:04:05.120" || day != "2024-02-29" {
+		t.Errorf("values as text: %q, %q, %q, %q", f32, d, dt, day)
 	}
 }
 

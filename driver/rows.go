@@ -102,7 +102,7 @@ func (r *rows) Next(dest []driver.Value) error {
 		return fmt.Errorf("driver: a row of %d values for %d columns (protocol error)", len(row.Values), len(dest))
 	}
 	for i, v := range row.Values {
-		dest[i] = decodeValue(v, r.c.cfg.TimesAsText)
+		dest[i] = decodeValue(v, r.c.cfg.TextValues)
 	}
 	return nil
 }
@@ -170,11 +170,11 @@ func (r *rows) ColumnTypeNullable(i int) (nullable, ok bool) { return !r.column(
 
 // ColumnTypeScanType is the Go type Next stores for the column: int64,
 // uint64, float32 (FLOAT), float64, string (text and DECIMAL), []byte,
-// time.Time (or string with parseTime=false); sql.Null types for
+// time.Time (floats and times as string with textValues); sql.Null types for
 // nullable columns except []byte, which is nil for NULL.
 func (r *rows) ColumnTypeScanType(i int) reflect.Type {
 	c := r.column(i)
-	return scanType(c.GetType(), !c.NotNull, r.c.cfg.TimesAsText)
+	return scanType(c.GetType(), !c.NotNull, r.c.cfg.TextValues)
 }
 
 // ColumnTypeLength is the length of text and binary columns: characters

@@ -4,8 +4,10 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
@@ -99,15 +101,21 @@ func encodeValue(v any) (*pb.SQLValue, error) {
 }
 
 // decodeValue returns a value as Next stores it.
-func decodeValue(v *pb.SQLValue, timesAsText bool) driver.Value {
+func decodeValue(v *pb.SQLValue, text bool) driver.Value {
 	switch x := v.GetV().(type) {
 	case *pb.SQLValue_Int:
 		return x.Int
 	case *pb.SQLValue_Uint:
 		return x.Uint
 	case *pb.SQLValue_Float:
+		if text {
+			return floatText(x.Float, 64)
+		}
 		return x.Float
 	case *pb.SQLValue_Float32:
+		if text {
+			return floatText(float64(x.Float32), 32)
+		}
 		// float32, not float64: a FLOAT column's 3.14 must not come
 		// back as 3.140000104904175.
 		return x.Float32
@@ -121,12 +129,31 @@ func decodeValue(v *pb.SQLValue, timesAsText bool) driver.Value {
 		}
 		return x.Bytes
 	case *pb.SQLValue_Time:
-		if timesAsText {
+		if text {
 			return timeText(x.Time)
 		}
 		return time.UnixMicro(x.Time.UnixMicros).UTC()
 	}
 	return nil
+}
+
+// floatText renders a float as MySQL prints it (and sql/types renders
+// it): the shortest digits that read back, in exponent form ("1e15",
+// "1.5e-20") from 1e15 up and below 1e-15.
+func floatText(f float64, bits int) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return "0"
+	}
+	if a := math.Abs(f); a != 0 && (a >= 1e15 || a < 1e-15) {
+		mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', -1, bits), "e")
+		neg := strings.HasPrefix(exp, "-")
+		exp = strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")
+		if neg {
+			exp = "-" + exp
+		}
+		return mant + "e" + exp
+	}
+	return strconv.FormatFloat(f, 'f', -1, bits)
 }
 
 // timeText renders a time value as MySQL prints it: a DATE as 2024-01-02,
@@ -193,7 +220,7 @@ var (
 	typeNullTime    = reflect.TypeFor[sql.NullTime]()
 )
 
-func scanType(t *pb.SQLType, nullable, timesAsText bool) reflect.Type {
+func scanType(t *pb.SQLType, nullable, text bool) reflect.Type {
 	pick := func(plain, null reflect.Type) reflect.Type {
 		if nullable {
 			return null
@@ -205,6 +232,8 @@ func scanType(t *pb.SQLType, nullable, timesAsText bool) reflect.Type {
 		return pick(typeUint64, typeNullUint64)
 	case isIntegerKind(k):
 		return pick(typeInt64, typeNullInt64)
+	case (k == pb.SQLType_FLOAT || k == pb.SQLType_DOUBLE) && text:
+		return pick(typeString, typeNullString)
 	case k == pb.SQLType_FLOAT:
 		return pick(typeFloat32, typeNullFloat32)
 	case k == pb.SQLType_DOUBLE:
@@ -214,7 +243,7 @@ func scanType(t *pb.SQLType, nullable, timesAsText bool) reflect.Type {
 	case k == pb.SQLType_BINARY, k == pb.SQLType_VARBINARY, k == pb.SQLType_BLOB:
 		return typeBytes
 	case k == pb.SQLType_DATE, k == pb.SQLType_DATETIME, k == pb.SQLType_TIMESTAMP:
-		if timesAsText {
+		if text {
 			return pick(typeString, typeNullString)
 		}
 		return pick(typeTime, typeNullTime)

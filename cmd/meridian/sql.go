@@ -36,9 +36,10 @@ func runSQL(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	// The shell prints what the server sent; as time.Time a DATETIME(3)
-	// would lose its trailing zero digits.
-	cfg.TimesAsText = true
+	// The shell prints values as mysql does; as time.Time a DATETIME(3)
+	// would lose its trailing zero digits, as float64 1e100 would print
+	// as 1e+100.
+	cfg.TextValues = true
 	connector, err := driver.NewConnector(cfg)
 	if err != nil {
 		return err

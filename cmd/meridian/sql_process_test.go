@@ -46,6 +46,12 @@ func TestSQLShellProcess(t *testing.T) {
 		t.Fatalf("--format tsv: exit %d\nstdout %q\nwant   %q\nstderr: %s", code, stdout, want, stderr)
 	}
 
+	// Floats as mysql prints them, not as Go does (1e+100).
+	stdout, stderr, code = sql(shop3, "--format", "tsv", "-e", "SELECT 1e100 AS big, CAST(0.5 AS DOUBLE) AS half")
+	if code != 0 || stdout != "big\thalf\n1e100\t0.5\n" {
+		t.Fatalf("floats: exit %d\nstdout %q\nstderr: %s", code, stdout, stderr)
+	}
+
 	stdout, stderr, code = sql(shop3, "-e", "SELECT name FROM items WHERE id = 1")
 	if code != 0 || !strings.Contains(stdout, "| apple |") || !strings.Contains(stdout, "1 row in set") {
 		t.Fatalf("table format: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
