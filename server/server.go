@@ -116,6 +116,7 @@ type Node struct {
 	syncLat prometheus.Histogram
 	clock   *truetime.TrueTime
 	master  *timemaster.Server
+	mysql   *mysqlListener     // nil unless cfg.MySQLAddr (mysql.go)
 	cancel  context.CancelFunc // stops the clock and time master
 
 	mu struct {
@@ -200,6 +201,10 @@ func Start(cfg Config) (*Node, error) {
 		go n.joinLoop()
 	default:
 		n.logger.Info("waiting for `meridian init`", "addr", n.Addr())
+	}
+	if err := n.startMySQL(); err != nil {
+		n.Stop()
+		return nil, err
 	}
 	return n, nil
 }
@@ -527,6 +532,7 @@ func (n *Node) trackInflight(ctx context.Context, req any, _ *grpc.UnaryServerIn
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		close(n.stopper)
+		n.stopMySQL()
 		drained := make(chan struct{})
 		go func() { n.inflight.Wait(); close(drained) }()
 		select {
