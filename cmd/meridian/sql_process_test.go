@@ -2,16 +2,20 @@ package main
 
 // `meridian sql` against a three-process cluster, as an operator uses it:
 // statements from -e and from stdin, the output formats, and a failing
-// statement's exit status and message.
+// statement's exit status and message; and `meridian start --mysql-addr`.
 
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 func TestSQLShellProcess(t *testing.T) {
@@ -96,6 +100,42 @@ func TestSQLShellProcess(t *testing.T) {
 	_, stderr, code = sql("mysql://root@"+n1.addr+"/", "-e", "SELECT 1")
 	if code == 0 || !strings.Contains(stderr, "meridian://") {
 		t.Fatalf("bad URL: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// --mysql-addr opens the MySQL listener on a node process.
+func TestStartMySQLAddr(t *testing.T) {
+	c := newProcCluster(t)
+	dir := t.TempDir()
+	mysqlAddr := freePort(t)
+	p := &proc{name: "n1", addr: freePort(t), store: filepath.Join(dir, "n1"), logPath: filepath.Join(dir, "n1.log")}
+	p.args = []string{"start", "--store", p.store, "--listen", p.addr, "--http-addr", freePort(t), "--mysql-addr", mysqlAddr}
+	c.procs = append(c.procs, p)
+	c.start(p)
+	c.waitServing(p)
+	if stdout, stderr, code := c.run("init", "--host", p.addr); code != 0 {
+		t.Fatalf("init: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr = "root", "tcp", mysqlAddr
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v string
+	c.waitFor(30*time.Second, "a query over the MySQL protocol", func() bool {
+		return db.QueryRow("SELECT VERSION()").Scan(&v) == nil
+	})
+	if !strings.Contains(v, "Meridian") {
+		t.Fatalf("VERSION() over MySQL = %q", v)
+	}
+
+	// A second node on the same MySQL port fails to start, saying why.
+	_, stderr, code := c.run("start", "--store", filepath.Join(dir, "n2"), "--listen", freePort(t), "--http-addr", freePort(t),
+		"--mysql-addr", mysqlAddr)
+	if code == 0 || !strings.Contains(stderr, "MySQL") {
+		t.Fatalf("start on a taken MySQL port: exit %d, stderr %q", code, stderr)
 	}
 }
 
