@@ -804,3 +804,52 @@ func testCrashPoint(t *testing.T, point string, clientDies bool) {
 		t.Fatalf("committed without a commit decision: keys %q", state)
 	}
 }
+
+// TestTxnReadLocksLostOnLeaderChange: a transaction reads a key, the
+// group's leader changes (its shared lock dies with the old leader), the
+// transaction reads another key at the new leader and commits. Knowing the
+// transaction is not proof that its first lock survived: the commit (or
+// the second read) must fail as retryable, or a write slipped in between
+// would be lost. The SQL bank run under node restarts lost money this way.
+func TestTxnReadLocksLostOnLeaderChange(t *testing.T) {
+	c := txnCluster(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	group := uint64(paxosgroup.FirstUserGroupID)
+	leader := c.LeaderOf(group)
+	cl := client(t, c, (leader+1)%3)
+	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		tx.Put([]byte("a"), []byte("100"))
+		return tx.Put([]byte("b"), []byte("100"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := cl.Begin(ctx, txn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tx.Get(ctx, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	target := (leader + 1) % 3
+	if _, err := c.Admin(target).TransferLeader(ctx, &pb.TransferLeaderRequest{GroupId: group, TargetNode: c.NodeID(target)}); err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	c.WaitFor(10*time.Second, "the new leader", func() bool { return c.LeaderOf(group) == target })
+	// Another transaction changes a at the new leader: the first one's
+	// lock on it is gone, so nothing stops it.
+	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		return tx.Put([]byte("a"), []byte("70"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = tx.Get(ctx, []byte("b"))
+	if err == nil {
+		tx.Put([]byte("a"), []byte("90")) // computed from the stale 100
+		_, err = tx.Commit(ctx)
+	}
+	if !errors.Is(err, txn.ErrRetryable) {
+		t.Fatalf("a transaction whose read lock died with the leader: got %v, want a retryable abort", err)
+	}
+	t.Logf("as expected: %v", err)
+}

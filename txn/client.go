@@ -65,6 +65,9 @@ type Txn struct {
 type txnGroup struct {
 	desc  *pb.GroupDescriptor
 	reads bool
+	// readTerm is the leader term that served the reads (and holds their
+	// locks): later reads and the commit fail if the leader changed.
+	readTerm uint64
 }
 
 // Begin starts a transaction.
@@ -210,6 +213,12 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, err
 }
 
 func (t *Txn) note(d *pb.GroupDescriptor, reads bool) {
+	t.noteRead(d, reads, 0)
+}
+
+// noteRead records a group the transaction touched and, for a read, the
+// leader term that served it.
+func (t *Txn) noteRead(d *pb.GroupDescriptor, reads bool, term uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	g := t.groups[d.GroupId]
@@ -218,6 +227,20 @@ func (t *Txn) note(d *pb.GroupDescriptor, reads bool) {
 		t.groups[d.GroupId] = g
 	}
 	g.reads = g.reads || reads
+	if g.readTerm == 0 {
+		g.readTerm = term
+	}
+}
+
+// readTerm is the term of the transaction's earlier reads at a group (0:
+// none).
+func (t *Txn) readTerm(group uint64) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if g := t.groups[group]; g != nil {
+		return g.readTerm
+	}
+	return 0
 }
 
 // readGroup reads keys of one group. A key that moved to another group
@@ -238,13 +261,13 @@ func (t *Txn) readGroup(ctx context.Context, d *pb.GroupDescriptor, keys [][]byt
 	var resp *pb.TxnReadResponse
 	err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 		var err error
-		resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Keys: keys})
+		resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Keys: keys, ReadTerm: t.readTerm(d.GroupId)})
 		return err
 	})
 	if err != nil {
 		return nil, nil, classify(err)
 	}
-	t.note(d, true)
+	t.noteRead(d, true, resp.Term)
 	for i, v := range resp.Values {
 		vals, found = append(vals, v.Value), append(found, resp.Found[i])
 	}
@@ -326,13 +349,13 @@ func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int) (rows
 			var resp *pb.TxnReadResponse
 			err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 				var err error
-				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end, Limit: want})
+				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end, Limit: want, ReadTerm: t.readTerm(d.GroupId)})
 				return err
 			})
 			if err != nil {
 				return nil, nil, classify(err)
 			}
-			t.note(d, true)
+			t.noteRead(d, true, resp.Term)
 			got, next = resp.Rows, resp.ResumeKey
 		}
 		for _, kv := range got {
@@ -418,7 +441,7 @@ func (t *Txn) release(ctx context.Context, verify bool) error {
 		go func() {
 			defer wg.Done()
 			errs <- callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
-				_, err := cl.Release(ctx, &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:], Verify: verify})
+				_, err := cl.Release(ctx, &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:], Verify: verify, ReadTerm: g.readTerm})
 				return err
 			})
 		}()
@@ -502,7 +525,7 @@ func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes
 	var resp *pb.TxnDecideResponse
 	err := callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 		var err error
-		resp, err = cl.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: id, Txn: t.pbMeta(), Writes: writes, HasReads: g.reads})
+		resp, err = cl.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: id, Txn: t.pbMeta(), Writes: writes, HasReads: g.reads, ReadTerm: g.readTerm})
 		return err
 	})
 	if err != nil {
@@ -550,7 +573,7 @@ func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWr
 			g := t.groups[id]
 			errs[i] = callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 				resp, err := cl.Prepare(ctx, &pb.TxnPrepareRequest{GroupId: id, Txn: t.pbMeta(), Coordinator: coord,
-					Participants: ids, Writes: byGroup[id], HasReads: g.reads})
+					Participants: ids, Writes: byGroup[id], HasReads: g.reads, ReadTerm: g.readTerm})
 				if err == nil {
 					prepTS[i] = resp.PrepareTs
 				}

@@ -365,10 +365,13 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	if err := checkKeys(info.Descriptor, req.Keys); err != nil {
 		return nil, err
 	}
+	if req.ReadTerm != 0 && req.ReadTerm != ls.term {
+		return nil, retryableErr("txn: %s lost its read locks at group %d (its leader changed)", meta.ID, group)
+	}
 	if err := s.acquire(ctx, ls, meta, req.Keys, Shared); err != nil {
 		return nil, err
 	}
-	resp := &pb.TxnReadResponse{}
+	resp := &pb.TxnReadResponse{Term: ls.term}
 	resp.Values, resp.Found, _, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, req.Keys, false, nil, nil, 0)
 	if err != nil || !req.Scan {
 		return resp, err
@@ -617,11 +620,13 @@ func writesOf(ws []*pb.TxnWrite) ([]Write, [][]byte) {
 
 // checkReadLocks fails if a transaction that read here lost its shared
 // locks (a new leader, or an abort here).
-func checkReadLocksLocked(ls *leaderState, meta TxnMeta, hasReads bool) error {
+func checkReadLocksLocked(ls *leaderState, meta TxnMeta, hasReads bool, readTerm uint64) error {
 	if _, ok := ls.aborted[meta.ID]; ok {
 		return retryableErr("txn: %s was aborted at group %d", meta.ID, ls.group)
 	}
-	if hasReads && !ls.lt.knows(meta.ID) {
+	// Knowing the transaction is not enough: after a change of leader it
+	// may have read here again, and the old term's locks are gone.
+	if hasReads && (!ls.lt.knows(meta.ID) || (readTerm != 0 && readTerm != ls.term)) {
 		return retryableErr("txn: %s lost its read locks at group %d (its leader changed)", meta.ID, ls.group)
 	}
 	return nil
@@ -629,7 +634,7 @@ func checkReadLocksLocked(ls *leaderState, meta TxnMeta, hasReads bool) error {
 
 // lockWrites validates a prepare or one-phase commit at the group's
 // leader and takes the exclusive locks of its writes (sorted by key).
-func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB, ws []*pb.TxnWrite, hasReads bool) (*leaderState, TxnMeta, []Write, error) {
+func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB, ws []*pb.TxnWrite, hasReads bool, readTerm uint64) (*leaderState, TxnMeta, []Write, error) {
 	meta, err := metaOf(m)
 	if err != nil {
 		return nil, meta, nil, err
@@ -651,7 +656,7 @@ func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB,
 		return nil, meta, nil, err
 	}
 	ls.mu.Lock()
-	err = checkReadLocksLocked(ls, meta, hasReads)
+	err = checkReadLocksLocked(ls, meta, hasReads, readTerm)
 	ls.mu.Unlock()
 	if err != nil {
 		return nil, meta, nil, err
@@ -672,7 +677,7 @@ func (e *decidedError) Error() string {
 
 func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
 	group := GroupID(req.GroupId)
-	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads)
+	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads, req.ReadTerm)
 	if de := (*decidedError)(nil); errors.As(err, &de) {
 		// Only an abort can be decided while the client still prepares
 		// (the commit decision follows every yes vote).
@@ -688,7 +693,7 @@ func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.Tx
 	slices.Sort(parts)
 	parts = slices.Compact(parts)
 	ls.mu.Lock()
-	if err := checkReadLocksLocked(ls, meta, true); err != nil {
+	if err := checkReadLocksLocked(ls, meta, req.HasReads, req.ReadTerm); err != nil {
 		ls.mu.Unlock()
 		return nil, err
 	}
@@ -1019,7 +1024,7 @@ func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.Tx
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if req.Verify {
-		if err := checkReadLocksLocked(ls, TxnMeta{ID: id}, true); err != nil {
+		if err := checkReadLocksLocked(ls, TxnMeta{ID: id}, true, req.ReadTerm); err != nil {
 			return nil, s.status(err)
 		}
 	}
@@ -1052,7 +1057,7 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 	}
 	group := GroupID(req.GroupId)
 	start := time.Now()
-	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads)
+	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads, req.ReadTerm)
 	if de := (*decidedError)(nil); errors.As(err, &de) {
 		if de.o.Decision != DecisionCommit {
 			return nil, retryableErr("txn: %s was already aborted at group %d", meta.ID, group)
@@ -1067,7 +1072,7 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 		return nil, err
 	}
 	ls.mu.Lock()
-	if err := checkReadLocksLocked(ls, meta, true); err != nil {
+	if err := checkReadLocksLocked(ls, meta, req.HasReads, req.ReadTerm); err != nil {
 		ls.mu.Unlock()
 		return nil, err
 	}

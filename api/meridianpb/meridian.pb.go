@@ -3035,10 +3035,14 @@ type TxnReadRequest struct {
 	Keys    [][]byte               `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
 	// A scan of [start_key, end_key) within the group (end empty: to the
 	// group's end), up to limit rows (0: all); used when start_key is set.
-	StartKey      []byte `protobuf:"bytes,4,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
-	EndKey        []byte `protobuf:"bytes,5,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
-	Limit         uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
-	Scan          bool   `protobuf:"varint,7,opt,name=scan,proto3" json:"scan,omitempty"`
+	StartKey []byte `protobuf:"bytes,4,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	EndKey   []byte `protobuf:"bytes,5,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Limit    uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	Scan     bool   `protobuf:"varint,7,opt,name=scan,proto3" json:"scan,omitempty"`
+	// The leader term of the transaction's earlier reads at this group (0:
+	// none). A different term means its shared locks died with the old
+	// leader: the read fails as retryable instead of starting a new lock set.
+	ReadTerm      uint64 `protobuf:"varint,8,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3122,6 +3126,13 @@ func (x *TxnReadRequest) GetScan() bool {
 	return false
 }
 
+func (x *TxnReadRequest) GetReadTerm() uint64 {
+	if x != nil {
+		return x.ReadTerm
+	}
+	return 0
+}
+
 type TxnReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One per key of the request, in order (found or not); then the scan's rows.
@@ -3130,7 +3141,9 @@ type TxnReadResponse struct {
 	Rows   []*KeyValue `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
 	// Set when the scan stopped at the group's end or at limit: where the
 	// next read continues (empty: done).
-	ResumeKey     []byte `protobuf:"bytes,4,opt,name=resume_key,json=resumeKey,proto3" json:"resume_key,omitempty"`
+	ResumeKey []byte `protobuf:"bytes,4,opt,name=resume_key,json=resumeKey,proto3" json:"resume_key,omitempty"`
+	// The leader term that holds the read's locks.
+	Term          uint64 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3191,6 +3204,13 @@ func (x *TxnReadResponse) GetResumeKey() []byte {
 		return x.ResumeKey
 	}
 	return nil
+}
+
+func (x *TxnReadResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
 }
 
 type SnapshotReadRequest struct {
@@ -3382,7 +3402,9 @@ type TxnPrepareRequest struct {
 	Writes       []*TxnWrite            `protobuf:"bytes,5,rep,name=writes,proto3" json:"writes,omitempty"`
 	// The transaction read at this group under shared locks: they must
 	// still be held (a new leader dropped them: abort).
-	HasReads      bool `protobuf:"varint,6,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
+	HasReads bool `protobuf:"varint,6,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
+	// The leader term the reads were served in (see TxnReadRequest).
+	ReadTerm      uint64 `protobuf:"varint,7,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3457,6 +3479,13 @@ func (x *TxnPrepareRequest) GetHasReads() bool {
 		return x.HasReads
 	}
 	return false
+}
+
+func (x *TxnPrepareRequest) GetReadTerm() uint64 {
+	if x != nil {
+		return x.ReadTerm
+	}
+	return 0
 }
 
 type TxnPrepareResponse struct {
@@ -3657,6 +3686,7 @@ type TxnOnePhaseRequest struct {
 	Txn           *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
 	Writes        []*TxnWrite            `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
 	HasReads      bool                   `protobuf:"varint,4,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
+	ReadTerm      uint64                 `protobuf:"varint,5,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3719,6 +3749,13 @@ func (x *TxnOnePhaseRequest) GetHasReads() bool {
 	return false
 }
 
+func (x *TxnOnePhaseRequest) GetReadTerm() uint64 {
+	if x != nil {
+		return x.ReadTerm
+	}
+	return 0
+}
+
 type TxnReleaseRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
@@ -3726,7 +3763,9 @@ type TxnReleaseRequest struct {
 	// Verify: fail (Aborted) unless the transaction still held its locks
 	// here, untouched by wounds or a change of leader. A transaction that
 	// only read commits this way.
-	Verify        bool `protobuf:"varint,3,opt,name=verify,proto3" json:"verify,omitempty"`
+	Verify bool `protobuf:"varint,3,opt,name=verify,proto3" json:"verify,omitempty"`
+	// With verify: the leader term the reads were served in.
+	ReadTerm      uint64 `protobuf:"varint,4,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3780,6 +3819,13 @@ func (x *TxnReleaseRequest) GetVerify() bool {
 		return x.Verify
 	}
 	return false
+}
+
+func (x *TxnReleaseRequest) GetReadTerm() uint64 {
+	if x != nil {
+		return x.ReadTerm
+	}
+	return 0
 }
 
 type TxnReleaseResponse struct {
@@ -6951,7 +6997,7 @@ const file_meridian_proto_rawDesc = "" +
 	"\x0fGROUP_NOT_FOUND\x10\x02\"6\n" +
 	"\tTxnMetaPB\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
-	"\bstart_ts\x18\x02 \x01(\x03R\astartTs\"\xc9\x01\n" +
+	"\bstart_ts\x18\x02 \x01(\x03R\astartTs\"\xe6\x01\n" +
 	"\x0eTxnReadRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12\x12\n" +
@@ -6959,13 +7005,15 @@ const file_meridian_proto_rawDesc = "" +
 	"\tstart_key\x18\x04 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x05 \x01(\fR\x06endKey\x12\x14\n" +
 	"\x05limit\x18\x06 \x01(\rR\x05limit\x12\x12\n" +
-	"\x04scan\x18\a \x01(\bR\x04scan\"\xa0\x01\n" +
+	"\x04scan\x18\a \x01(\bR\x04scan\x12\x1b\n" +
+	"\tread_term\x18\b \x01(\x04R\breadTerm\"\xb4\x01\n" +
 	"\x0fTxnReadResponse\x12-\n" +
 	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.KeyValueR\x06values\x12\x14\n" +
 	"\x05found\x18\x02 \x03(\bR\x05found\x12)\n" +
 	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
-	"resume_key\x18\x04 \x01(\fR\tresumeKey\"\xf2\x01\n" +
+	"resume_key\x18\x04 \x01(\fR\tresumeKey\x12\x12\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\"\xf2\x01\n" +
 	"\x13SnapshotReadRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1c\n" +
 	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\x12.\n" +
@@ -6981,14 +7029,15 @@ const file_meridian_proto_rawDesc = "" +
 	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
 	"resume_key\x18\x04 \x01(\fR\tresumeKey\x12\x1c\n" +
-	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"\xea\x01\n" +
+	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"\x87\x02\n" +
 	"\x11TxnPrepareRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12 \n" +
 	"\vcoordinator\x18\x03 \x01(\x04R\vcoordinator\x12\"\n" +
 	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\x12-\n" +
 	"\x06writes\x18\x05 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
-	"\thas_reads\x18\x06 \x01(\bR\bhasReads\"3\n" +
+	"\thas_reads\x18\x06 \x01(\bR\bhasReads\x12\x1b\n" +
+	"\tread_term\x18\a \x01(\x04R\breadTerm\"3\n" +
 	"\x12TxnPrepareResponse\x12\x1d\n" +
 	"\n" +
 	"prepare_ts\x18\x01 \x01(\x03R\tprepareTs\"\xdd\x01\n" +
@@ -7003,16 +7052,18 @@ const file_meridian_proto_rawDesc = "" +
 	"\x11TxnDecideResponse\x12\x1c\n" +
 	"\tcommitted\x18\x01 \x01(\bR\tcommitted\x12\x1b\n" +
 	"\tcommit_ts\x18\x02 \x01(\x03R\bcommitTs\x12*\n" +
-	"\x11commit_wait_nanos\x18\x03 \x01(\x03R\x0fcommitWaitNanos\"\xa5\x01\n" +
+	"\x11commit_wait_nanos\x18\x03 \x01(\x03R\x0fcommitWaitNanos\"\xc2\x01\n" +
 	"\x12TxnOnePhaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12-\n" +
 	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
-	"\thas_reads\x18\x04 \x01(\bR\bhasReads\"]\n" +
+	"\thas_reads\x18\x04 \x01(\bR\bhasReads\x12\x1b\n" +
+	"\tread_term\x18\x05 \x01(\x04R\breadTerm\"z\n" +
 	"\x11TxnReleaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
 	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\x12\x16\n" +
-	"\x06verify\x18\x03 \x01(\bR\x06verify\"\x14\n" +
+	"\x06verify\x18\x03 \x01(\bR\x06verify\x12\x1b\n" +
+	"\tread_term\x18\x04 \x01(\x04R\breadTerm\"\x14\n" +
 	"\x12TxnReleaseResponse\"\x94\x01\n" +
 	"\x11TxnResolveRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
