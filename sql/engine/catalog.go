@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/errors"
 	"github.com/meridiandb/meridian/sql/rowenc"
@@ -211,15 +212,41 @@ func (c catalog) database(ctx context.Context, name string) (*DatabaseDesc, erro
 	return &d, nil
 }
 
-// table returns db.name or error 1146 (1046 without a database).
+// table returns db.name or error 1146 (1046 without a database). With a
+// guess of the database's id (dbIDs caches them by name) it reads both
+// descriptors in one round trip, and checks the guess.
 func (c catalog) table(ctx context.Context, db, name string) (*TableDesc, error) {
 	if db == "" {
 		return nil, errNoDatabase()
+	}
+	if guess, ok := dbIDs.Load(strings.ToLower(db)); ok {
+		vals, found, err := c.tx.GetMany(ctx, [][]byte{dbKey(db), tableKey(guess.(uint32), name)})
+		if err != nil {
+			return nil, err
+		}
+		var d DatabaseDesc
+		if found[0] {
+			if err := json.Unmarshal(vals[0], &d); err != nil {
+				return nil, errors.Wrap(err, "catalog: decoding a database")
+			}
+		}
+		if found[0] && d.ID == guess.(uint32) {
+			if !found[1] {
+				return nil, sqlerr.NoSuchTable(d.Name, name)
+			}
+			var t TableDesc
+			if err := json.Unmarshal(vals[1], &t); err != nil {
+				return nil, errors.Wrap(err, "catalog: decoding a table")
+			}
+			t.DBName = d.Name
+			return &t, nil
+		}
 	}
 	d, err := c.database(ctx, db)
 	if err != nil {
 		return nil, err
 	}
+	dbIDs.Store(strings.ToLower(db), d.ID)
 	var t TableDesc
 	ok, err := getJSON(ctx, c.tx, tableKey(d.ID, name), &t)
 	if err != nil {
@@ -231,6 +258,10 @@ func (c catalog) table(ctx context.Context, db, name string) (*TableDesc, error)
 	t.DBName = d.Name
 	return &t, nil
 }
+
+// dbIDs caches database ids by lower-case name, process-wide. It is only a
+// guess: every use re-reads the database descriptor in the same round trip.
+var dbIDs sync.Map
 
 func errNoDatabase() error {
 	return sqlerr.New(1046, "3D000", "No database selected")
