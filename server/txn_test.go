@@ -853,3 +853,32 @@ func TestTxnReadLocksLostOnLeaderChange(t *testing.T) {
 	}
 	t.Logf("as expected: %v", err)
 }
+
+// TestTxnBoundedStalenessIsFresh: a bounded-stale read reads at the
+// freshest timestamp its replica can serve at once, not at the bound — on
+// the leader's replica as on followers.
+func TestTxnBoundedStalenessIsFresh(t *testing.T) {
+	c := txnCluster(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ts, err := client(t, c, 0).RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		return tx.Put([]byte("fresh"), []byte("v"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		cl := client(t, c, i)
+		// Within a few publish intervals (100 ms) every replica serves the
+		// write to a read bounded at one hour.
+		c.WaitFor(10*time.Second, fmt.Sprintf("node %d to serve the write stale", i+1), func() bool {
+			tx, err := cl.Begin(ctx, txn.Options{ReadOnly: true, MaxStaleness: time.Hour})
+			if err != nil {
+				return false
+			}
+			_, found, err := tx.Get(ctx, []byte("fresh"))
+			tx.Commit(ctx)
+			return err == nil && found && tx.ReadTimestamp() >= ts
+		})
+	}
+}

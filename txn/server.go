@@ -575,6 +575,8 @@ func (s *Server) publishClosed() {
 		closed := ls.tracker.Close(now.Earliest)
 		ls.mu.Unlock()
 		c := &pb.ClosedTimestamp{GroupId: g, ClosedTs: closed, AppliedIndex: s.host.AppliedIndex(g), Term: ls.term}
+		// The leader's own replica serves bounded-stale reads from it too.
+		s.learnClosed(GroupID(g), c.ClosedTs, c.AppliedIndex)
 		s.metrics.closedLag.WithLabelValues(strconv.FormatUint(g, 10)).Set(float64(now.Latest-closed) / 1e9)
 		for _, r := range info.Descriptor.Replicas {
 			if r.NodeId != s.host.NodeID() {

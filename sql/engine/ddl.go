@@ -458,7 +458,9 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec) error 
 		return sqlerr.NotSupported("this ALTER TABLE ADD")
 	case ast.AlterTableDropIndex:
 		return dropIndex(c, t, sp.Name, sp.IfExists)
-	case ast.AlterTableOption:
+	case ast.AlterTableOption, ast.AlterTableEnableKeys, ast.AlterTableDisableKeys:
+		// Table options and the DISABLE/ENABLE KEYS that dump tools wrap
+		// around data: nothing to do (indexes are always maintained).
 		return nil
 	}
 	return sqlerr.NotSupported("this ALTER TABLE")
@@ -555,7 +557,9 @@ func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, mor
 			}
 			sort.Strings(names)
 			for _, nm := range names {
-				rows = append(rows, []types.Datum{str(nm)})
+				if showLike(n, nm) {
+					rows = append(rows, []types.Datum{str(nm)})
+				}
 			}
 		case ast.ShowTables, ast.ShowTableStatus:
 			db := n.DBName
@@ -585,6 +589,9 @@ func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, mor
 				cols = append(cols, "Table_type")
 			}
 			for _, t := range ts {
+				if !showLike(n, t.Name) {
+					continue
+				}
 				r := []types.Datum{str(t.Name)}
 				if n.Full {
 					r = append(r, str("BASE TABLE"))
@@ -663,12 +670,8 @@ func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, mor
 				"collation_connection", "collation_server", "lower_case_table_names", "max_allowed_packet", "read_staleness", "sql_mode",
 				"system_time_zone", "time_zone", "transaction_isolation", "tx_isolation", "version", "version_comment", "wait_timeout"}
 			for _, nm := range names {
-				if n.Pattern != nil {
-					if v, ok := n.Pattern.Pattern.(ast.ValueExpr); ok {
-						if !likeMatch(nm, strings.ToLower(fmt.Sprint(v.GetValue())), '\\') {
-							continue
-						}
-					}
+				if !showLike(n, nm) {
+					continue
 				}
 				d, err := s.sysVar(nm, n.GlobalScope)
 				if err != nil {
@@ -802,4 +805,17 @@ func (e *Engine) groupsOf(c *stmtCtx, t *TableDesc) (string, error) {
 		parts[i] = fmt.Sprint(id)
 	}
 	return strings.Join(parts, ","), nil
+}
+
+// showLike applies SHOW ... LIKE 'pattern' (case-insensitive, as MySQL
+// matches names).
+func showLike(n *ast.ShowStmt, name string) bool {
+	if n.Pattern == nil {
+		return true
+	}
+	v, ok := n.Pattern.Pattern.(ast.ValueExpr)
+	if !ok {
+		return true
+	}
+	return likeMatch(strings.ToLower(name), strings.ToLower(fmt.Sprint(v.GetValue())), '\\')
 }

@@ -115,7 +115,11 @@ func (cp *compiler) compile(sc *scope, n ast.ExprNode) (expr, error) {
 		if !ok {
 			return nil, sqlerr.New(1210, "HY000", "Incorrect arguments: ? placeholders need a prepared statement")
 		}
-		return &paramExpr{i: i}, nil
+		t := tText
+		if i < len(cp.sc.params) {
+			t = typeOfDatum(cp.sc.params[i])
+		}
+		return &paramExpr{i: i, t: t}, nil
 	case *test_driver.ValueExpr:
 		d, t, err := literal(&n.Datum)
 		if err != nil {
@@ -374,7 +378,10 @@ type constExpr struct {
 func (e *constExpr) eval(*stmtCtx, []types.Datum) (types.Datum, error) { return e.d, nil }
 func (e *constExpr) typ() types.T                                      { return e.t }
 
-type paramExpr struct{ i int }
+type paramExpr struct {
+	i int
+	t types.T
+}
 
 func (e *paramExpr) eval(c *stmtCtx, _ []types.Datum) (types.Datum, error) {
 	if e.i >= len(c.params) {
@@ -382,7 +389,26 @@ func (e *paramExpr) eval(c *stmtCtx, _ []types.Datum) (types.Datum, error) {
 	}
 	return c.params[e.i], nil
 }
-func (e *paramExpr) typ() types.T { return tText }
+func (e *paramExpr) typ() types.T { return e.t }
+
+// typeOfDatum is the type a bound argument brings, for result metadata.
+func typeOfDatum(d types.Datum) types.T {
+	switch d.Kind() {
+	case types.KindInt:
+		return tBigInt
+	case types.KindUint:
+		return types.T{Kind: types.BigInt, Unsigned: true, Length: -1}
+	case types.KindFloat:
+		return tDouble
+	case types.KindDecimal:
+		return tDecimal
+	case types.KindBytes:
+		return tBytes
+	case types.KindTime:
+		return tDT
+	}
+	return tText
+}
 
 type colRef struct {
 	i int
@@ -463,6 +489,9 @@ func arithType(a, b types.T) types.T {
 		return tDouble
 	case a.Kind == types.Decimal || b.Kind == types.Decimal:
 		return tDecimal
+	case a.Unsigned || b.Unsigned:
+		// MySQL: an unsigned operand makes integer arithmetic unsigned.
+		return types.T{Kind: types.BigInt, Unsigned: true, Length: -1}
 	}
 	return tBigInt
 }

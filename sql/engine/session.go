@@ -214,13 +214,23 @@ func (s *Session) Prepare(ctx context.Context, query string) (*Prepared, error) 
 	if sel, ok := stmts[0].(ast.ResultSetNode); ok {
 		// Plan now: unknown tables and columns fail at prepare time, as in
 		// MySQL, and the result columns are known.
-		err := s.readOnly(ctx, func(c *stmtCtx) error {
+		plan := func(c *stmtCtx) error {
+			c.asOf = true // planning only: AS OF applies when it runs
 			q, err := (&compiler{s: s, sc: c}).planQuery(sel, nil)
 			if err == nil {
 				p.Columns = q.out
 			}
 			return err
-		})
+		}
+		// The schema as of a few seconds ago plans at once from the
+		// nearest replica; only a table that new needs a strong read.
+		var err error
+		if s.tx == nil {
+			err = s.snapshotFn(ctx, txn.Options{ReadOnly: true, MaxStaleness: 10 * time.Second}, plan)
+		}
+		if s.tx != nil || err != nil {
+			err = s.readOnly(ctx, plan)
+		}
 		if err != nil {
 			delete(s.prepared, id)
 			return nil, userError(err)
@@ -285,17 +295,22 @@ func (s *Session) FieldList(ctx context.Context, table, wildcard string) ([]Colu
 	return out, err
 }
 
-// readOnly runs fn in a snapshot transaction (or the open transaction).
-func (s *Session) readOnly(ctx context.Context, fn func(c *stmtCtx) error) error {
-	if s.tx != nil {
-		return fn(s.newCtx(ctx, s.tx, nil))
-	}
-	tx, err := s.e.cfg.Txn.Begin(ctx, txn.Options{ReadOnly: true})
+// snapshotFn runs fn in a snapshot transaction with opts.
+func (s *Session) snapshotFn(ctx context.Context, opts txn.Options, fn func(c *stmtCtx) error) error {
+	tx, err := s.e.cfg.Txn.Begin(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer tx.Commit(ctx)
 	return fn(s.newCtx(ctx, tx, nil))
+}
+
+// readOnly runs fn in a snapshot transaction (or the open transaction).
+func (s *Session) readOnly(ctx context.Context, fn func(c *stmtCtx) error) error {
+	if s.tx != nil {
+		return fn(s.newCtx(ctx, s.tx, nil))
+	}
+	return s.snapshotFn(ctx, txn.Options{ReadOnly: true}, fn)
 }
 
 func (s *Session) newCtx(ctx context.Context, tx *txn.Txn, params []types.Datum) *stmtCtx {

@@ -35,7 +35,13 @@ func appendOK(b []byte, header byte, r OK, status uint16) ([]byte, int) {
 	at := len(b)
 	b = binary.LittleEndian.AppendUint16(b, status)
 	b = binary.LittleEndian.AppendUint16(b, r.Warnings)
-	return append(b, r.Info...), at
+	if r.Info != "" {
+		// Length-prefixed: the MariaDB/MySQL C client (mariadb CLI,
+		// sysbench) reads it so and reports a malformed packet otherwise;
+		// go-sql-driver ignores the field.
+		b = appendLenEncString(b, r.Info)
+	}
+	return b, at
 }
 
 // appendEOF builds the packet that ends a run of column definitions or
