@@ -171,7 +171,17 @@ func (s *delayedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return s.hold(s.in, s.clock.Now(), "message")
+	if err := s.hold(s.in, s.clock.Now(), "message"); err != nil {
+		return err
+	}
+	// The handler waited for the caller, so what it sends next leaves
+	// from now: time held on earlier sends no longer runs ahead of it.
+	// Otherwise, on a request-response stream (a SQL session), every
+	// answer after the first would arrive one-way early.
+	s.mu.Lock()
+	s.held = 0
+	s.mu.Unlock()
+	return nil
 }
 
 // virtualNow is when the handler would be now had SendMsg not held it.

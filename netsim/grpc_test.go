@@ -208,3 +208,41 @@ func TestStreamBurstPaysOneTrip(t *testing.T) {
 		t.Fatalf("%d timers for one request and a burst, want 2", clock.Created())
 	}
 }
+
+// TestStreamExchangesEachPayRoundTrip: on a stream used for request and
+// response in turn, as a SQL session is, every exchange costs a round trip,
+// not only the first.
+func TestStreamExchangesEachPayRoundTrip(t *testing.T) {
+	m, err := netsim.ParseLatency("us-east/us-west=64ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := netsim.NewManualClock(epoch)
+	n := netsim.New(netsim.Options{Latency: m, Clock: clock})
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(netsim.RegionMetadataKey, "us-west"))
+	fs := &fakeStream{ctx: ctx, clock: clock}
+	done := make(chan error, 1)
+	go func() {
+		done <- n.StreamServerInterceptor("us-east", nil)(nil, fs, &grpc.StreamServerInfo{}, func(_ any, ss grpc.ServerStream) error {
+			for range 2 {
+				if err := ss.RecvMsg(nil); err != nil {
+					return err
+				}
+				if err := ss.SendMsg(nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	for range 4 { // request, response, request, response
+		waitPending(t, clock, 1)
+		clock.Advance(32 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(fs.sent) != 2 || fs.sent[0] != 64*time.Millisecond || fs.sent[1] != 128*time.Millisecond {
+		t.Fatalf("responses left at %v, want 64ms and 128ms", fs.sent)
+	}
+}
