@@ -20,11 +20,17 @@ import (
 
 // connCache keeps one client connection per address.
 type connCache struct {
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
+	// dialOpts are added to every connection's (the simulated WAN's
+	// declaration of this node's region); set by init.
+	dialOpts []grpc.DialOption
+	mu       sync.Mutex
+	conns    map[string]*grpc.ClientConn
 }
 
-func (c *connCache) init() { c.conns = make(map[string]*grpc.ClientConn) }
+func (c *connCache) init(dialOpts ...grpc.DialOption) {
+	c.dialOpts = dialOpts
+	c.conns = make(map[string]*grpc.ClientConn)
+}
 
 func (c *connCache) get(addr string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
@@ -32,8 +38,10 @@ func (c *connCache) get(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[addr]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)))
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize))},
+		c.dialOpts...)
+	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 	pb "github.com/meridiandb/meridian/api/meridianpb"
+	"github.com/meridiandb/meridian/netsim"
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/sql/engine"
 	"github.com/meridiandb/meridian/storage"
@@ -66,6 +67,12 @@ type Config struct {
 	TxnClockSkew time.Duration
 	// MySQLAddr serves the MySQL protocol on this address; empty: off.
 	MySQLAddr string
+	// Network simulates the WAN (--latency): calls from clients and nodes
+	// that declare their region are delayed by the trip between that
+	// region and Region, in each direction, and, unless Paxos.Network is
+	// set, so is Raft traffic. Every node of a cluster should share the
+	// same matrix. Nil (default): no simulation and no cost.
+	Network *netsim.Network
 }
 
 func (c *Config) ensureDefaults() {
@@ -83,6 +90,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Network != nil && c.Paxos.Network == nil {
+		c.Paxos.Network = c.Network
 	}
 }
 
@@ -146,6 +156,11 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("server: --store is required")
 	}
+	if cfg.Network != nil {
+		if err := cfg.Network.Latency().Validate(cfg.Region); err != nil {
+			return nil, errors.Wrap(err, "server: --region")
+		}
+	}
 	n := &Node{cfg: cfg, logger: cfg.Logger, ready: make(chan struct{}), stopper: make(chan struct{}), reg: prometheus.NewRegistry()}
 	n.syncLat = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "meridian_storage_fsync_seconds", Help: "Latency of write-ahead log fsyncs.",
@@ -165,7 +180,15 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.engine = eng
 	n.ranges.init()
-	n.conns.init()
+	if cfg.Network != nil {
+		// Peers' interceptors delay what this node asks of them by the
+		// trip from its region. Raft does not come this way: its
+		// transport delays itself (Paxos.Network), so it must not declare
+		// a region as well.
+		n.conns.init(netsim.CallerDialOptions(cfg.Region, n.NodeID)...)
+	} else {
+		n.conns.init()
+	}
 	if err := n.startClock(); err != nil {
 		_ = eng.Close()
 		return nil, err
@@ -218,11 +241,16 @@ func (n *Node) listen() error {
 	if n.cfg.AdvertiseAddr == "" {
 		n.cfg.AdvertiseAddr = lis.Addr().String()
 	}
-	n.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize),
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize),
 		grpc.UnaryInterceptor(n.trackInflight),
 		// Reuse goroutines across requests instead of growing a fresh
 		// stack for each.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0)))}
+	if n.cfg.Network != nil {
+		// Installed only with a network: without, a call costs nothing.
+		opts = append(opts, n.cfg.Network.ServerOptions(n.cfg.Region, n.NodeID)...)
+	}
+	n.grpc = grpc.NewServer(opts...)
 	pb.RegisterRaftServer(n.grpc, raftProxy{n: n})
 	pb.RegisterKVServer(n.grpc, kvService{n: n})
 	pb.RegisterAdminServer(n.grpc, adminService{n: n})
