@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/cockroachdb/errors"
+	"github.com/meridiandb/meridian/netsim"
 	"github.com/meridiandb/meridian/truetime"
 
 	"github.com/meridiandb/meridian/server"
@@ -28,6 +30,10 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	var clock truetime.Options
 	clock.RegisterFlags(fs)
 	timeMaster := fs.String("time-master", "", "also run an NTP time master on this UDP `HOST:PORT`")
+	latency := fs.String("latency", "", "simulate a WAN: round-trip `TIMES` between regions, e.g. \"us-east/us-west=64ms,us-east/eu-west=88ms~4ms,us-west/eu-west=140ms\"\n"+
+		"(~ adds random jitter); delays Raft and node-to-node traffic, and clients that declare their region (?region=).\n"+
+		"Give every node the same matrix; it must name --region (default: off)")
+	latencySeed := fs.Uint64("latency-seed", 0, "`N` seeds the simulated WAN's jitter, for replayable runs")
 	tmUncertainty := fs.Duration("time-master-uncertainty", time.Millisecond, "uncertainty the embedded time master declares")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -36,12 +42,16 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	wan, err := parseLatency(*latency, *latencySeed, *region)
+	if err != nil {
+		return err
+	}
 	tuneGC()
 	n, err := server.Start(server.Config{
 		StoreDir: *store, ListenAddr: *listen, AdvertiseAddr: *advertise, HTTPAddr: *httpAddr,
 		Region: *region, Zone: *zone, Join: splitList(*join), Logger: logger,
 		Clock: clock, TimeMasterAddr: *timeMaster, TimeMasterUncertainty: *tmUncertainty,
-		MySQLAddr: *mysqlAddr,
+		MySQLAddr: *mysqlAddr, Network: wan,
 	})
 	if err != nil {
 		return err
@@ -51,6 +61,23 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	logger.Info("shutting down")
 	n.Stop()
 	return nil
+}
+
+// parseLatency builds the simulated WAN of --latency: nil (no simulation,
+// no cost) for an empty spec. Every region given must be in the matrix, so
+// that a misspelt --region fails instead of running without delays.
+func parseLatency(spec string, seed uint64, regions ...string) (*netsim.Network, error) {
+	m, err := netsim.ParseLatency(spec)
+	if err != nil {
+		return nil, errors.Wrap(err, "--latency")
+	}
+	if m == nil {
+		return nil, nil
+	}
+	if err := m.Validate(regions...); err != nil {
+		return nil, errors.Wrap(err, "--latency")
+	}
+	return netsim.New(netsim.Options{Latency: m, Seed: seed}), nil
 }
 
 // tuneGC trades memory for CPU: a node allocates per request and Raft
