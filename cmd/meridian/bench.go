@@ -13,18 +13,27 @@ const benchUsage = `Usage:
   meridian bench kv --host HOST:PORT,HOST:PORT,... --op put|get --clients N --conns N
                     (--total N | --total 0 --duration D) --key-size 8 --val-size 256
                     [--key-space N] [--sequential-keys] [--groups N]
+  meridian bench txn --host HOST:PORT,... --workload put|ro|rw1|w1|2pc|rw2 --clients N
+                     [--gateway all|follower|leader] [--groups N] [--leaders spread|N]
+                     [--warmup D] [--duration D] [--read-ago D | --max-staleness D]
+  meridian bench sql --url meridian://USER@HOST:PORT/DB --workload select|insert|bulk
+                     --clients N [--rows N] [--batch N] [--warmup D] [--duration D]
 
-Run "meridian bench kv --help" for every flag.
+Run "meridian bench kv|txn|sql --help" for every flag.
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, benchUsage)
-		return errors.New("bench needs a workload: kv")
+		return errors.New("bench needs a workload: kv, txn or sql")
 	}
 	switch args[0] {
 	case "kv":
 		return runBenchKV(ctx, args[1:], stdout, stderr)
+	case "txn":
+		return runBenchTxn(ctx, args[1:], stdout, stderr)
+	case "sql":
+		return runBenchSQL(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, benchUsage)
 		return errors.Newf("unknown bench workload %q", args[0])
