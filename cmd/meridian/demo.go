@@ -71,6 +71,11 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(opts.regions) == 0 || opts.nodesPerRegion < 1 {
 		return errors.New("demo: --regions needs a region and --nodes-per-region at least 1")
 	}
+	if opts.store != "" && opts.basePort == 0 {
+		// The stores remember the nodes' addresses; on new ports a restarted
+		// cluster would not find itself.
+		return errors.New("demo: --store needs a fixed --base-port")
+	}
 	f, err := shell.ParseFormat(*format)
 	if err != nil {
 		return err
