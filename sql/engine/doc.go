@@ -30,9 +30,10 @@
 // MySQL codes.
 //
 // Limits today: correlated subqueries, RIGHT/NATURAL joins, window
-// functions, views and SQL-level PREPARE are refused with error 1235; sorts,
-// hash tables and buffered results are bounded by
-// Config.MaxStatementMemory (an error, not a spill to disk); CREATE INDEX
+// functions, views and SQL-level PREPARE are refused with error 1235; a
+// sort over a quarter of Config.MaxStatementMemory spills sorted runs to
+// disk and merges them (spill.go), while hash tables (GROUP BY, DISTINCT,
+// hash joins) fail the statement at the bound instead; CREATE INDEX
 // backfills inside one transaction that holds the table's span lock, so
 // concurrent writers wait for it instead of running beside it.
 package engine

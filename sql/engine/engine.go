@@ -37,7 +37,12 @@ type Engine struct {
 	// autoInc caches this node's reserved AUTO_INCREMENT blocks, per table.
 	autoMu  sync.Mutex
 	autoInc map[uint32]*autoBlock
+	// spills counts sorted runs written to disk.
+	spills atomic.Int64
 }
+
+// SortSpills returns how many sorted runs sorts have spilled to disk.
+func (e *Engine) SortSpills() int64 { return e.spills.Load() }
 
 // New returns an engine.
 func New(cfg Config) *Engine {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,60 @@ func FuzzStatements(f *testing.F) {
 			t.Fatalf("session broken after %q: %q %v", q, out, err)
 		}
 	})
+}
+
+// TestSortSpills: an ORDER BY over more rows than the sort's memory share
+// spills sorted runs to disk and merges them: the whole result comes back
+// in order, where a sort held in memory would have failed the statement.
+func TestSortSpills(t *testing.T) {
+	c := servertest.Start(t, servertest.Options{})
+	c.WaitReplicated(3)
+	e := engine.New(engine.Config{Txn: c.Nodes[0].TxnClient(), NodeID: 1, MaxStatementMemory: 256 << 10})
+	s, err := e.NewSession(context.Background(), "root", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, s, "CREATE DATABASE sp; USE sp; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64), d DECIMAL(10,2))"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6000
+	for lo := 0; lo < n; lo += 1000 {
+		var rows []string
+		for i := lo; i < lo+1000; i++ {
+			rows = append(rows, fmt.Sprintf("(%d, '%s', %d.%02d)", i, strings.Repeat("x", i%50), (i*7919)%1000, i%100))
+		}
+		if _, err := run(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ",")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := run(t, s, "SELECT d, id, v FROM t ORDER BY d DESC, id")
+	if err != nil {
+		t.Fatalf("sort: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d rows, want %d", len(lines), n)
+	}
+	prev := []types.Datum(nil)
+	for _, l := range lines {
+		f := strings.Split(l, "\t")
+		d, _ := types.ParseDecimal(f[0])
+		id, _ := strconv.Atoi(f[1])
+		cur := []types.Datum{d, types.NewInt(int64(id))}
+		if prev != nil {
+			k, _ := types.Compare(prev[0], cur[0])
+			if k < 0 || (k == 0 && prev[1].Int() > cur[1].Int()) {
+				t.Fatalf("out of order: %v then %v", prev, cur)
+			}
+		}
+		prev = cur
+	}
+	if e.SortSpills() < 2 {
+		t.Fatalf("the sort spilled %d runs; it should not have fit in memory", e.SortSpills())
+	}
+	t.Logf("%d rows sorted through %d spilled runs", n, e.SortSpills())
+	// Hash aggregation has no spill: past the bound it is a clear error.
+	if _, err := run(t, s, "SELECT v, id, count(*) FROM t GROUP BY v, id"); !sqlerr.Is(err, 1038) {
+		t.Fatalf("a group-by over the memory bound: %v", err)
+	}
 }

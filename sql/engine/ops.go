@@ -302,9 +302,24 @@ func (n *sortNode) open(c *stmtCtx) (rowIter, error) {
 		limit = cnt + off
 	}
 	h := &rowHeap{less: less}
+	// A full sort holds at most a quarter of the statement's memory; past
+	// that it spills sorted runs to disk and merges them (spill.go).
+	share := c.s.e.cfg.MaxStatementMemory / 4
+	var runs []*spillRun
+	defer func() {
+		if runs != nil && cmpErr != nil {
+			for _, r := range runs {
+				r.close()
+			}
+		}
+	}()
+	held := int64(0)
 	for {
 		r, err := in.next(c)
 		if err != nil {
+			for _, r := range runs {
+				r.close()
+			}
 			return nil, err
 		}
 		if r == nil {
@@ -319,10 +334,19 @@ func (n *sortNode) open(c *stmtCtx) (rowIter, error) {
 			}
 			continue
 		}
-		if err := c.charge(rowSize(r)); err != nil {
-			return nil, err
-		}
 		h.rows = append(h.rows, r)
+		if held += int64(rowSize(r)); held > share {
+			if err := sortRows(h.rows, n.keys, n.desc); err != nil {
+				return nil, err
+			}
+			run, err := writeRun(h.rows)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, run)
+			c.s.e.spills.Add(1)
+			h.rows, held = nil, 0
+		}
 	}
 	rows := h.rows
 	if err := sortRows(rows, n.keys, n.desc); err != nil {
@@ -330,6 +354,9 @@ func (n *sortNode) open(c *stmtCtx) (rowIter, error) {
 	}
 	if cmpErr != nil {
 		return nil, cmpErr
+	}
+	if len(runs) > 0 {
+		return newMergeIter(runs, rows, less)
 	}
 	return &sliceIter{rows: rows}, nil
 }
