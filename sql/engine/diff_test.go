@@ -153,7 +153,12 @@ func (g diffGen) query() (q string, ordered bool) {
 	if g.r.IntN(4) > 0 {
 		where = " WHERE " + g.pred(0)
 	}
-	switch g.r.IntN(10) {
+	switch g.r.IntN(12) {
+	case 10:
+		yg := diffGen{r: g.r, qual: "y."}
+		return "SELECT x.id, x.b FROM t x WHERE " + g.pick("", "NOT ") + "EXISTS (SELECT 1 FROM t y WHERE y.a = x.a AND y.id <> x.id AND " + yg.pred(0) + ")", false
+	case 11:
+		return "SELECT x.id, (SELECT max(y.c) FROM t y WHERE y.a = x.a AND y.id < x.id) FROM t x", false
 	case 6:
 		return "SELECT id, a FROM t WHERE a IN (SELECT a FROM t WHERE " + g.pred(0) + ")", false
 	case 7:

@@ -29,7 +29,9 @@
 // sql/types Datums with MySQL semantics; errors are sql/sqlerr errors with
 // MySQL codes.
 //
-// Limits today: correlated subqueries, RIGHT/NATURAL joins, window
+// Correlated subqueries run once per outer row (the outer row on a stack
+// the subquery's outer references read); they are refused in grouped
+// queries. Limits today: RIGHT/NATURAL joins, window
 // functions, views and SQL-level PREPARE are refused with error 1235; a
 // sort over a quarter of Config.MaxStatementMemory spills sorted runs to
 // disk and merges them (spill.go), while hash tables (GROUP BY, DISTINCT,

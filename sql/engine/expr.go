@@ -58,8 +58,8 @@ type scope struct {
 	// found so far, evaluated by the aggregation operator into the slots
 	// after the group columns.
 	agg *aggCollector
-	// outer is the enclosing query's scope (correlated subqueries are not
-	// supported; it is only consulted to report them clearly).
+	// outer is the enclosing query's scope: a name found there is a
+	// correlated reference to the outer row (outerRef).
 	outer *scope
 	// aliases are the select list's aliases, which HAVING and ORDER BY may
 	// name (already compiled for the output row).
@@ -92,11 +92,6 @@ func (s *scope) resolve(cn *ast.ColumnName) (int, error) {
 		if cn.Table.O != "" {
 			full = cn.Table.O + "." + full
 		}
-		if s.outer != nil {
-			if _, err := s.outer.resolve(cn); err == nil {
-				return 0, sqlerr.NotSupported("correlated subqueries")
-			}
-		}
 		return 0, sqlerr.UnknownColumn(full, "field list")
 	}
 	return found, nil
@@ -106,6 +101,9 @@ func (s *scope) resolve(cn *ast.ColumnName) (int, error) {
 type compiler struct {
 	s  *Session
 	sc *stmtCtx
+	// outerRefs counts correlated references compiled so far (a subquery
+	// that adds some is correlated).
+	outerRefs int
 }
 
 func (cp *compiler) compile(sc *scope, n ast.ExprNode) (expr, error) {
@@ -133,6 +131,17 @@ func (cp *compiler) compile(sc *scope, n ast.ExprNode) (expr, error) {
 		if err != nil {
 			if a, ok := sc.aliases[strings.ToLower(n.Name.Name.O)]; ok && n.Name.Table.O == "" {
 				return &aliasRef{e: a}, nil
+			}
+			if !sqlerr.Is(err, sqlerr.CodeBadField) {
+				return nil, err
+			}
+			up := 0
+			for o := sc.outer; o != nil; o = o.outer {
+				up++
+				if j, oerr := o.resolve(n.Name); oerr == nil {
+					cp.outerRefs++
+					return &outerRef{up: up, i: j, t: o.cols[j].t}, nil
+				}
 			}
 			return nil, err
 		}
@@ -656,7 +665,7 @@ func (e *inExpr) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) {
 	}
 	var cands []types.Datum
 	if e.sub != nil {
-		rows, err := e.sub.rows(c)
+		rows, err := e.sub.rows(c, row)
 		if err != nil {
 			return types.Datum{}, err
 		}
@@ -894,8 +903,8 @@ func (cp *compiler) variable(n *ast.VariableExpr) (expr, error) {
 // existsExpr: EXISTS (subquery).
 type existsExpr struct{ sub *subplan }
 
-func (e *existsExpr) eval(c *stmtCtx, _ []types.Datum) (types.Datum, error) {
-	rows, err := e.sub.rows(c)
+func (e *existsExpr) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) {
+	rows, err := e.sub.rows(c, row)
 	if err != nil {
 		return types.Datum{}, err
 	}
@@ -906,8 +915,8 @@ func (e *existsExpr) typ() types.T { return tBigInt }
 // scalarSubExpr: (SELECT one value).
 type scalarSubExpr struct{ sub *subplan }
 
-func (e *scalarSubExpr) eval(c *stmtCtx, _ []types.Datum) (types.Datum, error) {
-	rows, err := e.sub.rows(c)
+func (e *scalarSubExpr) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) {
+	rows, err := e.sub.rows(c, row)
 	if err != nil {
 		return types.Datum{}, err
 	}
@@ -934,7 +943,7 @@ func (e *quantExpr) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) {
 	if err != nil {
 		return v, err
 	}
-	rows, err := e.sub.rows(c)
+	rows, err := e.sub.rows(c, row)
 	if err != nil {
 		return types.Datum{}, err
 	}
@@ -969,24 +978,32 @@ func (e *quantExpr) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) {
 }
 func (e *quantExpr) typ() types.T { return tBigInt }
 
-// subplan is an uncorrelated subquery: run once per statement, on first
-// use, in the statement's transaction.
+// subplan is a subquery. An uncorrelated one runs once per statement, on
+// first use; a correlated one (it reads the outer row through outerRef)
+// runs again for every outer row, with that row pushed on the statement's
+// outer-row stack.
 type subplan struct {
-	q      *query
-	cols   []Column
-	done   bool
-	result [][]types.Datum
+	q          *query
+	cols       []Column
+	correlated bool
+	done       bool
+	result     [][]types.Datum
 }
 
-func (p *subplan) rows(c *stmtCtx) ([][]types.Datum, error) {
+func (p *subplan) rows(c *stmtCtx, outer []types.Datum) ([][]types.Datum, error) {
 	if p.done {
 		return p.result, nil
+	}
+	if p.correlated {
+		c.outer = append(c.outer, outer)
+		defer func() { c.outer = c.outer[:len(c.outer)-1] }()
 	}
 	it, err := p.q.open(c)
 	if err != nil {
 		return nil, err
 	}
 	defer it.close()
+	var result [][]types.Datum
 	for {
 		r, err := it.next(c)
 		if err != nil {
@@ -995,18 +1012,35 @@ func (p *subplan) rows(c *stmtCtx) ([][]types.Datum, error) {
 		if r == nil {
 			break
 		}
-		p.result = append(p.result, r)
+		result = append(result, r)
 	}
-	p.done = true
-	return p.result, nil
+	if !p.correlated {
+		p.result, p.done = result, true
+	}
+	return result, nil
 }
 
+// outerRef reads a column of an enclosing query's current row.
+type outerRef struct {
+	up, i int
+	t     types.T
+}
+
+func (e *outerRef) eval(c *stmtCtx, _ []types.Datum) (types.Datum, error) {
+	if e.up > len(c.outer) {
+		return types.Datum{}, sqlerr.NotSupported("this use of an outer column")
+	}
+	return c.outer[len(c.outer)-e.up][e.i], nil
+}
+func (e *outerRef) typ() types.T { return e.t }
+
 func (cp *compiler) subquery(sc *scope, n ast.ResultSetNode) (*subplan, error) {
+	before := cp.outerRefs
 	q, err := cp.planQuery(n, sc)
 	if err != nil {
 		return nil, err
 	}
-	return &subplan{q: q, cols: q.columns()}, nil
+	return &subplan{q: q, cols: q.columns(), correlated: cp.outerRefs > before}, nil
 }
 
 // evalBool evaluates a predicate: true only when known true.

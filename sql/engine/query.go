@@ -216,7 +216,7 @@ func colsOf(e expr, out map[int]bool) bool {
 	case *isTruthExpr:
 		return colsOf(x.e, out)
 	case *inExpr:
-		if !colsOf(x.e, out) {
+		if (x.sub != nil && x.sub.correlated) || !colsOf(x.e, out) {
 			return false
 		}
 		for _, a := range x.list {
@@ -233,9 +233,13 @@ func colsOf(e expr, out map[int]bool) bool {
 				return false
 			}
 		}
-	case *existsExpr, *scalarSubExpr:
+	case *existsExpr:
+		return !x.sub.correlated // a correlated one reads the full row
+	case *scalarSubExpr:
+		return !x.sub.correlated
 	case *quantExpr:
-		return colsOf(x.l, out)
+		return !x.sub.correlated && colsOf(x.l, out)
+	case *outerRef:
 	default:
 		return false // unknown shape: keep it above the join
 	}
@@ -913,7 +917,17 @@ func (a *aggCollector) rewrite(e expr) (expr, error) {
 		return &aggRef{slot: len(a.groups) + (-x.slot - 1), t: x.t}, nil
 	case *colRef:
 		return a.groupRef(x.i)
-	case *constExpr, *paramExpr, *existsExpr, *scalarSubExpr:
+	case *existsExpr:
+		if x.sub.correlated {
+			return nil, sqlerr.NotSupported("correlated subqueries in a grouped query")
+		}
+		return e, nil
+	case *scalarSubExpr:
+		if x.sub.correlated {
+			return nil, sqlerr.NotSupported("correlated subqueries in a grouped query")
+		}
+		return e, nil
+	case *constExpr, *paramExpr, *outerRef:
 		return e, nil
 	case *funcExpr:
 		n := *x
@@ -975,6 +989,9 @@ func (a *aggCollector) rewrite(e expr) (expr, error) {
 		v, err := a.rewrite(x.e)
 		if err != nil {
 			return nil, err
+		}
+		if x.sub != nil && x.sub.correlated {
+			return nil, sqlerr.NotSupported("correlated subqueries in a grouped query")
 		}
 		n := &inExpr{e: v, sub: x.sub, not: x.not}
 		for _, l := range x.list {

@@ -76,6 +76,8 @@ type stmtCtx struct {
 	warnings     []*sqlerr.Error
 	// asOf: the statement reads at its AS OF TIMESTAMP (the first table's).
 	asOf bool
+	// outer is the stack of enclosing rows of running correlated subqueries.
+	outer [][]types.Datum
 }
 
 func (c *stmtCtx) warn(e *sqlerr.Error) { c.warnings = append(c.warnings, e) }
