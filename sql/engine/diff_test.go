@@ -167,7 +167,7 @@ func (g diffGen) query() (q string, ordered bool) {
 		return "SELECT a, count(*) AS n, sum(c) FROM t" + where + " GROUP BY a HAVING n > 1 OR sum(c) > 20", false
 	case 9:
 		jg := diffGen{r: g.r, qual: "x."}
-		return "SELECT x.id, y.id, y.c FROM t x LEFT JOIN t y ON x.a = y.id WHERE " + jg.pred(0), false
+		return "SELECT x.id, y.id, y.c FROM t x " + g.pick("LEFT", "RIGHT") + " JOIN t y ON x.a = y.id WHERE " + jg.pred(0), false
 	case 0:
 		return "SELECT a, count(*), sum(c), min(b), max(d), count(DISTINCT b) FROM t" + where + " GROUP BY a", false
 	case 1:

@@ -31,7 +31,7 @@
 //
 // Correlated subqueries run once per outer row (the outer row on a stack
 // the subquery's outer references read); they are refused in grouped
-// queries. Limits today: RIGHT/NATURAL joins, window
+// queries. Limits today: NATURAL joins, window
 // functions, views and SQL-level PREPARE are refused with error 1235; a
 // sort over a quarter of Config.MaxStatementMemory spills sorted runs to
 // disk and merges them (spill.go), while hash tables (GROUP BY, DISTINCT,

@@ -131,13 +131,17 @@ func (cp *compiler) planFrom(n ast.ResultSetNode, outer *scope) (*fromItem, []ex
 			}
 			return &fromItem{n: j, sc: sc, tables: append(left.tables, right.tables...)}, conj, nil
 		case ast.LeftJoin, ast.RightJoin:
+			// A RIGHT JOIN is the LEFT JOIN with the sides swapped, its
+			// columns put back in the written order afterwards.
 			outerSide, innerSide := left, right
+			joinSc := sc
 			if n.Tp == ast.RightJoin {
-				return nil, nil, sqlerr.NotSupported("RIGHT JOIN (write it as a LEFT JOIN)")
+				outerSide, innerSide = right, left
+				joinSc = &scope{outer: outer, cols: append(append([]scopeCol{}, right.sc.cols...), left.sc.cols...)}
 			}
 			var onE []expr
 			for _, o := range on {
-				e, err := cp.compile(sc, o)
+				e, err := cp.compile(joinSc, o)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -153,8 +157,19 @@ func (cp *compiler) planFrom(n ast.ResultSetNode, outer *scope) (*fromItem, []ex
 					side.f.n = &filterNode{in: side.f.n, conds: rest}
 				}
 			}
-			lj := &nestedJoin{left: outerSide.n, right: innerSide.n, rightW: innerSide.n.width(), on: onE, leftOuter: true}
-			return &fromItem{n: lj, sc: sc, tables: append(left.tables, right.tables...)}, nil, nil
+			var j node = &nestedJoin{left: outerSide.n, right: innerSide.n, rightW: innerSide.n.width(), on: onE, leftOuter: true}
+			if n.Tp == ast.RightJoin {
+				rw, lw := right.n.width(), left.n.width()
+				var cols []expr
+				for i := range lw {
+					cols = append(cols, &colRef{i: rw + i, t: left.sc.cols[i].t})
+				}
+				for i := range rw {
+					cols = append(cols, &colRef{i: i, t: right.sc.cols[i].t})
+				}
+				j = &projectNode{in: j, exprs: cols}
+			}
+			return &fromItem{n: j, sc: sc, tables: append(left.tables, right.tables...)}, nil, nil
 		}
 	}
 	return nil, nil, sqlerr.NotSupported(fmt.Sprintf("FROM item %T", n))
