@@ -34,6 +34,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runBenchTxn(ctx, args[1:], stdout, stderr)
 	case "sql":
 		return runBenchSQL(ctx, args[1:], stdout, stderr)
+	case "tpcc":
+		return runBenchTPCC(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, benchUsage)
 		return errors.Newf("unknown bench workload %q", args[0])
