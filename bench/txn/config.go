@@ -59,8 +59,8 @@ type Config struct {
 	KeysPerGroup int
 	// ValSize is the value length in bytes. Default 256.
 	ValSize int
-	// Preload writes every key once before the run (reads need it).
-	// Default true for ro, false otherwise.
+	// Preload writes every key once before the run (reads need it;
+	// a second run against the same cluster can skip it). Default true.
 	Preload bool
 	// Leaders places the groups' leaders: "" leaves them, "spread" moves
 	// group g's leader to the g-th node (by node ID, modulo the node
@@ -98,7 +98,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Groups, "groups", 3, "groups the benchmark keys are split into")
 	fs.IntVar(&c.KeysPerGroup, "keys-per-group", 10000, "distinct keys per group")
 	fs.IntVar(&c.ValSize, "val-size", 256, "value size in bytes")
-	fs.BoolVar(&c.Preload, "preload", false, "write every key once before the run (always on for ro)")
+	fs.BoolVar(&c.Preload, "preload", true, "write every key once before the run (--preload=false: the keys are there from an earlier run)")
 	fs.StringVar(&c.Leaders, "leaders", "", `leader placement: "" (leave), spread (group g on the g-th node), or a node ID for all`)
 	fs.DurationVar(&c.ReadAgo, "read-ago", 0, "ro: exact stale read at now minus this (0: strong read)")
 	fs.DurationVar(&c.MaxStaleness, "max-staleness", 0, "ro: bounded-stale read with this bound (0: strong read)")

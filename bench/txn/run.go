@@ -54,7 +54,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*loadgen.Result, error
 	}
 	fmt.Fprintf(out, "workload %s, %d clients over %d connections to %v\n", cfg.Workload, cfg.Clients, len(kvs), gws)
 	val := bytes.Repeat([]byte{'v'}, cfg.ValSize)
-	if cfg.Preload || cfg.Workload == WorkloadRO {
+	if cfg.Preload {
 		t0 := time.Now()
 		if err := preload(ctx, cfg, kvs[0], val); err != nil {
 			return nil, err

@@ -194,7 +194,9 @@ func (c *cluster) gateways(cfg Config) ([]string, error) {
 	return cfg.Hosts, nil
 }
 
-// preload writes every benchmark key once, 32 puts in flight.
+// preload writes every benchmark key once, 32 puts in flight; a put
+// that fails is retried twice (rewriting the same value is harmless, so an
+// ambiguous result after a leader change is too).
 func preload(ctx context.Context, cfg Config, kv pb.KVClient, val []byte) error {
 	type job struct{ g, i int }
 	jobs := make(chan job)
@@ -205,7 +207,13 @@ func preload(ctx context.Context, cfg Config, kv pb.KVClient, val []byte) error 
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if _, err := kv.Put(ctx, &pb.PutRequest{Key: key(j.g, j.i), Value: val}); err != nil {
+				var err error
+				for range 3 {
+					if _, err = kv.Put(ctx, &pb.PutRequest{Key: key(j.g, j.i), Value: val}); err == nil {
+						break
+					}
+				}
+				if err != nil {
 					select {
 					case errc <- err:
 					default:
