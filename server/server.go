@@ -17,6 +17,7 @@ import (
 	"github.com/meridiandb/meridian/netsim"
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/sql/engine"
+	"github.com/meridiandb/meridian/sql/pushdown"
 	"github.com/meridiandb/meridian/storage"
 	"github.com/meridiandb/meridian/truetime"
 	"github.com/meridiandb/meridian/truetime/timemaster"
@@ -399,6 +400,11 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	ts := txn.NewServer(txn.ServerConfig{
 		Host: h, Clock: clock, Router: txnRouter{n}, ToStatus: toStatus, Logger: n.logger,
 		TestingKnobs: n.cfg.TxnKnobs,
+		// SQL scans push their WHERE conditions down to the groups.
+		CompileFilter: func(spec []byte) (txn.RowFilter, error) {
+			f, err := pushdown.Compile(spec)
+			return txn.RowFilter(f), err
+		},
 	})
 	if err := ts.Metrics().Register(n.reg); err != nil {
 		return err

@@ -303,7 +303,7 @@ func (t *Txn) snapshotRead(ctx context.Context, d *pb.GroupDescriptor, req *pb.S
 func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]KeyValue, error) {
 	var out []KeyValue
 	for {
-		rows, resume, err := t.ScanChunk(ctx, start, end, limit-len(out))
+		rows, resume, err := t.ScanChunk(ctx, start, end, limit-len(out), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -322,8 +322,11 @@ func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]KeyValu
 // transaction's own writes, stopping after about limit stored rows (0: no
 // limit); resume is where the next chunk starts, nil when the span is
 // done. A read-write transaction locks the span it read up to resume.
-// Callers stream large scans chunk by chunk.
-func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int) (rows []KeyValue, resume []byte, err error) {
+// Callers stream large scans chunk by chunk. A filter (opaque here; the
+// node's CompileFilter reads it) makes the groups return only matching
+// rows, limit counting those; the transaction's own writes are merged in
+// unfiltered, so the caller re-checks its condition.
+func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int, filter []byte) (rows []KeyValue, resume []byte, err error) {
 	if t.finished {
 		return nil, nil, errors.New("txn: transaction already finished")
 	}
@@ -340,7 +343,7 @@ func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int) (rows
 		var got []*pb.KeyValue
 		var next []byte
 		if t.opts.ReadOnly {
-			resp, err := t.snapshotRead(ctx, d, &pb.SnapshotReadRequest{Scan: true, StartKey: cur, EndKey: end, Limit: want})
+			resp, err := t.snapshotRead(ctx, d, &pb.SnapshotReadRequest{Scan: true, StartKey: cur, EndKey: end, Limit: want, Filter: filter})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -349,7 +352,7 @@ func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int) (rows
 			var resp *pb.TxnReadResponse
 			err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 				var err error
-				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end, Limit: want, ReadTerm: t.readTerm(d.GroupId)})
+				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end, Limit: want, ReadTerm: t.readTerm(d.GroupId), Filter: filter})
 				return err
 			})
 			if err != nil {

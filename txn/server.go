@@ -63,7 +63,11 @@ type ServerConfig struct {
 	// the coordinator; also how long an unprepared transaction may stay
 	// idle while another waits for its locks. Default 2s.
 	InquireAfter time.Duration
-	TestingKnobs ServerTestingKnobs
+	// CompileFilter compiles a scan's row filter (the SQL engine's
+	// pushed-down predicate, wired in by the node; nil: filtered scans are
+	// refused).
+	CompileFilter func(spec []byte) (RowFilter, error)
+	TestingKnobs  ServerTestingKnobs
 }
 
 // ServerTestingKnobs break invariants on purpose, for the checkers'
@@ -299,8 +303,13 @@ func checkKeys(d *pb.GroupDescriptor, keys [][]byte) error {
 }
 
 // readAt reads keys and a scan at ts from the local engine.
+// maxFilteredScan bounds the rows one filtered scan request visits, so a
+// selective filter over a large span answers in pieces (the caller
+// resumes) instead of holding a leader for the whole span.
+const maxFilteredScan = 10_000
+
 func readAt(e *storage.Engine, d *pb.GroupDescriptor, ts int64, keys [][]byte, scan bool,
-	start, end []byte, limit uint32) (vals []*pb.KeyValue, found []bool, rows []*pb.KeyValue, resume []byte, err error) {
+	start, end []byte, limit uint32, filter RowFilter) (vals []*pb.KeyValue, found []bool, rows []*pb.KeyValue, resume []byte, err error) {
 	for _, k := range keys {
 		v, vts, ok, err := e.MVCCGet(k, ts)
 		if err != nil {
@@ -321,22 +330,68 @@ func readAt(e *storage.Engine, d *pb.GroupDescriptor, ts int64, keys [][]byte, s
 	if len(d.EndKey) > 0 && (len(end) == 0 || bytes.Compare(d.EndKey, end) < 0) {
 		stop, clipped = d.EndKey, true
 	}
-	n := 0
-	err = e.MVCCScan(start, stop, ts, int(limit), func(k, v []byte, vts int64) error {
+	n, visited := 0, 0
+	var last []byte
+	visit := int(limit)
+	if filter != nil {
+		visit = 0 // the callback stops at limit matches
+	}
+	err = e.MVCCScan(start, stop, ts, visit, func(k, v []byte, vts int64) error {
+		visited++
+		if filter != nil {
+			last = append(last[:0], k...)
+			ok, err := filter(v)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if visited >= maxFilteredScan {
+					return errStopScan
+				}
+				return nil
+			}
+		}
 		rows = append(rows, &pb.KeyValue{Key: bytes.Clone(k), Value: bytes.Clone(v), Timestamp: vts})
 		n++
+		if filter != nil && ((limit > 0 && n == int(limit)) || visited >= maxFilteredScan) {
+			return errStopScan
+		}
 		return nil
 	})
-	if err != nil {
+	stopped := errors.Is(err, errStopScan)
+	if err != nil && !stopped {
 		return nil, nil, nil, nil, err
 	}
 	switch {
-	case limit > 0 && n == int(limit):
+	case stopped:
+		resume = append(bytes.Clone(last), 0)
+	case filter == nil && limit > 0 && n == int(limit):
 		resume = append(bytes.Clone(rows[n-1].Key), 0)
 	case clipped:
 		resume = bytes.Clone(d.EndKey)
 	}
 	return vals, found, rows, resume, nil
+}
+
+var errStopScan = errors.New("txn: scan stopped")
+
+// RowFilter decides whether a scanned row's value is returned (a
+// compiled pushed-down predicate).
+type RowFilter func(value []byte) (bool, error)
+
+// rowFilter compiles a request's filter with the configured compiler.
+func (s *Server) rowFilter(spec []byte) (RowFilter, error) {
+	if len(spec) == 0 {
+		return nil, nil
+	}
+	if s.cfg.CompileFilter == nil {
+		return nil, invalid("txn: this node cannot filter scans")
+	}
+	f, err := s.cfg.CompileFilter(spec)
+	if err != nil {
+		return nil, invalid("txn: bad scan filter: %v", err)
+	}
+	return f, nil
 }
 
 // Read implements pb.TxnServer: a read-write transaction's reads at the
@@ -372,7 +427,7 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 		return nil, err
 	}
 	resp := &pb.TxnReadResponse{Term: ls.term}
-	resp.Values, resp.Found, _, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, req.Keys, false, nil, nil, 0)
+	resp.Values, resp.Found, _, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, req.Keys, false, nil, nil, 0, nil)
 	if err != nil || !req.Scan {
 		return resp, err
 	}
@@ -381,7 +436,11 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	// until this transaction ends (no phantoms), then read it under the
 	// lock. Rows written in between are in the span too: the scan returns
 	// at most limit of them and resumes after the last one returned.
-	_, _, rows, resume, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, req.EndKey, req.Limit)
+	filter, err := s.rowFilter(req.Filter)
+	if err != nil {
+		return nil, err
+	}
+	_, _, rows, resume, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, req.EndKey, req.Limit, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +467,7 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 			return nil, err
 		}
 	}
-	_, _, rows, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, end, req.Limit)
+	_, _, rows, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, end, req.Limit, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -456,7 +515,11 @@ func (s *Server) snapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) 
 			return err
 		}
 		var err error
-		resp.Values, resp.Found, resp.Rows, resp.ResumeKey, err = readAt(s.host.Engine(), d, ts, req.Keys, req.Scan, req.StartKey, req.EndKey, req.Limit)
+		filter, err := s.rowFilter(req.Filter)
+		if err != nil {
+			return err
+		}
+		resp.Values, resp.Found, resp.Rows, resp.ResumeKey, err = readAt(s.host.Engine(), d, ts, req.Keys, req.Scan, req.StartKey, req.EndKey, req.Limit, filter)
 		return err
 	})
 	return resp, err
@@ -1010,18 +1073,13 @@ func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.Tx
 		return nil, s.status(err)
 	}
 	group := GroupID(req.GroupId)
-	var ls *leaderState
-	if req.Verify {
-		if ls, _, err = s.leader(ctx, group); err != nil {
-			return nil, s.status(err)
-		}
-	} else {
-		s.mu.Lock()
-		ls = s.groups[group]
-		s.mu.Unlock()
-	}
-	if ls == nil {
-		return &pb.TxnReleaseResponse{}, nil
+	// Always at the current leader: a node that does not lead the group
+	// (or holds an older term's state) must say so, or the client would
+	// take "released" for an answer while the real leader keeps the locks
+	// until its idle sweep.
+	ls, _, err := s.leader(ctx, group)
+	if err != nil {
+		return nil, s.status(err)
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
@@ -1087,19 +1145,23 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 	for i, w := range writes {
 		pw[i] = &pb.TxnWrite{Key: w.Key, Value: w.Value, Delete: w.Delete}
 	}
-	res, err := s.propose(ctx, group, &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: meta.ID[:], Ts: ts, Writes: pw}}})
+	cmd := &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: meta.ID[:], Ts: ts, Writes: pw}}}
+	res, err := s.propose(ctx, group, cmd)
 	replicated := time.Now()
 	werr := <-waitDone
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	delete(ls.preparing, meta.ID)
 	if err != nil && errors.Is(err, paxosgroup.ErrAmbiguousResult) {
-		// It may yet apply: the timestamp stays in flight (closed stays
-		// below it) until this term ends; the locks go, since a later
-		// apply installs the writes atomically.
-		ls.abortLocked(meta.ID, err)
+		// It may yet apply (the client went away, or the proposal's fate
+		// is unknown). Keep the locks and the timestamp in flight — a
+		// later apply must not slip under a reader that took the locks —
+		// and settle it by proposing the same entry again: applying it is
+		// idempotent (the decision tombstone), so its answer is the
+		// outcome either way.
+		s.spawn(func(bg context.Context) { s.settleOnePhase(bg, ls, meta.ID, ts, cmd) })
 		return nil, errors.Mark(err, ErrAmbiguous)
 	}
+	delete(ls.preparing, meta.ID)
 	ls.tracker.Applied(ts)
 	ls.notifyLocked()
 	if err != nil {
@@ -1234,4 +1296,33 @@ func (engineStore) PutVersion(_ []byte, _ int64, _ []byte) error {
 }
 func (engineStore) DeleteVersion(_ []byte, _ int64) error {
 	return errors.AssertionFailedf("txn: engineStore is read-only")
+}
+
+// settleOnePhase re-proposes an ambiguous one-phase commit until it
+// applies (or the term ends), then releases its timestamp and locks.
+func (s *Server) settleOnePhase(ctx context.Context, ls *leaderState, id TxnID, ts int64, cmd *pb.TxnCommand) {
+	backoff := 10 * time.Millisecond
+	for {
+		ls.mu.Lock()
+		dead := ls.dead
+		ls.mu.Unlock()
+		if dead || ctx.Err() != nil {
+			return // the next leader starts above ts without these locks
+		}
+		if _, err := s.propose(ctx, ls.group, cmd); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	delete(ls.preparing, id)
+	ls.tracker.Applied(ts)
+	ls.notifyLocked()
+	ls.releaseLocked(id)
 }

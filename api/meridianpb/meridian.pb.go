@@ -3042,7 +3042,11 @@ type TxnReadRequest struct {
 	// The leader term of the transaction's earlier reads at this group (0:
 	// none). A different term means its shared locks died with the old
 	// leader: the read fails as retryable instead of starting a new lock set.
-	ReadTerm      uint64 `protobuf:"varint,8,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	ReadTerm uint64 `protobuf:"varint,8,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	// A scan's row filter (opaque to the transaction layer; the SQL engine's
+	// pushed-down predicate): only matching rows are returned, and limit
+	// counts them. The span read is still locked as a whole.
+	Filter        []byte `protobuf:"bytes,9,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3131,6 +3135,13 @@ func (x *TxnReadRequest) GetReadTerm() uint64 {
 		return x.ReadTerm
 	}
 	return 0
+}
+
+func (x *TxnReadRequest) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
 }
 
 type TxnReadResponse struct {
@@ -3226,8 +3237,10 @@ type SnapshotReadRequest struct {
 	EndKey            []byte   `protobuf:"bytes,6,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
 	Limit             uint32   `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`
 	Scan              bool     `protobuf:"varint,8,opt,name=scan,proto3" json:"scan,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// A scan's row filter, as in TxnReadRequest.
+	Filter        []byte `protobuf:"bytes,9,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotReadRequest) Reset() {
@@ -3314,6 +3327,13 @@ func (x *SnapshotReadRequest) GetScan() bool {
 		return x.Scan
 	}
 	return false
+}
+
+func (x *SnapshotReadRequest) GetFilter() []byte {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
 }
 
 type SnapshotReadResponse struct {
@@ -6997,7 +7017,7 @@ const file_meridian_proto_rawDesc = "" +
 	"\x0fGROUP_NOT_FOUND\x10\x02\"6\n" +
 	"\tTxnMetaPB\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
-	"\bstart_ts\x18\x02 \x01(\x03R\astartTs\"\xe6\x01\n" +
+	"\bstart_ts\x18\x02 \x01(\x03R\astartTs\"\xfe\x01\n" +
 	"\x0eTxnReadRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12\x12\n" +
@@ -7006,14 +7026,15 @@ const file_meridian_proto_rawDesc = "" +
 	"\aend_key\x18\x05 \x01(\fR\x06endKey\x12\x14\n" +
 	"\x05limit\x18\x06 \x01(\rR\x05limit\x12\x12\n" +
 	"\x04scan\x18\a \x01(\bR\x04scan\x12\x1b\n" +
-	"\tread_term\x18\b \x01(\x04R\breadTerm\"\xb4\x01\n" +
+	"\tread_term\x18\b \x01(\x04R\breadTerm\x12\x16\n" +
+	"\x06filter\x18\t \x01(\fR\x06filter\"\xb4\x01\n" +
 	"\x0fTxnReadResponse\x12-\n" +
 	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.KeyValueR\x06values\x12\x14\n" +
 	"\x05found\x18\x02 \x03(\bR\x05found\x12)\n" +
 	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
 	"resume_key\x18\x04 \x01(\fR\tresumeKey\x12\x12\n" +
-	"\x04term\x18\x05 \x01(\x04R\x04term\"\xf2\x01\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\"\x8a\x02\n" +
 	"\x13SnapshotReadRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1c\n" +
 	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\x12.\n" +
@@ -7022,7 +7043,8 @@ const file_meridian_proto_rawDesc = "" +
 	"\tstart_key\x18\x05 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x06 \x01(\fR\x06endKey\x12\x14\n" +
 	"\x05limit\x18\a \x01(\rR\x05limit\x12\x12\n" +
-	"\x04scan\x18\b \x01(\bR\x04scan\"\xc3\x01\n" +
+	"\x04scan\x18\b \x01(\bR\x04scan\x12\x16\n" +
+	"\x06filter\x18\t \x01(\fR\x06filter\"\xc3\x01\n" +
 	"\x14SnapshotReadResponse\x12-\n" +
 	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.KeyValueR\x06values\x12\x14\n" +
 	"\x05found\x18\x02 \x03(\bR\x05found\x12)\n" +

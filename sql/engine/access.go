@@ -7,6 +7,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 
+	"github.com/meridiandb/meridian/sql/pushdown"
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/types"
 	"github.com/meridiandb/meridian/txn"
@@ -182,7 +183,145 @@ func (a *tableAccess) open(c *stmtCtx) (rowIter, error) {
 		p := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID)
 		it.start, it.end = p, rowenc.PrefixEnd(p)
 	}
+	if !it.lookup && a.kind != pointGet {
+		if f, err := pushFilter(c, it.descs, a.filter); err != nil {
+			return nil, err
+		} else if f != nil {
+			it.pushed = pushdown.Encode(it.descs, f)
+		}
+	}
 	return it, nil
+}
+
+// pushFilter translates the conjuncts it can into a filter the groups
+// run (a conjunction; the ones it cannot express are left to the engine,
+// which re-checks all of them anyway).
+func pushFilter(c *stmtCtx, descs []rowenc.ColumnDesc, conj []expr) (*pushdown.Expr, error) {
+	var args []*pushdown.Expr
+	for _, e := range conj {
+		p, _, err := toPushdown(c, e)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			args = append(args, p)
+		}
+	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	return &pushdown.Expr{Op: pushdown.OpAnd, Args: args}, nil
+}
+
+var pushCmp = map[opcode.Op]pushdown.Op{opcode.EQ: pushdown.OpEQ, opcode.NE: pushdown.OpNE,
+	opcode.LT: pushdown.OpLT, opcode.LE: pushdown.OpLE, opcode.GT: pushdown.OpGT, opcode.GE: pushdown.OpGE}
+
+// toPushdown translates e into a filter that accepts at least the rows e
+// accepts (nil: accept all); exact says it accepts exactly those, which
+// NOT needs. Constants are evaluated now.
+func toPushdown(c *stmtCtx, e expr) (p *pushdown.Expr, exact bool, err error) {
+	leaf := func(x expr) (*pushdown.Expr, bool, error) {
+		if r, ok := x.(*colRef); ok {
+			return &pushdown.Expr{Op: pushdown.OpCol, Col: r.i}, true, nil
+		}
+		if isConst(x) {
+			d, err := x.eval(c, nil)
+			if err != nil {
+				return nil, false, err
+			}
+			return &pushdown.Expr{Op: pushdown.OpConst, Const: d}, true, nil
+		}
+		return nil, false, nil
+	}
+	leaves := func(xs ...expr) ([]*pushdown.Expr, bool, error) {
+		out := make([]*pushdown.Expr, len(xs))
+		for i, x := range xs {
+			l, ok, err := leaf(x)
+			if err != nil || !ok {
+				return nil, false, err
+			}
+			out[i] = l
+		}
+		return out, true, nil
+	}
+	switch x := e.(type) {
+	case *cmpExpr:
+		op, ok := pushCmp[x.op]
+		if !ok {
+			return nil, false, nil
+		}
+		args, ok, err := leaves(x.l, x.r)
+		if !ok {
+			return nil, false, err
+		}
+		return &pushdown.Expr{Op: op, Args: args}, true, nil
+	case *isNullExpr:
+		args, ok, err := leaves(x.e)
+		if !ok {
+			return nil, false, err
+		}
+		p := &pushdown.Expr{Op: pushdown.OpIsNull, Args: args}
+		if x.not {
+			p = &pushdown.Expr{Op: pushdown.OpNot, Args: []*pushdown.Expr{p}}
+		}
+		return p, true, nil
+	case *inExpr:
+		if x.sub != nil {
+			return nil, false, nil
+		}
+		args, ok, err := leaves(append([]expr{x.e}, x.list...)...)
+		if !ok {
+			return nil, false, err
+		}
+		p := &pushdown.Expr{Op: pushdown.OpIn, Args: args}
+		if x.not {
+			p = &pushdown.Expr{Op: pushdown.OpNot, Args: []*pushdown.Expr{p}}
+		}
+		return p, true, nil
+	case *likeExpr:
+		args, ok, err := leaves(x.e, x.pat)
+		if !ok {
+			return nil, false, err
+		}
+		p := &pushdown.Expr{Op: pushdown.OpLike, Args: args, Esc: x.esc, CI: x.ci}
+		if x.not {
+			p = &pushdown.Expr{Op: pushdown.OpNot, Args: []*pushdown.Expr{p}}
+		}
+		return p, true, nil
+	case *notExpr:
+		inner, exact, err := toPushdown(c, x.e)
+		if err != nil || inner == nil || !exact {
+			return nil, false, err
+		}
+		return &pushdown.Expr{Op: pushdown.OpNot, Args: []*pushdown.Expr{inner}}, true, nil
+	case *logicExpr:
+		l, le, err := toPushdown(c, x.l)
+		if err != nil {
+			return nil, false, err
+		}
+		r, re, err := toPushdown(c, x.r)
+		if err != nil {
+			return nil, false, err
+		}
+		switch x.op {
+		case opcode.LogicAnd:
+			switch {
+			case l == nil && r == nil:
+				return nil, false, nil
+			case l == nil:
+				return r, false, nil
+			case r == nil:
+				return l, false, nil
+			}
+			return &pushdown.Expr{Op: pushdown.OpAnd, Args: []*pushdown.Expr{l, r}}, le && re, nil
+		case opcode.LogicOr:
+			if l == nil || r == nil {
+				return nil, false, nil // one side accepts everything
+			}
+			return &pushdown.Expr{Op: pushdown.OpOr, Args: []*pushdown.Expr{l, r}}, le && re, nil
+		}
+	}
+	return nil, false, nil
 }
 
 func slicesSortUniq(keys *[][]byte) {
@@ -210,8 +349,10 @@ type tableIter struct {
 	// scans
 	start, end []byte
 	lookup     bool
-	buf        []txn.KeyValue
-	done       bool
+	// pushed is the filter the groups apply to the scan (nil: none).
+	pushed []byte
+	buf    []txn.KeyValue
+	done   bool
 }
 
 func (it *tableIter) close() {}
@@ -263,10 +404,11 @@ func (it *tableIter) fill(c *stmtCtx) error {
 		}
 		return nil
 	}
-	rows, resume, err := c.tx.ScanChunk(c.ctx, it.start, it.end, scanChunk)
+	rows, resume, err := c.tx.ScanChunk(c.ctx, it.start, it.end, scanChunk, it.pushed)
 	if err != nil {
 		return err
 	}
+	c.s.e.fetched.Add(int64(len(rows)))
 	if resume == nil {
 		it.done = true
 	} else {

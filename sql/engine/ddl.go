@@ -9,6 +9,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/mysql"
 
+	"github.com/meridiandb/meridian/sql/pushdown"
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/sqlerr"
 	"github.com/meridiandb/meridian/sql/types"
@@ -146,7 +147,7 @@ func (s *Session) dbOf(tn *ast.TableName) string {
 func deleteSpan(c *stmtCtx, prefix []byte) error {
 	start, end := prefix, rowenc.PrefixEnd(prefix)
 	for start != nil {
-		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024)
+		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024, nil)
 		if err != nil {
 			return err
 		}
@@ -343,7 +344,7 @@ func (s *Session) addIndex(c *stmtCtx, t *TableDesc, name string, unique bool, p
 	start, end := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID), rowenc.PrefixEnd(rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID))
 	seen := map[string]bool{}
 	for start != nil {
-		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024)
+		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024, nil)
 		if err != nil {
 			return err
 		}
@@ -473,7 +474,7 @@ func rewriteRows(c *stmtCtx, t *TableDesc) error {
 	descs := c.rowDescs(t)
 	start, end := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID), rowenc.PrefixEnd(rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID))
 	for start != nil {
-		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024)
+		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024, nil)
 		if err != nil {
 			return err
 		}
@@ -817,5 +818,5 @@ func showLike(n *ast.ShowStmt, name string) bool {
 	if !ok {
 		return true
 	}
-	return likeMatch(strings.ToLower(name), strings.ToLower(fmt.Sprint(v.GetValue())), '\\')
+	return pushdown.Like(strings.ToLower(name), strings.ToLower(fmt.Sprint(v.GetValue())), '\\')
 }

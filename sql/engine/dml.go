@@ -144,7 +144,7 @@ func (w *tableWriter) put(old, row []types.Datum) error {
 				vals[i] = row[t.colIndex(id)]
 			}
 			p := rowenc.EncodeIndexKey(t.ID, ix.ID, vals, nil)
-			hits, _, err := w.c.tx.ScanChunk(w.c.ctx, p, rowenc.PrefixEnd(p), 1)
+			hits, _, err := w.c.tx.ScanChunk(w.c.ctx, p, rowenc.PrefixEnd(p), 1, nil)
 			if err != nil {
 				return err
 			}

@@ -37,9 +37,14 @@ type Engine struct {
 	// autoInc caches this node's reserved AUTO_INCREMENT blocks, per table.
 	autoMu  sync.Mutex
 	autoInc map[uint32]*autoBlock
-	// spills counts sorted runs written to disk.
-	spills atomic.Int64
+	// spills counts sorted runs written to disk; fetched counts the rows
+	// table scans received from the groups (after pushed-down filters).
+	spills, fetched atomic.Int64
 }
+
+// FetchedRows returns how many rows table scans have received from the
+// groups: with pushed-down filters, only the rows that may match.
+func (e *Engine) FetchedRows() int64 { return e.fetched.Load() }
 
 // SortSpills returns how many sorted runs sorts have spilled to disk.
 func (e *Engine) SortSpills() int64 { return e.spills.Load() }

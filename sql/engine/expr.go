@@ -8,6 +8,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
+	"github.com/meridiandb/meridian/sql/pushdown"
 	"github.com/meridiandb/meridian/sql/sqlerr"
 	"github.com/meridiandb/meridian/sql/types"
 )
@@ -727,39 +728,9 @@ func (e *likeExpr) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) {
 	if e.ci {
 		s, pat = strings.ToLower(s), strings.ToLower(pat)
 	}
-	return boolDatum(likeMatch(s, pat, e.esc) != e.not), nil
+	return boolDatum(pushdown.Like(s, pat, e.esc) != e.not), nil
 }
 func (e *likeExpr) typ() types.T { return tBigInt }
-
-// likeMatch matches s against a LIKE pattern (% any run, _ one
-// character, esc quotes the next character), by runes.
-func likeMatch(s, pat string, esc byte) bool {
-	sr, pr := []rune(s), []rune(pat)
-	var m func(i, j int) bool
-	memo := map[[2]int]bool{}
-	m = func(i, j int) bool {
-		key := [2]int{i, j}
-		if v, ok := memo[key]; ok {
-			return v
-		}
-		var res bool
-		switch {
-		case j == len(pr):
-			res = i == len(sr)
-		case pr[j] == '%':
-			res = m(i, j+1) || (i < len(sr) && m(i+1, j))
-		case pr[j] == '_':
-			res = i < len(sr) && m(i+1, j+1)
-		case pr[j] == rune(esc) && j+1 < len(pr):
-			res = i < len(sr) && sr[i] == pr[j+1] && m(i+1, j+2)
-		default:
-			res = i < len(sr) && sr[i] == pr[j] && m(i+1, j+1)
-		}
-		memo[key] = res
-		return res
-	}
-	return m(0, 0)
-}
 
 type caseExpr struct {
 	value      expr

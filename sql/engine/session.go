@@ -12,6 +12,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
+	"github.com/meridiandb/meridian/sql/pushdown"
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/sqlerr"
 	"github.com/meridiandb/meridian/sql/types"
@@ -288,7 +289,7 @@ func (s *Session) FieldList(ctx context.Context, table, wildcard string) ([]Colu
 			return err
 		}
 		for _, col := range t.visibleColumns() {
-			if wildcard == "" || likeMatch(strings.ToLower(col.Name), strings.ToLower(wildcard), '\\') {
+			if wildcard == "" || pushdown.Like(strings.ToLower(col.Name), strings.ToLower(wildcard), '\\') {
 				out = append(out, Column{Name: col.Name, OrgName: col.Name, Table: t.Name, OrgTable: t.Name, Database: t.DBName, Type: col.Type, NotNull: col.NotNull, AutoIncrement: col.AutoInc})
 			}
 		}

@@ -5,11 +5,11 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"io"
-	"math"
 	"os"
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/types"
 )
 
@@ -72,130 +72,29 @@ func (r *spillRun) next() ([]types.Datum, error) {
 
 func (r *spillRun) close() { r.f.Close() }
 
-// The spill encoding is self-describing (a kind byte per value), since a
-// sort's rows are computed values of any type.
+// Rows are encoded as a count and self-describing values (a sort's rows
+// are computed values of any type).
 func encodeSpillRow(b []byte, row []types.Datum) []byte {
 	b = binary.AppendUvarint(b, uint64(len(row)))
 	for _, d := range row {
-		k := d.Kind()
-		b = append(b, byte(k))
-		switch k {
-		case types.KindInt:
-			b = binary.AppendVarint(b, d.Int())
-		case types.KindUint:
-			b = binary.AppendUvarint(b, d.Uint())
-		case types.KindFloat:
-			f32 := byte(0)
-			if d.IsFloat32() {
-				f32 = 1
-			}
-			b = append(binary.BigEndian.AppendUint64(b, math.Float64bits(d.Float())), f32)
-		case types.KindDecimal:
-			s := d.Decimal().String()
-			b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
-		case types.KindString:
-			s := d.Str()
-			b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
-		case types.KindBytes:
-			s := d.Bytes()
-			b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
-		case types.KindTime:
-			b = append(b, byte(d.TimeKind()), byte(d.Fsp()))
-			b = binary.AppendVarint(b, d.UnixMicros())
-		}
+		b = rowenc.EncodeValue(b, d)
 	}
 	return b
 }
 
-var errSpillCorrupt = errors.New("sort: corrupt spill file")
-
 func decodeSpillRow(b []byte) ([]types.Datum, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
-		return nil, errSpillCorrupt
+		return nil, errors.New("sort: corrupt spill file")
 	}
 	b = b[k:]
 	row := make([]types.Datum, 0, n)
-	str := func() (string, bool) {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
-			return "", false
-		}
-		s := string(b[k : k+int(l)])
-		b = b[k+int(l):]
-		return s, true
-	}
 	for range n {
-		if len(b) == 0 {
-			return nil, errSpillCorrupt
+		d, rest, err := rowenc.DecodeValue(b)
+		if err != nil {
+			return nil, errors.Wrap(err, "sort: corrupt spill file")
 		}
-		kind := types.Kind(b[0])
-		b = b[1:]
-		var d types.Datum
-		switch kind {
-		case types.KindNull:
-			d = types.Null()
-		case types.KindInt:
-			v, k := binary.Varint(b)
-			if k <= 0 {
-				return nil, errSpillCorrupt
-			}
-			d, b = types.NewInt(v), b[k:]
-		case types.KindUint:
-			v, k := binary.Uvarint(b)
-			if k <= 0 {
-				return nil, errSpillCorrupt
-			}
-			d, b = types.NewUint(v), b[k:]
-		case types.KindFloat:
-			if len(b) < 9 {
-				return nil, errSpillCorrupt
-			}
-			f := math.Float64frombits(binary.BigEndian.Uint64(b))
-			d = types.NewFloat(f)
-			if b[8] == 1 {
-				d = types.NewFloat32(float32(f))
-			}
-			b = b[9:]
-		case types.KindDecimal:
-			s, ok := str()
-			if !ok {
-				return nil, errSpillCorrupt
-			}
-			var err error
-			if d, err = types.ParseDecimal(s); err != nil {
-				return nil, errSpillCorrupt
-			}
-		case types.KindString:
-			s, ok := str()
-			if !ok {
-				return nil, errSpillCorrupt
-			}
-			d = types.NewString(s)
-		case types.KindBytes:
-			s, ok := str()
-			if !ok {
-				return nil, errSpillCorrupt
-			}
-			d = types.NewBytes([]byte(s))
-		case types.KindTime:
-			if len(b) < 2 {
-				return nil, errSpillCorrupt
-			}
-			tk, fsp := types.TypeKind(b[0]), int(b[1])
-			v, k := binary.Varint(b[2:])
-			if k <= 0 {
-				return nil, errSpillCorrupt
-			}
-			var ok bool
-			if d, ok = types.NewTimeMicros(tk, v, fsp); !ok {
-				return nil, errSpillCorrupt
-			}
-			b = b[2+k:]
-		default:
-			return nil, errSpillCorrupt
-		}
-		row = append(row, d)
+		row, b = append(row, d), rest
 	}
 	return row, nil
 }
