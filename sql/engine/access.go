@@ -373,16 +373,8 @@ func (it *tableIter) next(c *stmtCtx) ([]types.Datum, error) {
 		if err != nil {
 			return nil, err
 		}
-		ok := true
-		for _, f := range it.a.filter {
-			if ok, err = evalBool(c, f, row); err != nil {
-				return nil, err
-			} else if !ok {
-				break
-			}
-		}
-		if ok {
-			return row, nil
+		if ok, err := passes(c, it.a.filter, row); err != nil || ok {
+			return row, err
 		}
 	}
 }

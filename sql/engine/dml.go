@@ -375,20 +375,9 @@ func (s *Session) insert(c *stmtCtx, n *ast.InsertStmt, w ResultWriter, more boo
 			affected += 2
 		case len(dupExprs) > 0:
 			c.insertRow = row
-			upd := append([]types.Datum{}, old...)
-			for j, e := range dupExprs {
-				v, err := e.eval(c, old)
-				if err != nil {
-					return err
-				}
-				col := t.Columns[dupCols[j]]
-				if v, err = types.ConvertColumn(v, col.Type, col.Name, i+1); err != nil {
-					return err
-				}
-				if v.IsNull() && col.NotNull {
-					return sqlerr.ColumnCannotBeNull(col.Name)
-				}
-				upd[dupCols[j]] = v
+			upd, err := assign(c, t, old, dupCols, dupExprs, i+1, false)
+			if err != nil {
+				return err
 			}
 			if same(old, upd) {
 				continue
@@ -545,20 +534,9 @@ func (s *Session) update(c *stmtCtx, n *ast.UpdateStmt, w ResultWriter, more boo
 	var matched, changed uint64
 	for ri, old := range rows {
 		matched++
-		upd := append([]types.Datum{}, old...)
-		for j, e := range exprs {
-			v, err := e.eval(c, upd)
-			if err != nil {
-				return err
-			}
-			col := t.Columns[cols[j]]
-			if v, err = types.ConvertColumn(v, col.Type, col.Name, ri+1); err != nil {
-				return err
-			}
-			if v.IsNull() && col.NotNull {
-				return sqlerr.ColumnCannotBeNull(col.Name)
-			}
-			upd[cols[j]] = v
+		upd, err := assign(c, t, old, cols, exprs, ri+1, true)
+		if err != nil {
+			return err
 		}
 		if same(old, upd) {
 			continue
@@ -607,4 +585,31 @@ func (s *Session) delete(c *stmtCtx, n *ast.DeleteStmt, w ResultWriter, more boo
 	}
 	s.rowCount = int64(len(rows))
 	return w.Done(Result{AffectedRows: uint64(len(rows)), More: more})
+}
+
+// assign applies SET col = expr assignments to a copy of old, converting
+// each value to its column (strict mode) and refusing NULL in NOT NULL
+// columns. UPDATE evaluates left to right over the row being updated, as
+// MySQL does (progressive); ON DUPLICATE KEY UPDATE over the old row.
+func assign(c *stmtCtx, t *TableDesc, old []types.Datum, cols []int, exprs []expr, rowNum int, progressive bool) ([]types.Datum, error) {
+	upd := append([]types.Datum{}, old...)
+	for j, e := range exprs {
+		src := old
+		if progressive {
+			src = upd
+		}
+		v, err := e.eval(c, src)
+		if err != nil {
+			return nil, err
+		}
+		col := t.Columns[cols[j]]
+		if v, err = types.ConvertColumn(v, col.Type, col.Name, rowNum); err != nil {
+			return nil, err
+		}
+		if v.IsNull() && col.NotNull {
+			return nil, sqlerr.ColumnCannotBeNull(col.Name)
+		}
+		upd[cols[j]] = v
+	}
+	return upd, nil
 }

@@ -80,16 +80,8 @@ func (n *filterNode) open(c *stmtCtx) (rowIter, error) {
 			if r == nil || err != nil {
 				return nil, err
 			}
-			ok := true
-			for _, f := range n.conds {
-				if ok, err = evalBool(c, f, r); err != nil {
-					return nil, err
-				} else if !ok {
-					break
-				}
-			}
-			if ok {
-				return r, nil
+			if ok, err := passes(c, n.conds, r); err != nil || ok {
+				return r, err
 			}
 		}
 	}}, nil
@@ -662,13 +654,9 @@ func (n *nestedJoin) open(c *stmtCtx) (rowIter, error) {
 			for i < len(right) {
 				row := append(append([]types.Datum{}, cur...), right[i]...)
 				i++
-				ok := true
-				for _, f := range n.on {
-					if ok, err = evalBool(c, f, row); err != nil {
-						return nil, err
-					} else if !ok {
-						break
-					}
+				ok, err := passes(c, n.on, row)
+				if err != nil {
+					return nil, err
 				}
 				if ok {
 					matched = true
@@ -764,13 +752,9 @@ func (n *hashJoin) open(c *stmtCtx) (rowIter, error) {
 			}
 			for _, r := range table[k] {
 				row := append(append([]types.Datum{}, l...), r...)
-				pass := true
-				for _, f := range n.on {
-					if pass, err = evalBool(c, f, row); err != nil {
-						return nil, err
-					} else if !pass {
-						break
-					}
+				pass, err := passes(c, n.on, row)
+				if err != nil {
+					return nil, err
 				}
 				if pass {
 					pending = append(pending, row)
@@ -855,24 +839,16 @@ func (n *lookupJoin) open(c *stmtCtx) (rowIter, error) {
 				if err != nil {
 					return nil, err
 				}
-				pass := true
-				for _, f := range n.right.filter {
-					if pass, err = evalBool(c, f, r); err != nil {
-						return nil, err
-					} else if !pass {
-						break
-					}
+				pass, err := passes(c, n.right.filter, r)
+				if err != nil {
+					return nil, err
 				}
 				if !pass {
 					continue
 				}
 				row := append(append([]types.Datum{}, batch[keyRow[i]]...), r...)
-				for _, f := range n.on {
-					if pass, err = evalBool(c, f, row); err != nil {
-						return nil, err
-					} else if !pass {
-						break
-					}
+				if pass, err = passes(c, n.on, row); err != nil {
+					return nil, err
 				}
 				if pass {
 					pending = append(pending, row)
@@ -888,4 +864,14 @@ func (n *lookupJoin) open(c *stmtCtx) (rowIter, error) {
 // restore writes an expression's SQL text.
 func restore(n ast.Node, b *strings.Builder) {
 	_ = n.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags, b))
+}
+
+// passes reports whether row satisfies every condition (known true).
+func passes(c *stmtCtx, conds []expr, row []types.Datum) (bool, error) {
+	for _, f := range conds {
+		if ok, err := evalBool(c, f, row); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
 }
