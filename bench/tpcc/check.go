@@ -73,6 +73,8 @@ func Check(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, cfg.StatementTimeout)
+	defer cancel()
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err

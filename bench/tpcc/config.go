@@ -33,6 +33,11 @@ type Config struct {
 	// Loaders is the number of concurrent loading connections in init.
 	// Default 4.
 	Loaders int
+	// StatementTimeout bounds one transaction of run (all its
+	// statements and the commit), one INSERT of init and the whole of
+	// check, so that a stuck server shows up as a counted error or a
+	// failure instead of a silent hang. Default 1m.
+	StatementTimeout time.Duration
 	// ProgressInterval is how often run and init report progress on
 	// stderr. Default 5s for run, 1s for init's bar.
 	ProgressInterval time.Duration
@@ -87,6 +92,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Wait, "wait", false, "run: keying and think times per the specification (otherwise none)")
 	fs.StringVar(&c.JSON, "json", "", "run: also write the results to this `FILE` as JSON")
 	fs.IntVar(&c.Loaders, "loaders", 4, "init: concurrent loading connections")
+	fs.DurationVar(&c.StatementTimeout, "timeout", time.Minute, "longest wait for one transaction (run), INSERT (init) or the whole check")
 	fs.DurationVar(&c.ProgressInterval, "progress", 5*time.Second, "run: progress report interval on stderr")
 }
 
@@ -106,6 +112,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Loaders == 0 {
 		c.Loaders = 4
+	}
+	if c.StatementTimeout == 0 {
+		c.StatementTimeout = time.Minute
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = 5 * time.Second

@@ -50,6 +50,10 @@
 //     its length in minutes; efficiency is tpmC / (12.86 × W) in percent,
 //     meaningful only with --wait (above 100% without).
 //  4. init, run and check of one database use the same cardinalities.
+//  5. Nothing waits forever: --timeout (default 1m) bounds each attempt of
+//     a transaction (an expired one counts as an error of its type, never
+//     retried: its commit may be ambiguous), each INSERT of init, and the
+//     whole of check.
 //
 // # Deviations from the specification
 //

@@ -121,7 +121,7 @@ func load(ctx context.Context, db *sql.DB, cfg Config, progress io.Writer) (int6
 		wg.Go(func() {
 			for i := range work {
 				u := units[i]
-				b := &batcher{db: db, rows: &done}
+				b := &batcher{db: db, rows: &done, timeout: cfg.StatementTimeout}
 				r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
 				err := u.run(ctx, b, r)
 				if err == nil {
@@ -221,10 +221,11 @@ func loadUnits(cfg Config) []loadUnit {
 // batcher accumulates rows of one table into multi-row INSERTs of
 // loadBatchRows rows, each its own (autocommit) transaction.
 type batcher struct {
-	db     *sql.DB
-	rows   *atomic.Int64 // rows inserted, for the progress bar
-	prefix string        // "INSERT INTO t (...) VALUES "
-	vals   []string
+	db      *sql.DB
+	timeout time.Duration // per INSERT
+	rows    *atomic.Int64 // rows inserted, for the progress bar
+	prefix  string        // "INSERT INTO t (...) VALUES "
+	vals    []string
 }
 
 // add queues one row (a parenthesised list of literals) for the INSERT
@@ -246,7 +247,9 @@ func (b *batcher) flush(ctx context.Context) error {
 	}
 	stmt := b.prefix + strings.Join(b.vals, ",")
 	for attempt := 0; ; attempt++ {
-		_, err := b.db.ExecContext(ctx, stmt)
+		sctx, cancel := context.WithTimeout(ctx, b.timeout)
+		_, err := b.db.ExecContext(sctx, stmt)
+		cancel()
 		if err == nil {
 			break
 		}

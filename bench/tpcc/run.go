@@ -31,6 +31,7 @@ type terminal struct {
 	deck       *deck
 	db         *sql.DB
 	st         *statements
+	timeout    time.Duration // per attempt
 }
 
 // Run drives cfg.Terminals terminals over cfg.Warehouses warehouses for
@@ -69,7 +70,7 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) (*Result, err
 		t := &terminal{
 			w: i%cfg.Warehouses + 1, d: (i/cfg.Warehouses)%districtsPerWarehouse + 1,
 			warehouses: cfg.Warehouses, scale: cfg.scale, c: c, deck: newDeck(),
-			r: rand.New(rand.NewPCG(seed, uint64(i)+1)), db: db, st: st,
+			r: rand.New(rand.NewPCG(seed, uint64(i)+1)), db: db, st: st, timeout: cfg.StatementTimeout,
 		}
 		wg.Go(func() { t.loop(ctx, cfg.Wait, stop, rec) })
 	}
@@ -192,6 +193,8 @@ func (t *terminal) attempt(ctx context.Context, readOnly bool, fn func(*sql.Tx) 
 }
 
 func (t *terminal) attemptOnce(ctx context.Context, readOnly bool, fn func(*sql.Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
 	tx, err := t.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return err
