@@ -93,7 +93,7 @@ func Check(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 		status := "ok"
 		if n > 0 {
-			status = fmt.Sprintf("FAILED in %d places", n)
+			status = fmt.Sprintf("FAILED (%d)", n)
 		}
 		fmt.Fprintf(out, "condition %d  %-52s %s\n", c.n, c.text, status)
 	}
