@@ -888,3 +888,56 @@ func TestTxnBoundedStalenessIsFresh(t *testing.T) {
 		})
 	}
 }
+
+// TestTxnReadsFollowSplits: a transaction whose cached routing predates a
+// split reads, scans and commits keys that moved to the new group (the
+// refused request is routed again instead of retried at the old group
+// forever).
+func TestTxnReadsFollowSplits(t *testing.T) {
+	c := txnCluster(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := client(t, c, 0)
+	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		for i := range 10 {
+			if err := tx.Put([]byte(fmt.Sprintf("s%d", i)), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := cl.Begin(ctx, txn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := cl.Begin(ctx, txn.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both transactions learn the one group's descriptor.
+	if _, _, err := rw.Get(ctx, []byte("s1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ro.Get(ctx, []byte("s1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin(1).Split(ctx, &pb.SplitRequest{SplitKey: []byte("s5")}); err != nil {
+		t.Fatalf("split: %v", err)
+	}
+	for _, tx := range []*txn.Txn{rw, ro} {
+		if _, found, err := tx.Get(ctx, []byte("s7")); err != nil || !found {
+			t.Fatalf("get after the split: %v %v", found, err)
+		}
+		rows, err := tx.Scan(ctx, []byte("s0"), []byte("s9\xff"), 0)
+		if err != nil || len(rows) != 10 {
+			t.Fatalf("scan after the split: %d rows, %v", len(rows), err)
+		}
+	}
+	rw.Put([]byte("s8"), []byte("w"))
+	if _, err := rw.Commit(ctx); err != nil {
+		t.Fatalf("commit after the split: %v", err)
+	}
+	ro.Commit(ctx)
+}

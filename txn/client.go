@@ -118,9 +118,29 @@ func (t *Txn) ReadTimestamp() int64 {
 func (t *Txn) pbMeta() *pb.TxnMetaPB { return &pb.TxnMetaPB{Id: t.meta.ID[:], StartTs: t.meta.StartTS} }
 
 // classify turns a gRPC failure into the error classes callers act on.
+// errWrongRange marks a request refused because its keys left the group;
+// it is retryable (nothing ran), and reads re-route it themselves.
+var errWrongRange = errors.New("txn: key moved to another group")
+
+// rerouted runs read, looking its keys up again (up to a few times) when a
+// split moved them while the request was on its way.
+func rerouted[T any](read func() (T, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := read()
+		if err == nil || !errors.Is(err, errWrongRange) || attempt == 4 {
+			return v, err
+		}
+	}
+}
+
 func classify(err error) error {
 	if err == nil || errors.Is(err, ErrRetryable) || errors.Is(err, ErrAmbiguous) {
 		return err
+	}
+	if re := RoutingErrorOf(err); re != nil && re.Reason == pb.RoutingError_WRONG_RANGE {
+		// The group no longer holds the key (a split moved it): nothing
+		// ran; the key must be routed again.
+		return errors.Mark(errors.Mark(err, errWrongRange), ErrRetryable)
 	}
 	if s, ok := status.FromError(err); ok {
 		switch s.Code() {
@@ -150,6 +170,18 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 
 // GetMany reads several keys, one request per group, groups in parallel.
 func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, error) {
+	type result struct {
+		vals  [][]byte
+		found []bool
+	}
+	r, err := rerouted(func() (result, error) {
+		v, f, err := t.getMany(ctx, keys)
+		return result{v, f}, err
+	})
+	return r.vals, r.found, err
+}
+
+func (t *Txn) getMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, error) {
 	if t.finished {
 		return nil, nil, errors.New("txn: transaction already finished")
 	}
@@ -327,6 +359,18 @@ func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]KeyValu
 // rows, limit counting those; the transaction's own writes are merged in
 // unfiltered, so the caller re-checks its condition.
 func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int, filter []byte) (rows []KeyValue, resume []byte, err error) {
+	type result struct {
+		rows   []KeyValue
+		resume []byte
+	}
+	r, err := rerouted(func() (result, error) {
+		rows, resume, err := t.scanChunk(ctx, start, end, limit, filter)
+		return result{rows, resume}, err
+	})
+	return r.rows, r.resume, err
+}
+
+func (t *Txn) scanChunk(ctx context.Context, start, end []byte, limit int, filter []byte) (rows []KeyValue, resume []byte, err error) {
 	if t.finished {
 		return nil, nil, errors.New("txn: transaction already finished")
 	}

@@ -84,6 +84,14 @@ func callGroup(ctx context.Context, r Router, group uint64, key []byte, nearest 
 					r.SetLeader(group, node)
 				}
 				return nil
+			case re != nil && re.Reason == pb.RoutingError_WRONG_RANGE:
+				// The request's keys left the group (a split): asking the
+				// group again cannot help; the caller routes them anew.
+				r.Evict(group)
+				if re.Descriptor_ != nil && re.Descriptor_.GroupId == group {
+					r.Insert(re.Descriptor_)
+				}
+				return err
 			case re != nil && re.Reason != pb.RoutingError_NOT_LEADER:
 				r.Evict(group)
 				if re.Descriptor_ != nil && re.Descriptor_.GroupId == group {
