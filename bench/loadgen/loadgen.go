@@ -27,6 +27,10 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
+// graceDuration is how long operations in flight at the end of the
+// measured period may take before they are cancelled.
+const graceDuration = 10 * time.Second
+
 // Config is one run.
 type Config struct {
 	// Clients is the number of concurrent clients. Default 1.
@@ -54,7 +58,10 @@ type Result struct {
 	Errors       int64
 	ErrorSamples []string
 	Elapsed      time.Duration
-	Latency      *hdrhistogram.Histogram // nanoseconds
+	// Stuck counts the operations still unanswered graceDuration after
+	// the measured period ended (they were then cancelled).
+	Stuck   int64
+	Latency *hdrhistogram.Histogram // nanoseconds
 }
 
 // NewHistogram returns an empty histogram of the geometry every client
@@ -70,6 +77,7 @@ func Run(ctx context.Context, cfg Config, op Op) *Result {
 	var (
 		seq      atomic.Int64 // every operation, for unique keys
 		count    atomic.Int64 // measured operations, for Total
+		inflight atomic.Int64
 		measured atomic.Bool
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -103,7 +111,9 @@ func Run(ctx context.Context, cfg Config, op Op) *Result {
 					break
 				}
 				t0 := time.Now()
+				inflight.Add(1)
 				u, r, err := op(runCtx, c, n)
+				inflight.Add(-1)
 				d := time.Since(t0)
 				if !inMeasure || stop.Load() {
 					continue
@@ -149,7 +159,17 @@ func Run(ctx context.Context, cfg Config, op Op) *Result {
 		}
 		end = time.Now()
 		stop.Store(true)
-		wg.Wait()
+		// Operations still in flight get a grace period, then their
+		// context is cancelled: a stuck server must not hang the tool.
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(graceDuration):
+			res.Stuck = inflight.Load()
+			cancel()
+			<-done
+		}
 	} else {
 		wg.Wait()
 		end = time.Now()
@@ -193,6 +213,9 @@ func (r *Result) Print(w io.Writer, title, unit string) {
 	fmt.Fprintf(w, "  latency ms:\tmin %s  mean %s  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
 		ms(h.Min()), ms(int64(h.Mean())), ms(h.ValueAtPercentile(50)), ms(h.ValueAtPercentile(90)),
 		ms(h.ValueAtPercentile(99)), ms(h.ValueAtPercentile(99.9)), ms(h.Max()))
+	if r.Stuck > 0 {
+		fmt.Fprintf(w, "  stuck:\t%d operations unanswered %s after the end (cancelled)\n", r.Stuck, graceDuration)
+	}
 	for _, e := range r.ErrorSamples {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}
