@@ -44,7 +44,9 @@ type leaderState struct {
 	// of the last redelivery pass, and when that pass ran.
 	undelivered   map[TxnID]bool
 	lastRedeliver time.Time
-	dead          bool
+	// delivering: decisions with a delivery running.
+	delivering map[TxnID]bool
+	dead       bool
 }
 
 type preparedTxn struct {
@@ -290,16 +292,17 @@ func (s *Server) leader(ctx context.Context, group GroupID) (*leaderState, paxos
 	}
 	prepared := p.Prepared()
 	ls = &leaderState{
-		group:     group,
-		term:      info.Term,
-		lt:        NewLockTable(s.cfg.LockTable),
-		waiters:   map[TxnID]chan error{},
-		aborted:   map[TxnID]time.Time{},
-		preparing: map[TxnID]int64{},
-		prepared:  map[TxnID]*preparedTxn{},
-		lastSeen:  map[TxnID]time.Time{},
-		asked:     map[TxnID]bool{},
-		changed:   make(chan struct{}),
+		group:      group,
+		term:       info.Term,
+		lt:         NewLockTable(s.cfg.LockTable),
+		waiters:    map[TxnID]chan error{},
+		aborted:    map[TxnID]time.Time{},
+		preparing:  map[TxnID]int64{},
+		prepared:   map[TxnID]*preparedTxn{},
+		lastSeen:   map[TxnID]time.Time{},
+		asked:      map[TxnID]bool{},
+		delivering: map[TxnID]bool{},
+		changed:    make(chan struct{}),
 	}
 	// Above everything applied, and above every timestamp the previous
 	// leader closed or promised: those are below its TT.Now().earliest at

@@ -899,7 +899,7 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 			return nil, errors.Mark(ctx.Err(), ErrAmbiguous)
 		}
 	}
-	s.spawn(func(ctx context.Context) { s.deliver(ctx, group, d, keys) })
+	s.startDeliver(ls, d, keys)
 	return resp, nil
 }
 
@@ -1273,8 +1273,29 @@ func (s *Server) redeliver(ls *leaderState) {
 	ls.undelivered = seen
 	ls.mu.Unlock()
 	for _, d := range todo {
-		s.spawn(func(ctx context.Context) { s.deliver(ctx, ls.group, d, nil) })
+		s.startDeliver(ls, d, nil)
 	}
+}
+
+// startDeliver delivers a decision unless a delivery of it is already
+// running: under load (slow applies, lost leases) redelivery passes would
+// otherwise pile up goroutines all proposing the same acknowledgements.
+func (s *Server) startDeliver(ls *leaderState, d DecisionRecord, keys map[uint64][]byte) {
+	ls.mu.Lock()
+	if ls.delivering[d.ID] {
+		ls.mu.Unlock()
+		return
+	}
+	ls.delivering[d.ID] = true
+	ls.mu.Unlock()
+	s.spawn(func(ctx context.Context) {
+		defer func() {
+			ls.mu.Lock()
+			delete(ls.delivering, d.ID)
+			ls.mu.Unlock()
+		}()
+		s.deliver(ctx, ls.group, d, keys)
+	})
 }
 
 // engineStore reads 2PC records from the engine's committed state (leader
