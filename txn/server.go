@@ -395,8 +395,7 @@ func (s *Server) rowFilter(spec []byte) (RowFilter, error) {
 }
 
 // Read implements pb.TxnServer: a read-write transaction's reads at the
-// leader under shared locks (invariant 6). A scan locks the rows it
-// returns.
+// leader under shared locks (invariant 6). A scan locks the span it read.
 func (s *Server) Read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadResponse, error) {
 	ctx, done, err := s.enter(ctx)
 	if err != nil {

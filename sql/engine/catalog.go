@@ -82,10 +82,7 @@ type IndexDesc struct {
 
 const hiddenRowID = "_rowid"
 
-var (
-	catalogPrefix = []byte{rowenc.SQLPrefix, 's'}
-	nextIDKey     = []byte{rowenc.SQLPrefix, 's', 'N'}
-)
+var nextIDKey = []byte{rowenc.SQLPrefix, 's', 'N'}
 
 func dbKey(name string) []byte {
 	return append([]byte{rowenc.SQLPrefix, 's', 'D'}, strings.ToLower(name)...)

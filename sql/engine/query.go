@@ -482,7 +482,6 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 
 	// Output expressions (expanding *), with aggregation when grouped.
 	grouped := sel.GroupBy != nil || hasAgg(sel)
-	outSc := sc
 	var agg *aggCollector
 	if grouped {
 		agg = &aggCollector{in: sc}
@@ -492,15 +491,6 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 				return nil, err
 			}
 			agg.groups = append(agg.groups, e)
-		}
-		outSc = &scope{outer: outer, agg: agg, cols: nil}
-		// Group columns are visible by their source names.
-		for i, g := range agg.groups {
-			c := scopeCol{name: fmt.Sprintf("#group%d", i), t: g.typ()}
-			if r, ok := g.(*colRef); ok {
-				c = sc.cols[r.i]
-			}
-			outSc.cols = append(outSc.cols, c)
 		}
 	}
 	var outs []expr
@@ -529,7 +519,7 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 			}
 			continue
 		}
-		e, err := cp.compileOut(outSc, sc, agg, f.Expr)
+		e, err := cp.compileOut(sc, agg, f.Expr)
 		if err != nil {
 			return nil, err
 		}
@@ -554,7 +544,7 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 	var having expr
 	if sel.Having != nil {
 		var err error
-		if having, err = cp.compileOut(outSc, sc, agg, sel.Having.Expr); err != nil {
+		if having, err = cp.compileOut(sc, agg, sel.Having.Expr); err != nil {
 			return nil, err
 		}
 	}
@@ -563,7 +553,7 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 	var desc []bool
 	if sel.OrderBy != nil {
 		for _, it := range sel.OrderBy.Items {
-			e, err := cp.orderExpr(outSc, sc, agg, q, outs, it.Expr)
+			e, err := cp.orderExpr(sc, agg, q, outs, it.Expr)
 			if err != nil {
 				return nil, err
 			}
@@ -726,7 +716,7 @@ func positionOf(e ast.ExprNode) (int, bool) {
 
 // compileOut compiles an output expression; in a grouped query, columns
 // must be group columns and aggregates become slot references.
-func (cp *compiler) compileOut(outSc, in *scope, agg *aggCollector, n ast.ExprNode) (expr, error) {
+func (cp *compiler) compileOut(in *scope, agg *aggCollector, n ast.ExprNode) (expr, error) {
 	if agg == nil {
 		return cp.compile(in, n)
 	}
@@ -740,7 +730,7 @@ func (cp *compiler) compileOut(outSc, in *scope, agg *aggCollector, n ast.ExprNo
 	return agg.rewrite(e)
 }
 
-func (cp *compiler) orderExpr(outSc, in *scope, agg *aggCollector, q *query, outs []expr, n ast.ExprNode) (expr, error) {
+func (cp *compiler) orderExpr(in *scope, agg *aggCollector, q *query, outs []expr, n ast.ExprNode) (expr, error) {
 	if pos, ok := positionOf(n); ok {
 		if pos < 1 || pos > len(outs) {
 			return nil, sqlerr.UnknownColumn(fmt.Sprint(pos), "order clause")
@@ -754,7 +744,7 @@ func (cp *compiler) orderExpr(outSc, in *scope, agg *aggCollector, q *query, out
 			}
 		}
 	}
-	return cp.compileOut(outSc, in, agg, n)
+	return cp.compileOut(in, agg, n)
 }
 
 // planSetOp plans UNION [ALL] chains (left to right).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -851,5 +850,3 @@ func (s *Session) sysVar(name string, global bool) (types.Datum, error) {
 	}
 	return types.Datum{}, sqlerr.New(1193, "HY000", "Unknown system variable '%s'", name)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
