@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
@@ -84,12 +85,11 @@ func (s *Session) defaultValue(c *stmtCtx, t *TableDesc, col *ColumnDesc) (types
 	if !col.HasDefault {
 		return types.Null(), nil
 	}
-	stmts, err := newParser().parse("SELECT " + col.Default)
+	n, err := defaultExpr(col.Default)
 	if err != nil {
 		return types.Datum{}, err
 	}
-	sel := stmts[0].(*ast.SelectStmt)
-	e, err := (&compiler{s: s, sc: c}).compile(&scope{}, sel.Fields.Fields[0].Expr)
+	e, err := (&compiler{s: s, sc: c}).compile(&scope{}, n)
 	if err != nil {
 		return types.Datum{}, err
 	}
@@ -612,4 +612,22 @@ func assign(c *stmtCtx, t *TableDesc, old []types.Datum, cols []int, exprs []exp
 		upd[cols[j]] = v
 	}
 	return upd, nil
+}
+
+// defaultExprs caches parsed DEFAULT expressions by their text: inserts
+// and scans evaluate them per statement (NOW() must be the statement's),
+// but need not parse them each time. Parsed ASTs are never mutated.
+var defaultExprs sync.Map
+
+func defaultExpr(text string) (ast.ExprNode, error) {
+	if n, ok := defaultExprs.Load(text); ok {
+		return n.(ast.ExprNode), nil
+	}
+	stmts, err := newParser().parse("SELECT " + text)
+	if err != nil {
+		return nil, err
+	}
+	n := stmts[0].(*ast.SelectStmt).Fields.Fields[0].Expr
+	defaultExprs.Store(text, n)
+	return n, nil
 }
