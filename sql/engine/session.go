@@ -764,6 +764,14 @@ func (s *Session) setSysVar(ctx context.Context, name string, d types.Datum) err
 		}
 		s.autocommit = on
 		return nil
+	case "txn_mode":
+		switch strings.ToLower(val) {
+		case "auto", "locking":
+		case "optimistic":
+			return sqlerr.NotSupported("the optimistic transaction path (txn_mode = 'optimistic'); 'locking' and 'auto' run two-phase locking")
+		default:
+			return sqlerr.New(1231, "42000", "Variable 'txn_mode' can't be set to the value of '%s' (want 'auto', 'locking' or 'optimistic')", val)
+		}
 	case "read_staleness":
 		if val != "" && val != "0" {
 			if dur, err := time.ParseDuration(val); err != nil || dur < 0 {
@@ -776,7 +784,7 @@ func (s *Session) setSysVar(ctx context.Context, name string, d types.Datum) err
 		"sql_log_bin", "sql_quote_show_create", "sql_notes", "session_track_schema", "session_track_system_variables",
 		"session_track_state_change", "max_execution_time", "innodb_lock_wait_timeout", "lock_wait_timeout",
 		"transaction_read_only", "tx_read_only", "sql_auto_is_null", "group_concat_max_len", "character_set_database",
-		"collation_database", "optimizer_switch", "sql_safe_updates", "big_tables", "max_allowed_packet", "txn_mode":
+		"collation_database", "optimizer_switch", "sql_safe_updates", "big_tables", "max_allowed_packet":
 		// Accepted: Meridian is always UTC, utf8mb4, serializable (no
 		// weaker isolation is offered: a weaker request gets the stronger
 		// level).
