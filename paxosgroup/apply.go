@@ -97,7 +97,7 @@ func (r *replica) applyCommandLocked(b *storage.Batch, st *pb.ReplicaState, e *r
 	var res proposalResult
 	switch cmd := c.Cmd.(type) {
 	case *pb.Command_User:
-		ac := &ApplyContext{Descriptor: st.Descriptor_, Index: e.GetIndex(), MaxWriteTS: st.MaxWriteTs}
+		ac := &ApplyContext{Descriptor: st.Descriptor_, Index: e.GetIndex(), MaxWriteTS: st.MaxWriteTs, StateGen: r.mu.stateGen}
 		res.result, res.err = r.h.sm.Apply(b, ac, cmd.User)
 		st.MaxWriteTs = max(st.MaxWriteTs, ac.MaxWriteTS)
 	case *pb.Command_Split:

@@ -54,7 +54,17 @@ type ApplyContext struct {
 	// the applied index, inherited by both sides of a split and carried by
 	// snapshots.
 	MaxWriteTS int64
+	// StateGen names the lineage of this replica's applied state: it
+	// changes whenever the group's state on this node changes other than
+	// by applying its commands in order (a replica created or reloaded, a
+	// Raft snapshot installed, a failed apply). A state machine may cache
+	// what it derives from the group's records under it. Generations are
+	// unique within the process.
+	StateGen uint64
 }
+
+// stateGens issues ApplyContext.StateGen values.
+var stateGens atomic.Uint64
 
 // Router lets a host reach the meta group wherever its leader is; the
 // server implements it with its client connections.

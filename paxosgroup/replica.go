@@ -98,6 +98,9 @@ type replica struct {
 		epochAt     map[uint64]uint64
 		matched     map[uint64]bool // scratch for updateLeaseLocked
 		idleTicks   int
+		// stateGen names this replica's applied-state lineage for the
+		// state machine's caches (ApplyContext.StateGen).
+		stateGen    uint64
 		pendingSnap *receivedSnapshot
 		changed     chan struct{} // closed after every processing round
 		metaGen     uint64        // generation last published to the directory
@@ -110,6 +113,7 @@ func newReplicaShell(h *Host, groupID, replicaID uint64, rs *storage.RaftStorage
 	r.mu.proposals = make(map[uint64]*proposal)
 	r.mu.epochAt = make(map[uint64]uint64)
 	r.mu.changed = make(chan struct{})
+	r.mu.stateGen = stateGens.Add(1)
 	rs.SetSnapshotProvider(r.snapshotMeta)
 	return r
 }
@@ -610,6 +614,7 @@ func (r *replica) persistReadyLocked(b *storage.Batch, rd raft.Ready, hsChanged 
 func (r *replica) failLocked(err error) {
 	r.h.logger.Error("replica stopped after storage failure", "group", r.groupID, "err", err.Error())
 	r.mu.failed = err
+	r.mu.stateGen = stateGens.Add(1)
 	r.leaseExpiry.Store(0)
 	r.isLeader.Store(false)
 	r.failProposalsLocked(errors.Wrapf(ErrAmbiguousResult, "group %d: %v", r.groupID, err))

@@ -256,6 +256,7 @@ func (r *replica) stageSnapshotLocked(b *storage.Batch, snap *raftpb.Snapshot) e
 func (r *replica) afterSnapshotLocked() {
 	ps := r.mu.pendingSnap
 	r.mu.pendingSnap = nil
+	r.mu.stateGen = stateGens.Add(1)
 	st := proto.CloneOf(ps.header.State)
 	st.Descriptor_ = ps.header.Descriptor_
 	if m := ps.header.Message; m != nil {

@@ -3,6 +3,7 @@ package txn
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"slices"
 
 	"github.com/cockroachdb/errors"
@@ -87,6 +88,11 @@ type Participant struct {
 	store    Store
 	prepared map[TxnID]*PrepareRecord
 	meta     participantMeta
+	// ageFloor is at or below the sequence number of every tombstone in
+	// age order: eviction scans from it rather than from the start of the
+	// age order, which in an LSM would step over every evicted entry not
+	// yet compacted away.
+	ageFloor uint64
 }
 
 // OpenParticipant loads group's participant state from store.
@@ -413,12 +419,15 @@ func (p *Participant) decide(id TxnID, o Outcome) error {
 }
 
 func (p *Participant) evictOldest(m *participantMeta) error {
-	start := recordKey(p.group, kindAgeOrder)
+	prefix := recordKey(p.group, kindAgeOrder)
 	var oldest TxnID
 	found := false
-	err := p.store.ScanRecords(start, bytesPrefixEnd(start), func(k, _ []byte) bool {
-		found = len(k) == len(start)+8+len(oldest)
-		copy(oldest[:], k[len(start)+8:])
+	err := p.store.ScanRecords(ageKey(p.group, p.ageFloor, TxnID{}), bytesPrefixEnd(prefix), func(k, _ []byte) bool {
+		found = len(k) == len(prefix)+8+len(oldest)
+		if found {
+			p.ageFloor = binary.BigEndian.Uint64(k[len(prefix):])
+			copy(oldest[:], k[len(prefix)+8:])
+		}
 		return false
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package txn
 
 import (
+	"sync"
+
 	"github.com/cockroachdb/errors"
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/paxosgroup"
@@ -23,8 +25,26 @@ var ErrInvalidCommand = errors.New("txn: invalid command")
 // here before they reach Participant and Coordinator, whose assertions
 // guard invariants the protocol must never break; a command that would
 // trip them is refused with ErrInvalidCommand instead.
+//
+// Participant and Coordinator state is loaded from a group's records once
+// and then kept in memory, keyed by the replica's ApplyContext.StateGen:
+// reopening them on every command scans the group's prepared and decision
+// records, which in an LSM means skipping every deleted one not yet
+// compacted away, and that scan dominated the apply loop under load.
 type StateMachine struct {
 	opts ParticipantOptions
+
+	mu     sync.Mutex
+	groups map[GroupID]*groupState
+}
+
+// groupState is one group's cached participant and coordinator, valid for
+// the applied state lineage gen. Only the group's apply loop uses it.
+type groupState struct {
+	group GroupID
+	gen   uint64
+	p   *Participant
+	c   *Coordinator
 }
 
 var (
@@ -63,7 +83,7 @@ func NewStateMachine(opts ParticipantOptions) (*StateMachine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &StateMachine{opts: opts}, nil
+	return &StateMachine{opts: opts, groups: map[GroupID]*groupState{}}, nil
 }
 
 // Apply implements paxosgroup.StateMachine. The result is a marshaled
@@ -73,31 +93,63 @@ func (sm *StateMachine) Apply(b *storage.Batch, ac *paxosgroup.ApplyContext, dat
 	if err := proto.Unmarshal(data, &c); err != nil {
 		return nil, errors.Mark(errors.Wrap(err, "txn: undecodable command"), ErrInvalidCommand)
 	}
+	if kv, ok := c.Cmd.(*pb.TxnCommand_Kv); ok {
+		res, err := applyKV(b, ac, kv.Kv)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(res)
+	}
 	group := GroupID(ac.Descriptor.GroupId)
+	gs := sm.state(group, ac.StateGen)
 	var res *pb.TxnResult
 	var err error
 	switch cmd := c.Cmd.(type) {
-	case *pb.TxnCommand_Kv:
-		res, err = applyKV(b, ac, cmd.Kv)
 	case *pb.TxnCommand_Prepare:
-		res, err = sm.applyPrepare(b, ac, group, cmd.Prepare)
+		res, err = sm.applyPrepare(b, ac, gs, cmd.Prepare)
 	case *pb.TxnCommand_Commit:
-		res, err = sm.applyCommit(b, ac, group, cmd.Commit)
+		res, err = sm.applyCommit(b, ac, gs, cmd.Commit)
 	case *pb.TxnCommand_Abort:
-		res, err = sm.applyAbort(b, group, cmd.Abort)
+		res, err = sm.applyAbort(b, gs, cmd.Abort)
 	case *pb.TxnCommand_OnePhase:
-		res, err = sm.applyOnePhase(b, ac, group, cmd.OnePhase)
+		res, err = sm.applyOnePhase(b, ac, gs, cmd.OnePhase)
 	case *pb.TxnCommand_Decide:
-		res, err = applyDecide(b, group, cmd.Decide)
+		res, err = applyDecide(b, gs, cmd.Decide)
 	case *pb.TxnCommand_Ack:
-		res, err = applyAck(b, group, cmd.Ack)
+		res, err = applyAck(b, gs, cmd.Ack)
 	default:
 		err = errors.Mark(errors.New("txn: empty command"), ErrInvalidCommand)
 	}
 	if err != nil {
+		if !errors.Is(err, ErrInvalidCommand) && !errors.Is(err, paxosgroup.ErrWrongRange) {
+			// A store error may have left the cache ahead of what the
+			// batch holds; reload from the records next time.
+			sm.drop(group, gs)
+		}
 		return nil, err
 	}
 	return proto.Marshal(res)
+}
+
+// state returns group's cached state for lineage gen, replacing a stale
+// one. The participant and coordinator are loaded on first use.
+func (sm *StateMachine) state(group GroupID, gen uint64) *groupState {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	gs := sm.groups[group]
+	if gs == nil || gs.gen != gen {
+		gs = &groupState{group: group, gen: gen}
+		sm.groups[group] = gs
+	}
+	return gs
+}
+
+func (sm *StateMachine) drop(group GroupID, gs *groupState) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if sm.groups[group] == gs {
+		delete(sm.groups, group)
+	}
 }
 
 func invalid(format string, args ...any) error {
@@ -151,8 +203,30 @@ func applyKV(b *storage.Batch, ac *paxosgroup.ApplyContext, c *pb.KVCommand) (*p
 	return &pb.TxnResult{Timestamp: ts}, nil
 }
 
-func (sm *StateMachine) participant(b *storage.Batch, group GroupID) (*Participant, error) {
-	return OpenParticipant(group, b, sm.opts)
+// participant returns the group's participant, staging into b.
+func (sm *StateMachine) participant(b *storage.Batch, gs *groupState) (*Participant, error) {
+	if gs.p == nil {
+		p, err := OpenParticipant(gs.group, b, sm.opts)
+		if err != nil {
+			return nil, err
+		}
+		gs.p = p
+	}
+	gs.p.store = b
+	return gs.p, nil
+}
+
+// coordinator returns the group's coordinator, staging into b.
+func coordinator(b *storage.Batch, gs *groupState) (*Coordinator, error) {
+	if gs.c == nil {
+		c, err := OpenCoordinator(gs.group, b)
+		if err != nil {
+			return nil, err
+		}
+		gs.c = c
+	}
+	gs.c.store = b
+	return gs.c, nil
 }
 
 func outcomeResult(o Outcome) *pb.TxnResult {
@@ -166,7 +240,7 @@ func outcomeResult(o Outcome) *pb.TxnResult {
 	return r
 }
 
-func (sm *StateMachine) applyPrepare(b *storage.Batch, ac *paxosgroup.ApplyContext, group GroupID, data []byte) (*pb.TxnResult, error) {
+func (sm *StateMachine) applyPrepare(b *storage.Batch, ac *paxosgroup.ApplyContext, gs *groupState, data []byte) (*pb.TxnResult, error) {
 	rec, err := DecodePrepareRecord(data)
 	if err != nil {
 		return nil, errors.Mark(err, ErrInvalidCommand)
@@ -176,13 +250,13 @@ func (sm *StateMachine) applyPrepare(b *storage.Batch, ac *paxosgroup.ApplyConte
 		return nil, invalid("txn: prepare of the zero transaction ID")
 	case rec.PrepareTS <= 0 || rec.StartTS <= 0:
 		return nil, invalid("txn: prepare of %s with timestamps start %d, prepare %d", rec.ID, rec.StartTS, rec.PrepareTS)
-	case !containsGroup(rec.Participants, group) || !containsGroup(rec.Participants, rec.Coordinator):
-		return nil, invalid("txn: prepare of %s at group %d with participants %v, coordinator %d", rec.ID, group, rec.Participants, rec.Coordinator)
+	case !containsGroup(rec.Participants, gs.group) || !containsGroup(rec.Participants, rec.Coordinator):
+		return nil, invalid("txn: prepare of %s at group %d with participants %v, coordinator %d", rec.ID, gs.group, rec.Participants, rec.Coordinator)
 	}
 	if err := checkSpan(ac, rec.Writes); err != nil {
 		return nil, err
 	}
-	p, err := sm.participant(b, group)
+	p, err := sm.participant(b, gs)
 	if err != nil {
 		return nil, err
 	}
@@ -207,12 +281,12 @@ func containsGroup(gs []GroupID, g GroupID) bool {
 	return false
 }
 
-func (sm *StateMachine) applyCommit(b *storage.Batch, ac *paxosgroup.ApplyContext, group GroupID, c *pb.TxnCommit) (*pb.TxnResult, error) {
+func (sm *StateMachine) applyCommit(b *storage.Batch, ac *paxosgroup.ApplyContext, gs *groupState, c *pb.TxnCommit) (*pb.TxnResult, error) {
 	id, err := txnID(c.TxnId)
 	if err != nil {
 		return nil, err
 	}
-	p, err := sm.participant(b, group)
+	p, err := sm.participant(b, gs)
 	if err != nil {
 		return nil, err
 	}
@@ -226,16 +300,11 @@ func (sm *StateMachine) applyCommit(b *storage.Batch, ac *paxosgroup.ApplyContex
 		}
 		return outcomeResult(o), nil
 	}
-	prepared := false
-	for _, r := range p.Prepared() {
-		if r.ID == id {
-			prepared = true
-			if c.CommitTs <= r.PrepareTS {
-				return nil, invalid("txn: commit of %s at %d not above its prepare timestamp %d", id, c.CommitTs, r.PrepareTS)
-			}
-		}
+	r := p.prepared[id]
+	if r != nil && c.CommitTs <= r.PrepareTS {
+		return nil, invalid("txn: commit of %s at %d not above its prepare timestamp %d", id, c.CommitTs, r.PrepareTS)
 	}
-	if !prepared {
+	if r == nil {
 		if c.CommitTs <= p.ForgottenTS() {
 			// A duplicate of a commit long applied and forgotten.
 			return outcomeResult(Outcome{Decision: DecisionCommit, CommitTS: c.CommitTs}), nil
@@ -249,12 +318,12 @@ func (sm *StateMachine) applyCommit(b *storage.Batch, ac *paxosgroup.ApplyContex
 	return outcomeResult(Outcome{Decision: DecisionCommit, CommitTS: c.CommitTs}), nil
 }
 
-func (sm *StateMachine) applyAbort(b *storage.Batch, group GroupID, raw []byte) (*pb.TxnResult, error) {
+func (sm *StateMachine) applyAbort(b *storage.Batch, gs *groupState, raw []byte) (*pb.TxnResult, error) {
 	id, err := txnID(raw)
 	if err != nil {
 		return nil, err
 	}
-	p, err := sm.participant(b, group)
+	p, err := sm.participant(b, gs)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +338,7 @@ func (sm *StateMachine) applyAbort(b *storage.Batch, group GroupID, raw []byte) 
 	return outcomeResult(Outcome{Decision: DecisionAbort}), nil
 }
 
-func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyContext, group GroupID, c *pb.TxnOnePhase) (*pb.TxnResult, error) {
+func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyContext, gs *groupState, c *pb.TxnOnePhase) (*pb.TxnResult, error) {
 	id, err := txnID(c.TxnId)
 	if err != nil {
 		return nil, err
@@ -284,14 +353,12 @@ func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyCont
 	if err := checkSpan(ac, writes); err != nil {
 		return nil, err
 	}
-	p, err := sm.participant(b, group)
+	p, err := sm.participant(b, gs)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range p.Prepared() {
-		if r.ID == id {
-			return nil, invalid("txn: one-phase commit of %s, which is prepared here", id)
-		}
+	if p.prepared[id] != nil {
+		return nil, invalid("txn: one-phase commit of %s, which is prepared here", id)
 	}
 	if o, ok, err := p.Decided(id); err != nil {
 		return nil, err
@@ -308,7 +375,7 @@ func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyCont
 	return outcomeResult(o), nil
 }
 
-func applyDecide(b *storage.Batch, group GroupID, c *pb.TxnDecide) (*pb.TxnResult, error) {
+func applyDecide(b *storage.Batch, gs *groupState, c *pb.TxnDecide) (*pb.TxnResult, error) {
 	id, err := txnID(c.TxnId)
 	if err != nil {
 		return nil, err
@@ -327,10 +394,10 @@ func applyDecide(b *storage.Batch, group GroupID, c *pb.TxnDecide) (*pb.TxnResul
 	for i, g := range c.Participants {
 		parts[i] = GroupID(g)
 	}
-	if !containsGroup(parts, group) {
-		return nil, invalid("txn: decision for %s at group %d, which is not a participant", id, group)
+	if !containsGroup(parts, gs.group) {
+		return nil, invalid("txn: decision for %s at group %d, which is not a participant", id, gs.group)
 	}
-	co, err := OpenCoordinator(group, b)
+	co, err := coordinator(b, gs)
 	if err != nil {
 		return nil, err
 	}
@@ -341,12 +408,12 @@ func applyDecide(b *storage.Batch, group GroupID, c *pb.TxnDecide) (*pb.TxnResul
 	return outcomeResult(Outcome{Decision: r.Decision, CommitTS: r.CommitTS}), nil
 }
 
-func applyAck(b *storage.Batch, group GroupID, c *pb.TxnAck) (*pb.TxnResult, error) {
+func applyAck(b *storage.Batch, gs *groupState, c *pb.TxnAck) (*pb.TxnResult, error) {
 	id, err := txnID(c.TxnId)
 	if err != nil {
 		return nil, err
 	}
-	co, err := OpenCoordinator(group, b)
+	co, err := coordinator(b, gs)
 	if err != nil {
 		return nil, err
 	}

@@ -209,3 +209,32 @@ func TestStateMachineCanSplit(t *testing.T) {
 		t.Fatalf("after the commit: %v", err)
 	}
 }
+
+// TestStateMachineReloadsOnNewStateGen: the state machine keeps a group's
+// participant in memory between commands, and drops it when the replica's
+// state changes under it (here: its records cleared, as when a Raft
+// snapshot that predates a prepare is installed). With the old generation
+// the cached prepared record would still refuse the one-phase commit.
+func TestStateMachineReloadsOnNewStateGen(t *testing.T) {
+	h := newSMHarness(t)
+	h.ac.StateGen = 1
+	h.mustApply(prepare(t, 1, 100, txn.Write{Key: []byte("b"), Value: []byte("v")}))
+	b := h.e.NewBatch()
+	start, end := txn.RecordSpan(7)
+	if err := b.ClearRecords(start, end); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	one := &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: id(1), Ts: 300,
+		Writes: []*pb.TxnWrite{{Key: []byte("b"), Value: []byte("w")}}}}}
+	if _, err := h.apply(one); !errors.Is(err, txn.ErrInvalidCommand) {
+		t.Fatalf("same generation: one-phase commit of a cached prepared txn = %v, want ErrInvalidCommand", err)
+	}
+	h.ac.StateGen = 2
+	if res := h.mustApply(one); res.Decision != pb.TxnResult_COMMIT || res.CommitTs != 300 {
+		t.Fatalf("new generation: %v", res)
+	}
+}
