@@ -95,9 +95,9 @@ type replica struct {
 		persistedHS  *raftpb.HardState
 		// epochAt is, per voter, the support epoch in which it last
 		// answered this leader in its current term (see liveness.go).
-		epochAt     map[uint64]uint64
-		matched     map[uint64]bool // scratch for updateLeaseLocked
-		idleTicks   int
+		epochAt   map[uint64]uint64
+		matched   map[uint64]bool // scratch for updateLeaseLocked
+		idleTicks int
 		// stateGen names this replica's applied-state lineage for the
 		// state machine's caches (ApplyContext.StateGen).
 		stateGen    uint64

@@ -43,8 +43,8 @@ type StateMachine struct {
 type groupState struct {
 	group GroupID
 	gen   uint64
-	p   *Participant
-	c   *Coordinator
+	p     *Participant
+	c     *Coordinator
 }
 
 var (
