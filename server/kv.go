@@ -260,13 +260,31 @@ func (s kvService) Txn(ctx context.Context, req *pb.TxnScriptRequest) (*pb.TxnSc
 	ts, err := cl.RunTxn(ctx, opts, func(ctx context.Context, tx *txn.Txn) error {
 		resp.Attempts++
 		resp.Results = make([]*pb.TxnScriptResult, len(req.Ops))
-		for i, op := range req.Ops {
+		for i := 0; i < len(req.Ops); i++ {
+			op := req.Ops[i]
 			r := &pb.TxnScriptResult{}
 			resp.Results[i] = r
 			var err error
 			switch op.Kind {
 			case pb.TxnScriptOp_GET:
-				r.Value, r.Found, err = tx.Get(ctx, op.Key)
+				// A run of GETs is one GetMany: its groups are read in
+				// parallel.
+				j := i + 1
+				for j < len(req.Ops) && req.Ops[j].Kind == pb.TxnScriptOp_GET {
+					j++
+				}
+				keys := make([][]byte, 0, j-i)
+				for _, o := range req.Ops[i:j] {
+					keys = append(keys, o.Key)
+				}
+				var vals [][]byte
+				var found []bool
+				if vals, found, err = tx.GetMany(ctx, keys); err == nil {
+					for k := range keys {
+						resp.Results[i+k] = &pb.TxnScriptResult{Value: vals[k], Found: found[k]}
+					}
+					i = j - 1
+				}
 			case pb.TxnScriptOp_PUT:
 				err = tx.Put(op.Key, op.Value)
 			case pb.TxnScriptOp_DELETE:

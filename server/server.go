@@ -66,6 +66,8 @@ type Config struct {
 	// TxnClockSkew shifts the transaction layer's view of TrueTime by this
 	// much (within ε: tests of the timestamp rules under skew).
 	TxnClockSkew time.Duration
+	// TxnCloseAhead overrides txn.ServerConfig.CloseAhead (0: default).
+	TxnCloseAhead time.Duration
 	// MySQLAddr serves the MySQL protocol on this address; empty: off.
 	MySQLAddr string
 	// Network simulates the WAN (--latency): calls from clients and nodes
@@ -399,7 +401,7 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	}
 	ts := txn.NewServer(txn.ServerConfig{
 		Host: h, Clock: clock, Router: txnRouter{n}, ToStatus: toStatus, Logger: n.logger,
-		TestingKnobs: n.cfg.TxnKnobs,
+		TestingKnobs: n.cfg.TxnKnobs, CloseAhead: n.cfg.TxnCloseAhead,
 		// SQL scans push their WHERE conditions down to the groups.
 		CompileFilter: func(spec []byte) (txn.RowFilter, error) {
 			f, err := pushdown.Compile(spec)

@@ -305,12 +305,17 @@ func (s *Server) leader(ctx context.Context, group GroupID) (*leaderState, paxos
 		changed:    make(chan struct{}),
 	}
 	// Above everything applied, and above every timestamp the previous
-	// leader closed or promised: those are below its TT.Now().earliest at
-	// the time, which is below our TT.Now().latest now (leases of a group
+	// leader closed or promised: those are at most CloseAhead above its
+	// TT.Now().earliest at the time (closeAt), which is below true time
+	// then, which is below our TT.Now().latest now (leases of a group
 	// never overlap).
+	ahead := s.cfg.CloseAhead.Nanoseconds()
+	if s.cfg.TestingKnobs.NoCloseAheadAtLeaseStart {
+		ahead = 0
+	}
 	ls.tracker = NewClosedTracker(ClosedTrackerOptions{
 		LagNanos:        s.cfg.ClosedLag.Nanoseconds(),
-		InitialAssigned: max(info.MaxWriteTS, s.clock.Now().Latest),
+		InitialAssigned: max(info.MaxWriteTS, s.clock.Now().Latest+ahead),
 	})
 	RebuildLocks(ls.lt, prepared)
 	now := time.Now()
@@ -327,12 +332,16 @@ func (s *Server) leader(ctx context.Context, group GroupID) (*leaderState, paxos
 // will be written here any more, and returns the closed timestamp (>= ts)
 // with the applied index that covers every write at or below it.
 //
-// Two conditions: true time has passed ts (TT.Now().earliest > ts), so a
-// later leader, which starts above its TT.Now().latest, is above ts too;
-// and no timestamp at or below ts is in flight (assigned but not applied,
-// or prepared and undecided).
+// Two conditions. ts is at most CloseAhead past TT.Now().earliest, so a
+// later leader, which starts CloseAhead above its TT.Now().latest, is
+// above ts too; a strong read at another node's TT.Now().latest thus
+// waits for neither clock's uncertainty unless the two together exceed
+// CloseAhead. And no timestamp at or below ts is in flight (assigned but
+// not applied, or prepared and undecided): those are waited for. The
+// lease is checked again after the promise, so that it was made inside
+// this leader's lease, before any successor's began.
 func (s *Server) closeAt(ctx context.Context, ls *leaderState, ts int64) (closed int64, index uint64, err error) {
-	if err := s.clock.WaitUntilAfter(ctx, ts); err != nil {
+	if err := s.clock.WaitUntilAfter(ctx, ts-s.cfg.CloseAhead.Nanoseconds()); err != nil {
 		return 0, 0, err
 	}
 	for {
@@ -342,12 +351,15 @@ func (s *Server) closeAt(ctx context.Context, ls *leaderState, ts int64) (closed
 			return 0, 0, retryableErr("txn: group %d changed leader", ls.group)
 		}
 		if m, ok := ls.tracker.MinInFlight(); !ok || m > ts || s.cfg.TestingKnobs.NoSafeTimeWait {
-			closed = ls.tracker.Close(s.clock.Now().Earliest)
-			if s.cfg.TestingKnobs.NoSafeTimeWait {
-				closed = max(closed, ts)
+			if !s.cfg.TestingKnobs.NoSafeTimeWait {
+				ls.tracker.Promise(ts)
 			}
+			closed = max(ls.tracker.Close(s.clock.Now().Earliest), ts)
 			index = s.host.AppliedIndex(uint64(ls.group))
 			ls.mu.Unlock()
+			if info, err := s.host.Lease(ctx, uint64(ls.group)); err != nil || info.Term != ls.term {
+				return 0, 0, retryableErr("txn: group %d lost its lease while closing %d", ls.group, ts)
+			}
 			return closed, index, nil
 		}
 		ch := ls.changed

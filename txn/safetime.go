@@ -154,6 +154,18 @@ func (t *ClosedTracker) Close(nowEarliest int64) int64 {
 	return t.closed
 }
 
+// Promise raises the closed timestamp to ts without regard to the clock,
+// for a read at ts that should not wait for true time to pass it: the
+// caller bounds how far ahead of TT.Now().earliest it promises (see
+// ServerConfig.CloseAhead). A timestamp in flight at or below ts would
+// break the promise: that panics; the caller checks MinInFlight first.
+func (t *ClosedTracker) Promise(ts int64) {
+	if m, ok := t.MinInFlight(); ok && m <= ts {
+		panic(errors.AssertionFailedf("txn: promising %d with timestamp %d in flight", ts, m))
+	}
+	t.closed = max(t.closed, ts)
+}
+
 // Closed returns the closed timestamp promised so far.
 func (t *ClosedTracker) Closed() int64 { return t.closed }
 

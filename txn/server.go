@@ -56,6 +56,15 @@ type ServerConfig struct {
 	LockTable   LockTableOptions
 	// ClosedLag is how far closed timestamps trail TT.Now().earliest.
 	ClosedLag time.Duration
+	// CloseAhead is how far past TT.Now().earliest a leader may close a
+	// timestamp on demand, so that a strong read at its gateway's
+	// TT.Now().latest is served without waiting out both clocks'
+	// uncertainty; a new leader starts its timestamps CloseAhead above
+	// its TT.Now().latest, above anything its predecessor closed. Reads
+	// wait only when ε of the two clocks together exceeds it; the first
+	// writes of a new leader commit-wait up to this much longer. Default
+	// DefaultCloseAhead; negative: 0 (close only timestamps in the past).
+	CloseAhead time.Duration
 	// PublishInterval is the period of the closed-timestamp side channel
 	// and of the recovery sweep. Default 100ms.
 	PublishInterval time.Duration
@@ -86,6 +95,10 @@ type ServerTestingKnobs struct {
 	// returns, not the span it read (breaks invariant 6 for predicates:
 	// phantoms).
 	NoScanSpanLocks bool
+	// NoCloseAheadAtLeaseStart starts a new leader's timestamps at its
+	// TT.Now().latest, below what its predecessor may have closed ahead
+	// (breaks invariant 5).
+	NoCloseAheadAtLeaseStart bool
 	// CrashPoint, when set, is called at the named points of the commit
 	// protocol (CrashBeforeDecide, CrashAfterDecide, CrashAfterPrepare) on
 	// this node. It may block until ctx ends, so that a test can kill the
@@ -112,7 +125,18 @@ func (s *Server) crashPoint(ctx context.Context, point string, group GroupID, id
 	}
 }
 
+// DefaultCloseAhead is the default ServerConfig.CloseAhead: it covers
+// uncertainties up to 5 ms on each side, which NTP to nearby time
+// masters stays well within.
+const DefaultCloseAhead = 10 * time.Millisecond
+
 func (c *ServerConfig) ensureDefaults() {
+	switch {
+	case c.CloseAhead == 0:
+		c.CloseAhead = DefaultCloseAhead
+	case c.CloseAhead < 0:
+		c.CloseAhead = 0
+	}
 	if c.PublishInterval == 0 {
 		c.PublishInterval = 100 * time.Millisecond
 	}
