@@ -15,7 +15,9 @@ import (
 // ChooseCommitTS is the coordinator's commit timestamp rule (invariant 2):
 // at least TT.Now().latest read when commit begins, above every
 // participant's prepare timestamp, above every timestamp the coordinator's
-// leader assigned, and above the timestamp it closed.
+// leader assigned, and above the timestamp it closed. The coordinator
+// passes nowLatest 0: prepare timestamps are TT.Now().latest readings
+// taken after the commit began, which already satisfies the first rule.
 func ChooseCommitTS(nowLatest int64, prepareTSs []int64, leaderLastAssigned, closedTS int64) int64 {
 	s := max(nowLatest, leaderLastAssigned+1, closedTS+1)
 	for _, p := range prepareTSs {

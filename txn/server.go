@@ -873,8 +873,16 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 		if err := s.clock.CheckCommit(); err != nil {
 			return nil, err
 		}
+		if len(req.PrepareTs) != len(req.Participants) {
+			return nil, invalid("txn: commit of %s with %d prepare timestamps for %d participants", meta.ID, len(req.PrepareTs), len(req.Participants))
+		}
+		// Each prepare timestamp is at least its participant's
+		// TT.Now().latest, read after this commit began: that is the
+		// clock reading invariant 2 asks s to reach. Reading this
+		// node's clock again now would only push s, and so the commit
+		// wait, later: as it is, the wait started with the prepares.
 		ls.mu.Lock()
-		cmd.CommitTs = ChooseCommitTS(s.clock.Now().Latest, req.PrepareTs, ls.tracker.LastAssigned(), ls.tracker.Closed())
+		cmd.CommitTs = ChooseCommitTS(0, req.PrepareTs, ls.tracker.LastAssigned(), ls.tracker.Closed())
 		ls.tracker.Observe(cmd.CommitTs)
 		ls.mu.Unlock()
 		s.crashPoint(ctx, CrashBeforeDecide, group, meta.ID)
