@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/errors"
+	"github.com/meridiandb/meridian/netsim"
 	"github.com/meridiandb/meridian/sql/engine"
 	"github.com/meridiandb/meridian/sql/mysqlwire"
 	"github.com/meridiandb/meridian/sql/sqlerr"
@@ -113,6 +114,17 @@ func (n *Node) MySQLAddr() string {
 	return n.mysql.addr.String()
 }
 
+// MySQLRegionAttr is the connection attribute by which a MySQL client
+// declares its region, as ?region= does for the driver: under a simulated
+// WAN (Config.Network) each of its commands then pays the round trip
+// between that region and the node's. Connection attributes arrive in the
+// handshake, before the first command, and drivers let programs add their
+// own (go-sql-driver/mysql: connectionAttributes=region:us-west; JDBC:
+// connectionAttributes; C clients: MYSQL_OPT_CONNECT_ATTR_ADD); a session
+// variable would leave the commands before it undelayed and would make the
+// SQL engine know about the network.
+const MySQLRegionAttr = "region"
+
 // mysqlHandler opens an engine session for every authenticated connection.
 type mysqlHandler struct{ n *Node }
 
@@ -122,6 +134,10 @@ func (h mysqlHandler) Open(ctx context.Context, c mysqlwire.ConnInfo) (mysqlwire
 		return nil, mysqlwire.NewError(mysqlwire.ErrCodeUnknown, "HY000",
 			"this node has not joined a cluster yet (run `meridian init` once, or connect to another node)")
 	}
+	wan, client, err := h.n.clientWAN(c.Attrs[MySQLRegionAttr])
+	if err != nil {
+		return nil, mysqlwire.NewError(mysqlwire.ErrCodeUnknown, "HY000", "%s", err.Error())
+	}
 	s, err := e.NewSession(ctx, c.User, c.Database)
 	if err != nil {
 		return nil, err
@@ -129,7 +145,26 @@ func (h mysqlHandler) Open(ctx context.Context, c mysqlwire.ConnInfo) (mysqlwire
 	return &mysqlSession{s: s,
 		multi:     c.ClientFlags&mysqlwire.ClientMultiStatements != 0,
 		foundRows: c.ClientFlags&mysqlwire.ClientFoundRows != 0,
+		wan:       wan,
+		client:    client,
+		node:      h.n,
 	}, nil
+}
+
+// clientWAN is the simulated WAN between a SQL client that declared region
+// and this node: nil (no delays) without a network or a declared region. A
+// region the node's latency matrix does not name is refused rather than
+// served undelayed, so that a misspelt region does not pass for a fast
+// one.
+func (n *Node) clientWAN(region string) (*netsim.Network, netsim.Endpoint, error) {
+	wan := n.cfg.Network
+	if wan == nil || region == "" {
+		return nil, netsim.Endpoint{}, nil
+	}
+	if err := wan.Latency().Validate(region); err != nil {
+		return nil, netsim.Endpoint{}, errors.Wrap(err, "server: the client's declared region (declare one the cluster's latency matrix names, or none)")
+	}
+	return wan, netsim.Endpoint{Region: region}, nil
 }
 
 // mysqlSession adapts an engine session to mysqlwire.Session. The wire
@@ -143,9 +178,28 @@ type mysqlSession struct {
 	foundRows bool
 	res       mysqlResult // reused across statements
 	args      []types.Datum
+	// wan, when the client declared its region (MySQLRegionAttr) under a
+	// simulated WAN, delays each command's request and response by the
+	// one-way trips between client and node; nil otherwise.
+	wan    *netsim.Network
+	client netsim.Endpoint
+	node   *Node
 }
 
 var _ mysqlwire.Session = (*mysqlSession)(nil)
+
+// exchange runs fn as one request-response exchange with the client. The
+// response's delay ends before the call returns, that is before the wire
+// layer sends the command's last packet, so the client sees the command
+// complete a full round trip later; rows of a large result that fill the
+// write buffer may reach it earlier, as they would stream on a real WAN.
+func (m *mysqlSession) exchange(ctx context.Context, fn func() error) error {
+	if m.wan == nil {
+		return fn()
+	}
+	self := netsim.Endpoint{Node: m.node.NodeID(), Region: m.node.cfg.Region}
+	return m.wan.Exchange(ctx, m.client, self, fn)
+}
 
 func (m *mysqlSession) result(w mysqlwire.ResultWriter, multi bool) *mysqlResult {
 	m.res = mysqlResult{w: w, multi: multi, foundRows: m.foundRows,
@@ -154,10 +208,18 @@ func (m *mysqlSession) result(w mysqlwire.ResultWriter, multi bool) *mysqlResult
 }
 
 func (m *mysqlSession) Query(ctx context.Context, query string, w mysqlwire.ResultWriter) error {
-	return m.s.Run(ctx, query, m.result(w, m.multi))
+	return m.exchange(ctx, func() error { return m.s.Run(ctx, query, m.result(w, m.multi)) })
 }
 
-func (m *mysqlSession) Prepare(ctx context.Context, query string) (mysqlwire.PreparedInfo, error) {
+func (m *mysqlSession) Prepare(ctx context.Context, query string) (info mysqlwire.PreparedInfo, err error) {
+	err = m.exchange(ctx, func() error {
+		info, err = m.prepare(ctx, query)
+		return err
+	})
+	return info, err
+}
+
+func (m *mysqlSession) prepare(ctx context.Context, query string) (mysqlwire.PreparedInfo, error) {
 	p, err := m.s.Prepare(ctx, query)
 	if err != nil {
 		return mysqlwire.PreparedInfo{}, err
@@ -170,6 +232,10 @@ func (m *mysqlSession) Prepare(ctx context.Context, query string) (mysqlwire.Pre
 }
 
 func (m *mysqlSession) Execute(ctx context.Context, stmtID uint32, params []any, w mysqlwire.ResultWriter) error {
+	return m.exchange(ctx, func() error { return m.execute(ctx, stmtID, params, w) })
+}
+
+func (m *mysqlSession) execute(ctx context.Context, stmtID uint32, params []any, w mysqlwire.ResultWriter) error {
 	m.args = m.args[:0]
 	for i, p := range params {
 		d, err := paramDatum(p)
@@ -190,10 +256,18 @@ func (m *mysqlSession) CloseStmt(stmtID uint32) { m.s.ClosePrepared(stmtID) }
 func (m *mysqlSession) ResetStmt(uint32) error { return nil }
 
 func (m *mysqlSession) UseDatabase(ctx context.Context, db string) error {
-	return m.s.UseDatabase(ctx, db)
+	return m.exchange(ctx, func() error { return m.s.UseDatabase(ctx, db) })
 }
 
-func (m *mysqlSession) FieldList(ctx context.Context, table, wildcard string) ([]mysqlwire.Column, error) {
+func (m *mysqlSession) FieldList(ctx context.Context, table, wildcard string) (cols []mysqlwire.Column, err error) {
+	err = m.exchange(ctx, func() error {
+		cols, err = m.fieldList(ctx, table, wildcard)
+		return err
+	})
+	return cols, err
+}
+
+func (m *mysqlSession) fieldList(ctx context.Context, table, wildcard string) ([]mysqlwire.Column, error) {
 	cols, err := m.s.FieldList(ctx, table, wildcard)
 	if err != nil {
 		return nil, err
@@ -205,7 +279,9 @@ func (m *mysqlSession) FieldList(ctx context.Context, table, wildcard string) ([
 	return out, nil
 }
 
-func (m *mysqlSession) Reset(ctx context.Context) error { return m.s.Reset(ctx) }
+func (m *mysqlSession) Reset(ctx context.Context) error {
+	return m.exchange(ctx, func() error { return m.s.Reset(ctx) })
+}
 
 func (m *mysqlSession) SetMultiStatements(on bool) { m.multi = on }
 

@@ -116,6 +116,15 @@ func (s sqlService) Session(stream pb.SQL_SessionServer) error {
 		return stream.Send(&pb.SQLResponse{Status: &pb.SQLStatus{Autocommit: true}, Error: toSQLError(
 			sqlerr.New(sqlerr.CodeUnknown, "", "this node has not joined a cluster yet (run `meridian init` once, or connect to another node)"))})
 	}
+	// The stream's interceptors (netsim.Network.ServerOptions) delay each
+	// request and response by the region the driver declared in the
+	// call's metadata; open.Region repeats it, and is checked here so
+	// that a region the latency matrix does not know fails the session
+	// instead of passing undelayed.
+	if _, _, err := s.n.clientWAN(open.Region); err != nil {
+		return stream.Send(&pb.SQLResponse{Status: &pb.SQLStatus{Autocommit: true}, Error: toSQLError(
+			sqlerr.New(sqlerr.CodeUnknown, "", "%s", err.Error()))})
+	}
 	sess, err := e.NewSession(ctx, open.User, open.Database)
 	if err != nil {
 		return stream.Send(&pb.SQLResponse{Status: &pb.SQLStatus{Autocommit: true}, Error: toSQLError(err)})
