@@ -144,23 +144,34 @@ func TestDemoAcrossRegionsProcess(t *testing.T) {
 		INSERT INTO accounts VALUES (1, 'ada', 100);
 		SELECT 'written' AS marker;`, "written")
 
-	// A client in eu-west, through an eu-west node, reads the row the
-	// us-east shell wrote, and writes one of its own.
-	sqlCmd := func(args ...string) string {
+	// A client in eu-west (--region), through an eu-west node, reads the
+	// row the us-east shell wrote, and writes one of its own.
+	sqlCmd := func(url string, args ...string) (stdout, stderr string, err error) {
 		t.Helper()
-		c := exec.CommandContext(ctx, meridianBinary(t), append([]string{"sql", "--url",
-			"meridian://root@" + euWest + "/demo?region=eu-west", "--format", "tsv"}, args...)...)
+		c := exec.CommandContext(ctx, meridianBinary(t), append([]string{"sql", "--url", url, "--format", "tsv"}, args...)...)
 		var o, e bytes.Buffer
 		c.Stdout, c.Stderr = &o, &e
-		if err := c.Run(); err != nil {
-			t.Fatalf("meridian sql %v: %v\nstdout: %s\nstderr: %s", args, err, o.String(), e.String())
-		}
-		return o.String()
+		err = c.Run()
+		return o.String(), e.String(), err
 	}
-	if got := sqlCmd("-e", "SELECT owner, balance FROM accounts WHERE id = 1"); got != "owner\tbalance\nada\t100\n" {
+	euWestSQL := func(args ...string) string {
+		t.Helper()
+		o, e, err := sqlCmd("meridian://root@"+euWest+"/demo", append([]string{"--region", "eu-west"}, args...)...)
+		if err != nil {
+			t.Fatalf("meridian sql %v: %v\nstdout: %s\nstderr: %s", args, err, o, e)
+		}
+		return o
+	}
+	if got := euWestSQL("-e", "SELECT owner, balance FROM accounts WHERE id = 1"); got != "owner\tbalance\nada\t100\n" {
 		t.Fatalf("eu-west read %q", got)
 	}
-	sqlCmd("-e", "INSERT INTO accounts VALUES (2, 'grace', 50)")
+	euWestSQL("-e", "INSERT INTO accounts VALUES (2, 'grace', 50)")
+	// --region overrides ?region=: a region outside the matrix is refused,
+	// which shows the node got the flag's region and not the URL's.
+	if o, e, err := sqlCmd("meridian://root@"+euWest+"/demo?region=eu-west", "--region", "mars", "-e", "SELECT 1"); err == nil ||
+		!strings.Contains(e, `region "mars" is not in the latency matrix`) {
+		t.Fatalf("--region mars: %v\nstdout: %s\nstderr: %s", err, o, e)
+	}
 
 	// Back in the us-east shell, the eu-west write is there.
 	shell("SELECT CONCAT('total=', SUM(balance)) AS t FROM accounts;", "total=150")

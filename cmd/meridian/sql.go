@@ -20,6 +20,8 @@ const defaultSQLURL = "meridian://root@127.0.0.1:7400/"
 func runSQL(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sql", stderr)
 	url := fs.String("url", defaultSQLURL, "node to connect to: meridian://USER@HOST:PORT/DATABASE[?region=R]")
+	region := fs.String("region", "", "the `REGION` this client is in (overrides ?region= in --url): under a simulated WAN\n"+
+		"(--latency) every statement pays the round trip between it and the node's region")
 	exec := fs.String("e", "", "run these statements (separated by ';') and exit")
 	format := fs.String("format", string(shell.FormatTable), "output format: table, csv, tsv or json")
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -35,6 +37,9 @@ func runSQL(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	cfg, err := driver.ParseDSN(*url)
 	if err != nil {
 		return err
+	}
+	if *region != "" {
+		cfg.Region = *region
 	}
 	// The shell prints values as mysql does; as time.Time a DATETIME(3)
 	// would lose its trailing zero digits, as float64 1e100 would print
