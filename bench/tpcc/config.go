@@ -42,9 +42,25 @@ type Config struct {
 	// stderr. Default 5s for run, 1s for init's bar.
 	ProgressInterval time.Duration
 
+	// TestingKnobs shrink the data set for tests of programs built on
+	// this package (meridian demo --with tpcc). Not settable from flags;
+	// never set for a measurement.
+	TestingKnobs TestingKnobs
+
 	// scale shrinks the data set for tests; the zero value is the
 	// specification's. Not settable from flags.
 	scale scale
+}
+
+// TestingKnobs are Config's test-only settings. init, run and check of one
+// database must use the same ones.
+type TestingKnobs struct {
+	// Items replaces the specification's 100,000 items (and stock rows
+	// per warehouse) when positive.
+	Items int
+	// CustomersPerDistrict replaces the specification's 3,000 customers
+	// (and initial orders) per district when positive.
+	CustomersPerDistrict int
 }
 
 // scale holds the cardinalities that tests may shrink. init and run of
@@ -98,6 +114,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // EnsureDefaults fills unset fields.
 func (c *Config) EnsureDefaults() {
+	if k := c.TestingKnobs; k.Items > 0 || k.CustomersPerDistrict > 0 {
+		c.scale = scale{items: k.Items, customers: k.CustomersPerDistrict}
+	}
 	if c.URL == "" {
 		c.URL = "meridian://root@127.0.0.1:7400/tpcc"
 	}

@@ -2,26 +2,19 @@ package main
 
 import (
 	"context"
-	"database/sql"
+	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cockroachdb/errors"
-	"github.com/meridiandb/meridian/driver"
-	"github.com/meridiandb/meridian/netsim"
-	"github.com/meridiandb/meridian/paxosgroup"
-	"github.com/meridiandb/meridian/server"
+	"github.com/meridiandb/meridian/bench/tpcc"
 	"github.com/meridiandb/meridian/sql/shell"
-	"github.com/meridiandb/meridian/truetime"
-	"github.com/meridiandb/meridian/truetime/timemaster"
 )
 
 // The demo's default geography: DESIGN.md §4's three regions and their
@@ -30,18 +23,14 @@ const (
 	demoRegions = "us-east,us-west,eu-west"
 	demoLatency = "us-east/us-west=64ms,us-east/eu-west=88ms,us-west/eu-west=140ms"
 	demoDB      = "demo"
+	// demoTPCCDB is the database --with tpcc loads.
+	demoTPCCDB = "tpcc"
+	// demoTPCCLoaders is the number of connections --with tpcc loads
+	// through: each INSERT waits a quorum round trip across the WAN, so
+	// more of them in flight than bench tpcc init's default keep the
+	// nodes busy.
+	demoTPCCLoaders = 16
 )
-
-// demoOptions are the demo's flags, parsed.
-type demoOptions struct {
-	regions        []string
-	nodesPerRegion int
-	wan            *netsim.Network // nil: no simulated latency
-	store          string          // "": a temporary directory
-	mysqlAddr      string
-	basePort       int // 0: any free ports
-	logger         *slog.Logger
-}
 
 // runDemo runs a multi-region cluster in this process, with a time master
 // per region and the simulated WAN between them, places every group's
@@ -58,8 +47,15 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	mysqlAddr := fs.String("mysql-addr", "", "also serve the MySQL protocol on `HOST:PORT`, through the first node")
 	exec := fs.String("exec", "", "run these `STATEMENTS` (separated by ';') in the shell and exit")
 	format := fs.String("format", string(shell.FormatTable), "shell output format: table, csv, tsv or json")
+	with := fs.String("with", "", "load a `DATASET` before the shell opens: tpcc[:W], TPC-C's initial population for W warehouses\n"+
+		"(default 1) in database "+demoTPCCDB+", as `meridian bench tpcc init` loads it")
 	basePort := fs.Int("base-port", 7400, "node i (from 0) listens on gRPC `PORT`+10·i and HTTP PORT+10·i+1, the time master of region r on UDP PORT+10·r+2; 0 picks free ports")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	// Hidden: a smaller TPC-C population (ITEMS,CUSTOMERS per district),
+	// so that tests of --with tpcc load in seconds.
+	tpccScale := fs.String("testing-tpcc-scale", "", "")
+	fs.Usage = usageWithoutTesting(fs, "Usage: meridian demo [flags]\n\n"+
+		"Runs a multi-region cluster in this process with the SQL shell attached.\n\n")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -67,7 +63,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return errors.Newf("unexpected arguments %q (quote the statements of --exec)", fs.Args())
 	}
 	opts := demoOptions{regions: splitList(*regions), nodesPerRegion: *perRegion, store: *store,
-		mysqlAddr: *mysqlAddr, basePort: *basePort}
+		mysqlAddr: *mysqlAddr, basePort: *basePort, database: demoDB}
 	if len(opts.regions) == 0 || opts.nodesPerRegion < 1 {
 		return errors.New("demo: --regions needs a region and --nodes-per-region at least 1")
 	}
@@ -75,6 +71,10 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		// The stores remember the nodes' addresses; on new ports a restarted
 		// cluster would not find itself.
 		return errors.New("demo: --store needs a fixed --base-port")
+	}
+	data, err := parseDemoData(*with, *tpccScale)
+	if err != nil {
+		return err
 	}
 	f, err := shell.ParseFormat(*format)
 	if err != nil {
@@ -102,12 +102,15 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if *exec != "" {
 		banner = stderr
 	}
-	c.printBanner(banner, time.Since(began))
+	c.printBanner(banner, time.Since(began), data)
 
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	defer stopKeeping()
 	go c.keepPlacement(keepCtx)
 
+	if err := c.loadData(ctx, data, banner, stderr); err != nil {
+		return err
+	}
 	err = c.runShell(ctx, shell.Options{Format: f, Exec: *exec, In: stdin, Out: stdout, Err: stderr})
 	fmt.Fprintln(banner, "stopping the demo cluster")
 	if errors.Is(err, shell.ErrStatementFailed) {
@@ -116,150 +119,76 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return err
 }
 
-// demoCluster is the running demo: nodes in start order (zone a of every
-// region, then zone b, ...), so that node i is regions[i % len(regions)].
-type demoCluster struct {
-	opts    demoOptions
-	dir     string
-	tempDir bool
-	nodes   []*server.Node
-	masters []string // time master address of each region
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // time masters
+// demoData is what --with loads.
+type demoData struct {
+	tpccWarehouses int // 0: no TPC-C
+	tpccKnobs      tpcc.TestingKnobs
 }
 
-func (c *demoCluster) region(i int) string { return c.opts.regions[i%len(c.opts.regions)] }
-func (c *demoCluster) zone(i int) string   { return string(rune('a' + i/len(c.opts.regions))) }
-
-// port is the base port plus off, or 0 (any free port) without a base.
-func (c *demoCluster) addr(off int) string {
-	if c.opts.basePort == 0 {
-		return "127.0.0.1:0"
+// parseDemoData parses --with (and the hidden --testing-tpcc-scale).
+func parseDemoData(with, scale string) (demoData, error) {
+	var d demoData
+	if with == "" {
+		if scale != "" {
+			return d, errors.New("demo: --testing-tpcc-scale needs --with tpcc")
+		}
+		return d, nil
 	}
-	return fmt.Sprintf("127.0.0.1:%d", c.opts.basePort+off)
+	name, w, hasW := strings.Cut(with, ":")
+	if name != "tpcc" {
+		return d, errors.Newf("demo: --with %q: the only data set is tpcc[:W]", with)
+	}
+	d.tpccWarehouses = 1
+	if hasW {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 {
+			return d, errors.Newf("demo: --with %q: W must be a number of warehouses, at least 1", with)
+		}
+		d.tpccWarehouses = n
+	}
+	if scale != "" {
+		items, customers, _ := strings.Cut(scale, ",")
+		var err1, err2 error
+		d.tpccKnobs.Items, err1 = strconv.Atoi(items)
+		d.tpccKnobs.CustomersPerDistrict, err2 = strconv.Atoi(customers)
+		if err1 != nil || err2 != nil || d.tpccKnobs.Items < 1 || d.tpccKnobs.CustomersPerDistrict < 10 {
+			return d, errors.Newf("demo: --testing-tpcc-scale %q: want ITEMS,CUSTOMERS (at least 1 and 10)", scale)
+		}
+	}
+	return d, nil
 }
 
-// startDemo starts the time masters and nodes, bootstraps the cluster on
-// the first node and places its groups. On error the returned cluster, if
-// any, still needs stop.
-func startDemo(ctx context.Context, opts demoOptions) (*demoCluster, error) {
-	mctx, cancel := context.WithCancel(context.Background())
-	c := &demoCluster{opts: opts, dir: opts.store, cancel: cancel}
-	if c.dir == "" {
-		dir, err := os.MkdirTemp("", "meridian-demo-")
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		c.dir, c.tempDir = dir, true
+// loadData loads what --with asked for, as a client in the first region,
+// with bench/tpcc's loader: its progress bar goes to progress, its summary
+// to out.
+func (c *demoCluster) loadData(ctx context.Context, d demoData, out, progress io.Writer) error {
+	if d.tpccWarehouses == 0 {
+		return nil
 	}
-	for r := range opts.regions {
-		if err := c.startMaster(mctx, c.addr(10*r+2)); err != nil {
-			return c, err
-		}
+	cfg := tpcc.Config{URL: c.url(demoTPCCDB), Warehouses: d.tpccWarehouses, Loaders: demoTPCCLoaders, TestingKnobs: d.tpccKnobs}
+	fmt.Fprintf(out, "Loading TPC-C, %d warehouse(s), into database %s:\n", d.tpccWarehouses, demoTPCCDB)
+	if err := tpcc.Init(ctx, cfg, out, progress); err != nil {
+		return errors.Wrap(err, "demo: --with tpcc")
 	}
-	total := len(opts.regions) * opts.nodesPerRegion
-	for i := 0; i < total; i++ {
-		if err := c.startNode(ctx, i); err != nil {
-			return c, err
-		}
-	}
-	pctx, pcancel := context.WithTimeout(ctx, time.Minute)
-	defer pcancel()
-	if err := c.place(pctx); err != nil {
-		return c, err
-	}
-	return c, c.createDatabase(ctx)
-}
-
-// startMaster runs a region's time master, as `meridian timemaster` would.
-func (c *demoCluster) startMaster(ctx context.Context, addr string) error {
-	m, err := timemaster.New(timemaster.Options{Logger: c.opts.logger})
-	if err != nil {
-		return err
-	}
-	conn, err := timemaster.Listen(addr)
-	if err != nil {
-		return errors.Wrapf(err, "demo: time master on %s (is the port free? try --base-port)", addr)
-	}
-	c.masters = append(c.masters, conn.LocalAddr().String())
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		_ = m.Serve(ctx, conn)
-	}()
 	return nil
 }
 
-// startNode starts node i, bootstrapping the cluster on node 0 and joining
-// the others to it one at a time, so that node IDs follow the start order.
-func (c *demoCluster) startNode(ctx context.Context, i int) error {
-	cfg := server.Config{
-		StoreDir:   filepath.Join(c.dir, fmt.Sprintf("node%d-%s-%s", i+1, c.region(i), c.zone(i))),
-		ListenAddr: c.addr(10 * i),
-		HTTPAddr:   c.addr(10*i + 1),
-		Region:     c.region(i),
-		Zone:       c.zone(i),
-		Logger:     c.opts.logger,
-		Clock:      truetime.Options{Masters: []string{c.masters[i%len(c.opts.regions)]}},
-		Network:    c.opts.wan,
-		// One voter per region, however many regions (at least three).
-		Paxos: paxosgroup.Options{TargetReplicas: max(3, len(c.opts.regions))},
+// usageWithoutTesting prints fs's flags as flag.PrintDefaults does, less
+// the testing- ones, which only tests pass.
+func usageWithoutTesting(fs *flag.FlagSet, title string) func() {
+	return func() {
+		out := fs.Output()
+		fmt.Fprint(out, title)
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		shown.SetOutput(out)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.HasPrefix(f.Name, "testing-") {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		shown.PrintDefaults()
 	}
-	if i == 0 {
-		cfg.MySQLAddr = c.opts.mysqlAddr
-	} else {
-		cfg.Join = []string{c.nodes[0].Addr()}
-	}
-	n, err := server.Start(cfg)
-	if err != nil {
-		return errors.Wrapf(err, "demo: starting node %d (are its ports free? try --base-port)", i+1)
-	}
-	c.nodes = append(c.nodes, n)
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if i == 0 && n.Host() == nil { // a --store from an earlier demo has its cluster
-		if _, err := n.Init(wctx); err != nil {
-			return errors.Wrap(err, "demo: bootstrapping the cluster")
-		}
-	}
-	select {
-	case <-n.Ready():
-		return nil
-	case <-wctx.Done():
-		return errors.Wrapf(wctx.Err(), "demo: node %d did not join", i+1)
-	}
-}
-
-// createDatabase creates the database the shell starts in.
-func (c *demoCluster) createDatabase(ctx context.Context) error {
-	db, err := c.open("")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+demoDB)
-	return errors.Wrap(err, "demo: creating database "+demoDB)
-}
-
-// url is how a client in the first region reaches its first node.
-func (c *demoCluster) url(db string) string {
-	return fmt.Sprintf("meridian://root@%s/%s?region=%s", c.nodes[0].Addr(), db, c.opts.regions[0])
-}
-
-func (c *demoCluster) open(db string) (*sql.DB, error) {
-	cfg, err := driver.ParseDSN(c.url(db))
-	if err != nil {
-		return nil, err
-	}
-	cfg.TextValues = true // print values as the server does (see runSQL)
-	conn, err := driver.NewConnector(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sql.OpenDB(conn), nil
 }
 
 // runShell attaches the SQL shell to the first node, as a client in the
@@ -280,21 +209,9 @@ func (c *demoCluster) runShell(ctx context.Context, opts shell.Options) error {
 	return shell.Run(ctx, db, opts)
 }
 
-// stop shuts the nodes down, newest first, then the time masters, and
-// removes a temporary store.
-func (c *demoCluster) stop() {
-	for i := len(c.nodes) - 1; i >= 0; i-- {
-		c.nodes[i].Stop()
-	}
-	c.cancel()
-	c.wg.Wait()
-	if c.tempDir {
-		_ = os.RemoveAll(c.dir)
-	}
-}
-
-// printBanner shows the topology and every address.
-func (c *demoCluster) printBanner(w io.Writer, took time.Duration) {
+// printBanner shows the topology, every address and the data set --with
+// is about to load.
+func (c *demoCluster) printBanner(w io.Writer, took time.Duration, data demoData) {
 	nr := len(c.opts.regions)
 	fmt.Fprintf(w, "Meridian demo: %d regions × %d nodes in one process, started in %.1fs\n",
 		nr, c.opts.nodesPerRegion, took.Seconds())
@@ -323,11 +240,18 @@ func (c *demoCluster) printBanner(w io.Writer, took time.Duration) {
 	other := c.nodes[len(c.nodes)-1]
 	fmt.Fprintf(w, "\nThe shell is a client in %s on node 1 (%s).\n"+
 		"From another terminal (meridian is `go run ./cmd/meridian` in a checkout), e.g. as a client in %s:\n"+
-		"  meridian sql --url \"meridian://root@%s/%s?region=%s\"\n",
+		"  meridian sql --url \"meridian://root@%s/%s\" --region %s\n",
 		c.opts.regions[0], c.url(demoDB), c.region(len(c.nodes)-1), other.Addr(), demoDB, c.region(len(c.nodes)-1))
 	if c.opts.mysqlAddr != "" {
 		host, port, _ := strings.Cut(c.nodes[0].MySQLAddr(), ":")
 		fmt.Fprintf(w, "  mariadb -h %s -P %s -u root %s\n", host, port, demoDB)
+		fmt.Fprintf(w, "  (a MySQL client declares its region with the connection attribute region,\n"+
+			"  e.g. go-sql-driver/mysql's connectionAttributes=region:%s; the mariadb CLI cannot)\n", c.region(len(c.nodes)-1))
+	}
+	if data.tpccWarehouses > 0 {
+		fmt.Fprintf(w, "\nTPC-C: %d warehouse(s) load into database %s below; then, from another terminal:\n"+
+			"  meridian bench tpcc run --url \"%s\" --warehouses %d --duration 1m\n",
+			data.tpccWarehouses, demoTPCCDB, c.url(demoTPCCDB), data.tpccWarehouses)
 	}
 	fmt.Fprintln(w, "\nCtrl-D or \\q stops the cluster.")
 }

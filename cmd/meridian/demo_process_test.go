@@ -60,6 +60,40 @@ func TestDemoExecProcess(t *testing.T) {
 	}
 }
 
+// TestDemoWithTPCCProcess: --with tpcc:2 loads TPC-C's tables (a shrunk
+// population, through the hidden --testing-tpcc-scale) across the default
+// simulated WAN before --exec runs, and says so in the banner.
+func TestDemoWithTPCCProcess(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := demoCommand(t, ctx, "--with", "tpcc:2", "--testing-tpcc-scale", "100,30", "--format", "tsv", "--exec",
+		`SELECT COUNT(*) AS warehouses FROM tpcc.warehouse;
+		SELECT COUNT(*) AS districts FROM tpcc.district;
+		SELECT COUNT(*) AS stock FROM tpcc.stock;
+		SELECT COUNT(*) AS customers FROM tpcc.customer`)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("demo --with tpcc:2: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	// 2 warehouses, 10 districts each, 100 stock rows per warehouse, 30
+	// customers per district.
+	if want := "warehouses\n2\ndistricts\n20\nstock\n200\ncustomers\n600\n"; stdout.String() != want {
+		t.Fatalf("demo --with tpcc:2 printed %q, want %q\nstderr: %s", stdout.String(), want, stderr.String())
+	}
+	for _, want := range []string{"TPC-C: 2 warehouse(s) load into database tpcc", "Loading TPC-C, 2 warehouse(s)", "loaded 2 warehouses: "} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	// The hidden flag stays out of --help.
+	help := demoCommand(t, ctx, "--help")
+	out, _ := help.CombinedOutput()
+	if !strings.Contains(string(out), "-with DATASET") || strings.Contains(string(out), "testing-") {
+		t.Errorf("demo --help:\n%s", out)
+	}
+}
+
 // lineWaiter reads a process's output line by line and waits for lines.
 type lineWaiter struct {
 	t     *testing.T
