@@ -19,6 +19,8 @@ import (
 	"github.com/meridiandb/meridian/server"
 	"github.com/meridiandb/meridian/server/servertest"
 	"github.com/meridiandb/meridian/txn"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // txnCluster starts a 3-node cluster whose user keyspace is split into
@@ -1007,5 +1009,45 @@ func testClosedAheadAcrossLeaders(t *testing.T, broken bool) {
 		t.Logf("as expected: the write at %d landed below the closed %d; the snapshot changed to %q", ts, at, v)
 	case v != "old" || ts <= at:
 		t.Fatalf("a write at %d under the timestamp %d closed by the previous leader; the snapshot at it now reads %q", ts, at, v)
+	}
+}
+
+// TestTxnRepeatedOnePhaseCommit: a one-phase commit whose answer was lost
+// is sent again with Repeat set, and the leader answers it from the
+// decision instead of running it again. Sent again without Repeat, the
+// transaction (whose read locks went with its commit) is refused as
+// retryable — the answer that once made a client run a committed
+// transaction twice — which shows what the flag is for.
+func TestTxnRepeatedOnePhaseCommit(t *testing.T) {
+	c := txnCluster(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	group := uint64(paxosgroup.FirstUserGroupID)
+	leader := c.LeaderOf(group)
+	cl := pb.NewTxnClient(c.Conn(leader))
+	var id txn.TxnID
+	id[0], id[15] = 0x5e, 1
+	meta := &pb.TxnMetaPB{Id: id[:], StartTs: time.Now().UnixNano()}
+	read, err := cl.Read(ctx, &pb.TxnReadRequest{GroupId: group, Txn: meta, Keys: [][]byte{[]byte("rep")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &pb.TxnOnePhaseRequest{GroupId: group, Txn: meta, HasReads: true, ReadTerm: read.Term,
+		Writes: []*pb.TxnWrite{{Key: []byte("rep"), Value: []byte("1")}}}
+	first, err := cl.CommitOnePhase(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Repeat = true
+	again, err := cl.CommitOnePhase(ctx, req)
+	if err != nil {
+		t.Fatalf("repeat: %v", err)
+	}
+	if !again.Committed || again.CommitTs != first.CommitTs {
+		t.Fatalf("repeat answered %v, want the first answer %v", again, first)
+	}
+	req.Repeat = false
+	if _, err := cl.CommitOnePhase(ctx, req); status.Code(err) != codes.Aborted {
+		t.Fatalf("a repeat not marked as one: got %v, want a retryable abort", err)
 	}
 }

@@ -570,9 +570,11 @@ func (t *Txn) commitReadOnly(ctx context.Context) (int64, error) {
 
 func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes []*pb.TxnWrite) (int64, error) {
 	var resp *pb.TxnDecideResponse
+	sent := false
 	err := callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 		var err error
-		resp, err = cl.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: id, Txn: t.pbMeta(), Writes: writes, HasReads: g.reads, ReadTerm: g.readTerm})
+		resp, err = cl.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: id, Txn: t.pbMeta(), Writes: writes, HasReads: g.reads, ReadTerm: g.readTerm, Repeat: sent})
+		sent = true
 		return err
 	})
 	if err != nil {
@@ -618,9 +620,11 @@ func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWr
 		go func() {
 			defer wg.Done()
 			g := t.groups[id]
+			sent := false
 			errs[i] = callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 				resp, err := cl.Prepare(ctx, &pb.TxnPrepareRequest{GroupId: id, Txn: t.pbMeta(), Coordinator: coord,
-					Participants: ids, Writes: byGroup[id], HasReads: g.reads, ReadTerm: g.readTerm})
+					Participants: ids, Writes: byGroup[id], HasReads: g.reads, ReadTerm: g.readTerm, Repeat: sent})
+				sent = true
 				if err == nil {
 					prepTS[i] = resp.PrepareTs
 				}

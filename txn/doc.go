@@ -48,7 +48,9 @@
 // replica over a Store (records.go) that is the group's apply batch. All
 // their state lives in the store under prefix 0x03 (key layout in
 // records.go), so a restart or a Raft snapshot carrying RecordSpan(group)
-// restores it; the in-memory parts are caches rebuilt by Open*.
+// restores it; the in-memory parts are caches rebuilt by Open*, which
+// StateMachine keeps per group across entries (reloaded when the replica's
+// ApplyContext.StateGen changes: a snapshot, a new replica, a failure).
 //
 //	coordinator leader                      participant group (each)
 //	──────────────────                      ────────────────────────
@@ -56,15 +58,17 @@
 //	                                        log Prepare(rec) ──► Prepared / AlreadyPrepared
 //	                                          (vote yes with rec.PrepareTS) / AlreadyDecided /
 //	                                          Refused (vote no)
-//	ChooseCommitTS(now.latest, prepareTSs,
-//	  last assigned, closed)
+//	ChooseCommitTS(prepareTSs, last
+//	  assigned, closed)
 //	log Decide(commit|abort) ──► recorded
 //	  decision (the first one wins)
 //	commit wait, reply to the client,
 //	send the decision ─────────────────────► log Commit(txn, s) / Abort(txn)
 //	                                          ──► Release locks, ClosedTracker.Applied
 //	log Acked(txn, group) ◄──────────────── ack
-//	all acked: log Forget ─────────────────► log Forget(txn) (or tombstone eviction)
+//	all acked: the decision record is       tombstones are evicted beyond
+//	  dropped; a late Decide is answered      MaxTombstones
+//	  from this group's own tombstone
 //
 //	participant prepared too long ──► coordinator Inquire: unknown ──► log
 //	  Decide(abort) (presumed abort) ──► the recorded decision goes back
@@ -95,8 +99,9 @@
 // prepare records when the term changes (shared locks and waiters die with
 // the old term; a transaction that read there fails to prepare or
 // commit, invariant 8). The new term's first timestamp is above
-// max(applied writes, TT.Now().latest): every timestamp the old leader
-// closed was below its TT.Now().earliest, so below ours.
+// max(applied writes, TT.Now().latest + CloseAhead): every timestamp the
+// old leader closed was at most CloseAhead above its TT.Now().earliest,
+// so below that.
 //
 // Client is the gateway side (client-driven commit):
 //
@@ -115,9 +120,11 @@
 //
 // Snapshot reads: a replica serves ts once its leader closed ts and it
 // applied the index that goes with it. Leaders close on demand (Close:
-// wait until TT.Now().earliest > ts and nothing at or below ts is in
-// flight) and publish closed timestamps of every group they lead to the
-// other replicas' nodes every PublishInterval (the side channel that
+// wait until TT.Now().earliest + CloseAhead > ts and nothing at or below
+// ts is in flight; a strong read at another node's TT.Now().latest so
+// waits only for writes in flight) and publish closed timestamps of
+// every group they lead to the other replicas' nodes every
+// PublishInterval (the side channel that
 // serves idle groups and bounded staleness). Because a leader never
 // closes at or above a prepared transaction's prepare timestamp, the
 // closed timestamp is already below every undecided prepare: invariant

@@ -722,7 +722,7 @@ func checkReadLocksLocked(ls *leaderState, meta TxnMeta, hasReads bool, readTerm
 
 // lockWrites validates a prepare or one-phase commit at the group's
 // leader and takes the exclusive locks of its writes (sorted by key).
-func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB, ws []*pb.TxnWrite, hasReads bool, readTerm uint64) (*leaderState, TxnMeta, []Write, error) {
+func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB, ws []*pb.TxnWrite, hasReads bool, readTerm uint64, repeat bool) (*leaderState, TxnMeta, []Write, error) {
 	meta, err := metaOf(m)
 	if err != nil {
 		return nil, meta, nil, err
@@ -734,10 +734,16 @@ func (s *Server) lockWrites(ctx context.Context, group GroupID, m *pb.TxnMetaPB,
 	// A request repeated after its answer was lost (the client retries on
 	// Unavailable) must not run again: a leader has applied its whole log
 	// before it serves, so a decision of an earlier attempt is visible here.
-	if o, ok, err := DecidedIn(engineStore{s.host.Engine()}, group, meta.ID); err != nil {
-		return nil, meta, nil, err
-	} else if ok {
-		return nil, meta, nil, &decidedError{o}
+	// A first send skips the lookup (a miss costs a search of every
+	// memtable): any other decision it could find, such as an abort
+	// delivered before the prepare arrived, is found again when the entry
+	// applies, which refuses it.
+	if repeat {
+		if o, ok, err := DecidedIn(engineStore{s.host.Engine()}, group, meta.ID); err != nil {
+			return nil, meta, nil, err
+		} else if ok {
+			return nil, meta, nil, &decidedError{o}
+		}
 	}
 	writes, keys := writesOf(ws)
 	if err := checkKeys(info.Descriptor, keys); err != nil {
@@ -765,7 +771,7 @@ func (e *decidedError) Error() string {
 
 func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
 	group := GroupID(req.GroupId)
-	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads, req.ReadTerm)
+	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads, req.ReadTerm, req.Repeat)
 	if de := (*decidedError)(nil); errors.As(err, &de) {
 		// Only an abort can be decided while the client still prepares
 		// (the commit decision follows every yes vote).
@@ -1148,7 +1154,7 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 	}
 	group := GroupID(req.GroupId)
 	start := time.Now()
-	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads, req.ReadTerm)
+	ls, meta, writes, err := s.lockWrites(ctx, group, req.Txn, req.Writes, req.HasReads, req.ReadTerm, req.Repeat)
 	if de := (*decidedError)(nil); errors.As(err, &de) {
 		if de.o.Decision != DecisionCommit {
 			return nil, retryableErr("txn: %s was already aborted at group %d", meta.ID, group)

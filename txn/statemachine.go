@@ -114,7 +114,7 @@ func (sm *StateMachine) Apply(b *storage.Batch, ac *paxosgroup.ApplyContext, dat
 	case *pb.TxnCommand_OnePhase:
 		res, err = sm.applyOnePhase(b, ac, gs, cmd.OnePhase)
 	case *pb.TxnCommand_Decide:
-		res, err = applyDecide(b, gs, cmd.Decide)
+		res, err = sm.applyDecide(b, gs, cmd.Decide)
 	case *pb.TxnCommand_Ack:
 		res, err = applyAck(b, gs, cmd.Ack)
 	default:
@@ -291,16 +291,19 @@ func (sm *StateMachine) applyCommit(b *storage.Batch, ac *paxosgroup.ApplyContex
 		return nil, err
 	}
 	// Refuse what Participant.Commit would assert on: it is never
-	// produced by a correct coordinator, and must not crash replicas.
-	if o, ok, err := p.Decided(id); err != nil {
-		return nil, err
-	} else if ok {
-		if o.Decision != DecisionCommit || o.CommitTS != c.CommitTs {
-			return nil, invalid("txn: commit of %s at %d contradicts its recorded outcome %s at %d", id, c.CommitTs, o.Decision, o.CommitTS)
-		}
-		return outcomeResult(o), nil
-	}
+	// produced by a correct coordinator, and must not crash replicas. A
+	// prepared transaction has no tombstone: skip the lookup.
 	r := p.prepared[id]
+	if r == nil {
+		if o, ok, err := p.Decided(id); err != nil {
+			return nil, err
+		} else if ok {
+			if o.Decision != DecisionCommit || o.CommitTS != c.CommitTs {
+				return nil, invalid("txn: commit of %s at %d contradicts its recorded outcome %s at %d", id, c.CommitTs, o.Decision, o.CommitTS)
+			}
+			return outcomeResult(o), nil
+		}
+	}
 	if r != nil && c.CommitTs <= r.PrepareTS {
 		return nil, invalid("txn: commit of %s at %d not above its prepare timestamp %d", id, c.CommitTs, r.PrepareTS)
 	}
@@ -327,10 +330,12 @@ func (sm *StateMachine) applyAbort(b *storage.Batch, gs *groupState, raw []byte)
 	if err != nil {
 		return nil, err
 	}
-	if o, ok, err := p.Decided(id); err != nil {
-		return nil, err
-	} else if ok && o.Decision == DecisionCommit {
-		return nil, invalid("txn: abort of %s, which committed at %d", id, o.CommitTS)
+	if p.prepared[id] == nil {
+		if o, ok, err := p.Decided(id); err != nil {
+			return nil, err
+		} else if ok && o.Decision == DecisionCommit {
+			return nil, invalid("txn: abort of %s, which committed at %d", id, o.CommitTS)
+		}
 	}
 	if _, err := p.Abort(id); err != nil {
 		return nil, err
@@ -375,7 +380,7 @@ func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyCont
 	return outcomeResult(o), nil
 }
 
-func applyDecide(b *storage.Batch, gs *groupState, c *pb.TxnDecide) (*pb.TxnResult, error) {
+func (sm *StateMachine) applyDecide(b *storage.Batch, gs *groupState, c *pb.TxnDecide) (*pb.TxnResult, error) {
 	id, err := txnID(c.TxnId)
 	if err != nil {
 		return nil, err
@@ -400,6 +405,35 @@ func applyDecide(b *storage.Batch, gs *groupState, c *pb.TxnDecide) (*pb.TxnResu
 	co, err := coordinator(b, gs)
 	if err != nil {
 		return nil, err
+	}
+	if r, err := co.Inquire(id); err != nil {
+		return nil, err
+	} else if r.Decision != DecisionUnknown {
+		return outcomeResult(Outcome{Decision: r.Decision, CommitTS: r.CommitTS}), nil
+	}
+	// No decision on record: either none was made, or it was forgotten
+	// once every participant acked it (applyAck). This group is a
+	// participant and applied the decision before acking it, so its own
+	// tombstone still says how it ended, and the first decision keeps
+	// winning. A transaction prepared here is undecided.
+	p, err := sm.participant(b, gs)
+	if err != nil {
+		return nil, err
+	}
+	if p.prepared[id] == nil {
+		if o, ok, err := p.Decided(id); err != nil {
+			return nil, err
+		} else if ok {
+			return outcomeResult(Outcome{Decision: o.Decision, CommitTS: o.CommitTS}), nil
+		}
+		if d == DecisionCommit {
+			// Every participant, this group among them, voted yes before a
+			// commit is asked for, so the prepare applied here earlier in
+			// this log; with neither it nor its tombstone left, the
+			// transaction was decided so long ago that its tombstone was
+			// evicted. Its outcome is forgotten: refuse.
+			return nil, invalid("txn: commit decision for %s, whose outcome this group no longer remembers", id)
+		}
 	}
 	r, err := co.Decide(id, d, c.CommitTs, parts)
 	if err != nil {
@@ -431,6 +465,14 @@ func applyAck(b *storage.Batch, gs *groupState, c *pb.TxnAck) (*pb.TxnResult, er
 	all, err := co.Acked(id, GroupID(c.Participant))
 	if err != nil {
 		return nil, err
+	}
+	if all {
+		// Rule 3: nobody needs the decision any more (applyDecide answers
+		// late duplicates from this group's own tombstone). Kept, the
+		// records would grow without bound.
+		if err := co.Forget(id); err != nil {
+			return nil, err
+		}
 	}
 	res := outcomeResult(Outcome{Decision: r.Decision, CommitTS: r.CommitTS})
 	res.AllAcked = all

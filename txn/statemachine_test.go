@@ -238,3 +238,50 @@ func TestStateMachineReloadsOnNewStateGen(t *testing.T) {
 		t.Fatalf("new generation: %v", res)
 	}
 }
+
+// TestStateMachineForgetsAckedDecisions: once every participant acked a
+// decision its record is dropped (the records would otherwise grow with
+// every transaction), and a late duplicate of the decision is answered
+// from the coordinator group's own tombstone: still the first decision.
+func TestStateMachineForgetsAckedDecisions(t *testing.T) {
+	h := newSMHarness(t)
+	records := func() int {
+		start, end := txn.RecordSpan(7)
+		n := 0
+		if err := h.e.ScanRecords(start, end, func(_, _ []byte) bool { n++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	dec := func(commit bool, ts int64) *pb.TxnCommand {
+		return &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: &pb.TxnDecide{TxnId: id(1), Commit: commit, CommitTs: ts, Participants: []uint64{3, 7}}}}
+	}
+	ack := func(g uint64) *pb.TxnResult {
+		return h.mustApply(&pb.TxnCommand{Cmd: &pb.TxnCommand_Ack{Ack: &pb.TxnAck{TxnId: id(1), Participant: g}}})
+	}
+	h.mustApply(prepare(t, 1, 100, txn.Write{Key: []byte("b"), Value: []byte("v")}))
+	h.mustApply(dec(true, 200))
+	h.mustApply(&pb.TxnCommand{Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id(1), CommitTs: 200}}})
+	ack(7)
+	before := records()
+	if !ack(3).AllAcked {
+		t.Fatal("not all acked after both")
+	}
+	if after := records(); after != before-1 {
+		t.Fatalf("records: %d before the last ack, %d after; want the decision record dropped", before, after)
+	}
+	for _, c := range []*pb.TxnCommand{dec(false, 0), dec(true, 300)} {
+		if res := h.mustApply(c); res.Decision != pb.TxnResult_COMMIT || res.CommitTs != 200 {
+			t.Fatalf("late decision %v after the record was dropped: %v, want the commit at 200", c, res)
+		}
+	}
+	if res := ack(3); !res.AllAcked {
+		t.Fatalf("duplicate ack: %v", res)
+	}
+	// A commit asked for a transaction this group never prepared and does
+	// not remember is refused, not recorded.
+	never := &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: &pb.TxnDecide{TxnId: id(9), Commit: true, CommitTs: 500, Participants: []uint64{3, 7}}}}
+	if _, err := h.apply(never); !errors.Is(err, txn.ErrInvalidCommand) {
+		t.Fatalf("commit decision without a prepare here: %v, want ErrInvalidCommand", err)
+	}
+}

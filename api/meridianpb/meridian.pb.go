@@ -3424,7 +3424,10 @@ type TxnPrepareRequest struct {
 	// still be held (a new leader dropped them: abort).
 	HasReads bool `protobuf:"varint,6,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
 	// The leader term the reads were served in (see TxnReadRequest).
-	ReadTerm      uint64 `protobuf:"varint,7,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	ReadTerm uint64 `protobuf:"varint,7,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	// An earlier send of this request may have reached a leader: check for
+	// a decision it led to before running it again.
+	Repeat        bool `protobuf:"varint,8,opt,name=repeat,proto3" json:"repeat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3506,6 +3509,13 @@ func (x *TxnPrepareRequest) GetReadTerm() uint64 {
 		return x.ReadTerm
 	}
 	return 0
+}
+
+func (x *TxnPrepareRequest) GetRepeat() bool {
+	if x != nil {
+		return x.Repeat
+	}
+	return false
 }
 
 type TxnPrepareResponse struct {
@@ -3701,12 +3711,14 @@ func (x *TxnDecideResponse) GetCommitWaitNanos() int64 {
 }
 
 type TxnOnePhaseRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GroupId       uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	Txn           *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
-	Writes        []*TxnWrite            `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
-	HasReads      bool                   `protobuf:"varint,4,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
-	ReadTerm      uint64                 `protobuf:"varint,5,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	GroupId  uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Txn      *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
+	Writes   []*TxnWrite            `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
+	HasReads bool                   `protobuf:"varint,4,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
+	ReadTerm uint64                 `protobuf:"varint,5,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	// As in TxnPrepareRequest.
+	Repeat        bool `protobuf:"varint,6,opt,name=repeat,proto3" json:"repeat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3774,6 +3786,13 @@ func (x *TxnOnePhaseRequest) GetReadTerm() uint64 {
 		return x.ReadTerm
 	}
 	return 0
+}
+
+func (x *TxnOnePhaseRequest) GetRepeat() bool {
+	if x != nil {
+		return x.Repeat
+	}
+	return false
 }
 
 type TxnReleaseRequest struct {
@@ -7051,7 +7070,7 @@ const file_meridian_proto_rawDesc = "" +
 	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
 	"resume_key\x18\x04 \x01(\fR\tresumeKey\x12\x1c\n" +
-	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"\x87\x02\n" +
+	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"\x9f\x02\n" +
 	"\x11TxnPrepareRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12 \n" +
@@ -7059,7 +7078,8 @@ const file_meridian_proto_rawDesc = "" +
 	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\x12-\n" +
 	"\x06writes\x18\x05 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
 	"\thas_reads\x18\x06 \x01(\bR\bhasReads\x12\x1b\n" +
-	"\tread_term\x18\a \x01(\x04R\breadTerm\"3\n" +
+	"\tread_term\x18\a \x01(\x04R\breadTerm\x12\x16\n" +
+	"\x06repeat\x18\b \x01(\bR\x06repeat\"3\n" +
 	"\x12TxnPrepareResponse\x12\x1d\n" +
 	"\n" +
 	"prepare_ts\x18\x01 \x01(\x03R\tprepareTs\"\xdd\x01\n" +
@@ -7074,13 +7094,14 @@ const file_meridian_proto_rawDesc = "" +
 	"\x11TxnDecideResponse\x12\x1c\n" +
 	"\tcommitted\x18\x01 \x01(\bR\tcommitted\x12\x1b\n" +
 	"\tcommit_ts\x18\x02 \x01(\x03R\bcommitTs\x12*\n" +
-	"\x11commit_wait_nanos\x18\x03 \x01(\x03R\x0fcommitWaitNanos\"\xc2\x01\n" +
+	"\x11commit_wait_nanos\x18\x03 \x01(\x03R\x0fcommitWaitNanos\"\xda\x01\n" +
 	"\x12TxnOnePhaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12-\n" +
 	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
 	"\thas_reads\x18\x04 \x01(\bR\bhasReads\x12\x1b\n" +
-	"\tread_term\x18\x05 \x01(\x04R\breadTerm\"z\n" +
+	"\tread_term\x18\x05 \x01(\x04R\breadTerm\x12\x16\n" +
+	"\x06repeat\x18\x06 \x01(\bR\x06repeat\"z\n" +
 	"\x11TxnReleaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
 	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\x12\x16\n" +
