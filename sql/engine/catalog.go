@@ -69,6 +69,13 @@ type ColumnDesc struct {
 	// OnUpdateNow: ON UPDATE CURRENT_TIMESTAMP.
 	OnUpdateNow bool
 	Hidden      bool
+	// AddedValue, for a column added by ALTER TABLE with a DEFAULT, is
+	// that default evaluated once by the ALTER (rowenc.EncodeValue): the
+	// value rows written before the column existed read as, without being
+	// rewritten. Evaluating the DEFAULT at each read instead would give
+	// them a new CURRENT_TIMESTAMP every time, and an index on the column
+	// would disagree with its rows.
+	AddedValue []byte `json:",omitempty"`
 }
 
 // IndexDesc describes a secondary index (index id 1 is the primary key).

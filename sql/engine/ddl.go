@@ -416,6 +416,15 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec) error 
 				// type's zero value; we ask for an explicit default.
 				return sqlerr.New(1138, "22004", "Invalid use of NULL value: a NOT NULL column added to a table needs a DEFAULT")
 			}
+			if col.HasDefault {
+				// Existing rows are not rewritten: they read this value
+				// (evaluated once, so CURRENT_TIMESTAMP is the ALTER's).
+				d, err := s.defaultValue(c, t, col)
+				if err != nil {
+					return err
+				}
+				col.AddedValue = rowenc.EncodeValue(nil, d)
+			}
 			t.NextColumnID++
 			t.Columns = append(t.Columns, col)
 			if unique {

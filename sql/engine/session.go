@@ -113,11 +113,17 @@ func (c *stmtCtx) table(db, name string) (*TableDesc, error) {
 }
 
 // rowDescs are t's decode descriptors with the defaults of columns added
-// after rows were written.
+// after rows were written: the value the ALTER TABLE that added the
+// column evaluated, or (descriptors from before AddedValue) the DEFAULT
+// evaluated now.
 func (c *stmtCtx) rowDescs(t *TableDesc) []rowenc.ColumnDesc {
 	ds := t.rowDescs()
 	for i, col := range t.Columns {
-		if col.HasDefault {
+		if len(col.AddedValue) > 0 {
+			if d, _, err := rowenc.DecodeValue(col.AddedValue); err == nil {
+				ds[i].Default = d
+			}
+		} else if col.HasDefault {
 			if d, err := c.s.defaultValue(c, t, col); err == nil {
 				ds[i].Default = d
 			}
