@@ -48,11 +48,20 @@ type Coordinator struct {
 	group       GroupID
 	store       Store
 	undelivered map[TxnID]*DecisionRecord
+	// acked holds the decisions acked by every participant since the
+	// load and not yet forgotten.
+	acked map[TxnID]*DecisionRecord
+	// complete: every decision record in the store is in undelivered or
+	// acked, so a lookup that misses both needs no store read. False when
+	// the load found acked records (a store that kept them), which are
+	// then read from the store.
+	complete bool
 }
 
 // OpenCoordinator loads group's decision log from store.
 func OpenCoordinator(group GroupID, store Store) (*Coordinator, error) {
-	c := &Coordinator{group: group, store: store, undelivered: map[TxnID]*DecisionRecord{}}
+	c := &Coordinator{group: group, store: store, undelivered: map[TxnID]*DecisionRecord{},
+		acked: map[TxnID]*DecisionRecord{}, complete: true}
 	start := recordKey(group, kindDecision)
 	var decodeErr error
 	err := store.ScanRecords(start, bytesPrefixEnd(start), func(k, v []byte) bool {
@@ -61,7 +70,9 @@ func OpenCoordinator(group GroupID, store Store) (*Coordinator, error) {
 			decodeErr = errors.Wrapf(err, "txn: decision record %x", k)
 			return false
 		}
-		if !r.AllAcked() {
+		if r.AllAcked() {
+			c.complete = false
+		} else {
 			c.undelivered[r.ID] = &r
 		}
 		return true
@@ -152,7 +163,11 @@ func (c *Coordinator) Forget(id TxnID) error {
 	if !r.AllAcked() {
 		panic(errors.AssertionFailedf("txn: forget of %s acked by %v of %v", id, r.Acked, r.Participants))
 	}
-	return c.store.DeleteRecord(txnKey(c.group, kindDecision, id))
+	if err := c.store.DeleteRecord(txnKey(c.group, kindDecision, id)); err != nil {
+		return err
+	}
+	delete(c.acked, id)
+	return nil
 }
 
 // Undelivered returns copies of the decisions not yet acked by every
@@ -167,6 +182,15 @@ func (c *Coordinator) Undelivered() []DecisionRecord {
 }
 
 func (c *Coordinator) get(id TxnID) (DecisionRecord, bool, error) {
+	if r := c.undelivered[id]; r != nil {
+		return r.clone(), true, nil
+	}
+	if r := c.acked[id]; r != nil {
+		return r.clone(), true, nil
+	}
+	if c.complete {
+		return DecisionRecord{}, false, nil
+	}
 	v, ok, err := c.store.GetRecord(txnKey(c.group, kindDecision, id))
 	if err != nil || !ok {
 		return DecisionRecord{}, false, err
@@ -182,10 +206,11 @@ func (c *Coordinator) put(r *DecisionRecord) error {
 	if err := c.store.PutRecord(txnKey(c.group, kindDecision, r.ID), EncodeDecisionRecord(r)); err != nil {
 		return err
 	}
+	cp := r.clone()
 	if r.AllAcked() {
 		delete(c.undelivered, r.ID)
+		c.acked[r.ID] = &cp
 	} else {
-		cp := r.clone()
 		c.undelivered[r.ID] = &cp
 	}
 	return nil
