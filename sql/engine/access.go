@@ -607,9 +607,13 @@ func chooseAccess(a *tableAccess, conj []expr) {
 			return
 		}
 	}
-	// Secondary index: the longest equality prefix.
+	// Secondary index: the longest equality prefix. Only public indexes:
+	// a write-only one is still being backfilled (it misses rows).
 	best, bestN := (*IndexDesc)(nil), 0
 	for _, ix := range t.Indexes {
+		if ix.State != IndexPublic {
+			continue
+		}
 		k := 0
 		for k < len(ix.Columns) && len(eq[t.colIndex(ix.Columns[k])]) > 0 {
 			k++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -20,12 +21,37 @@ import (
 // (DDL takes exclusive locks on the descriptors every statement reads
 // shared), and a snapshot read sees the schema of its timestamp.
 //
+// There is no descriptor cache: stmtCtx.table keeps a descriptor for one
+// statement only, and dbIDs is a guess that every use re-reads. The online
+// schema changes (schemachange.go) rest on what that gives:
+//
+//  1. Every read-write statement reads its table's descriptor under a
+//     shared lock held until its transaction ends (two-phase locking), and
+//     a descriptor write needs the exclusive lock at prepare. So the
+//     transaction that commits a new descriptor version V is ordered after
+//     every writer that read an older version: each of them committed (or
+//     aborted) before V's prepare, and every writer that commits after V
+//     read V or a later version. No writer ever writes with a version
+//     older than the newest committed one. (An optimistic transaction
+//     would get the same by validating, at its commit timestamp, the
+//     descriptor it read.)
+//  2. A snapshot read at timestamp t sees the descriptor and the data of
+//     the same t: an index it finds public at t was complete at t.
+//  3. Hence one version of the schema is in use by writers at any moment,
+//     and an index can go from absent to write-only, and from public to
+//     dropping, in one step each (with leased, cached schemas two versions
+//     are in use at once, which needs an extra delete-only step between).
+//
 // Keys, beside rowenc's table data (0xF5 't'):
 //
 //	0xF5 's' 'D' <lower(name)>              -> DatabaseDesc (JSON)
 //	0xF5 's' 'T' <db id: 4 bytes> <lower(name)> -> TableDesc (JSON)
 //	0xF5 's' 'N'                            -> next descriptor id (8 bytes)
 //	0xF5 's' 'A' <table id: 4 bytes>        -> next AUTO_INCREMENT block (8 bytes)
+//	0xF5 's' 'U' <table id: 4 bytes> <index id: 4 bytes>
+//	                                        -> a duplicate a writer made in a
+//	                                           write-only UNIQUE index (its
+//	                                           entry's text)
 //
 // Names are matched case-insensitively (as MySQL with
 // lower_case_table_names=1) and shown as created.
@@ -78,6 +104,35 @@ type ColumnDesc struct {
 	AddedValue []byte `json:",omitempty"`
 }
 
+// IndexState is where a secondary index is in its life (schemachange.go).
+type IndexState uint8
+
+const (
+	// IndexPublic: maintained by writers, used by queries. The zero value,
+	// so that descriptors written before states existed read as public.
+	IndexPublic IndexState = iota
+	// IndexWriteOnly: maintained by every writer, never read by queries,
+	// while CREATE INDEX backfills it. A UNIQUE one is not enforced on
+	// writers: a duplicate they make fails the CREATE INDEX instead.
+	IndexWriteOnly
+	// IndexDropping: neither maintained nor read; its entries are being
+	// deleted (DROP INDEX, or a failed CREATE INDEX). It keeps no name:
+	// an index of the same name may be created beside it.
+	IndexDropping
+)
+
+func (s IndexState) String() string {
+	switch s {
+	case IndexPublic:
+		return "public"
+	case IndexWriteOnly:
+		return "write-only"
+	case IndexDropping:
+		return "dropping"
+	}
+	return fmt.Sprintf("IndexState(%d)", uint8(s))
+}
+
 // IndexDesc describes a secondary index (index id 1 is the primary key).
 type IndexDesc struct {
 	ID      uint32
@@ -85,6 +140,26 @@ type IndexDesc struct {
 	Unique  bool
 	Columns []uint32
 	Desc    []bool
+	State   IndexState `json:",omitempty"`
+}
+
+// sameDefinition reports whether ix and o index the same columns the same
+// way (names and states aside).
+func (ix *IndexDesc) sameDefinition(o *IndexDesc) bool {
+	if ix.Unique != o.Unique || len(ix.Columns) != len(o.Columns) || len(ix.Desc) != len(o.Desc) {
+		return false
+	}
+	for i := range ix.Columns {
+		if ix.Columns[i] != o.Columns[i] {
+			return false
+		}
+	}
+	for i := range ix.Desc {
+		if ix.Desc[i] != o.Desc[i] {
+			return false
+		}
+	}
+	return true
 }
 
 const hiddenRowID = "_rowid"
@@ -105,6 +180,21 @@ func tableKey(dbID uint32, name string) []byte {
 
 func autoIncKey(tableID uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{rowenc.SQLPrefix, 's', 'A'}, tableID)
+}
+
+// uniqueViolationsPrefix holds the duplicate markers of t's write-only
+// UNIQUE indexes.
+func uniqueViolationsPrefix(tableID uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{rowenc.SQLPrefix, 's', 'U'}, tableID)
+}
+
+// uniqueViolationKey marks that a writer made a duplicate in write-only
+// UNIQUE index indexID: the CREATE INDEX building it must fail (a
+// transaction that makes the index public reads it under lock, so every
+// writer that made a duplicate before is seen, and every later writer
+// finds the index public and enforces it).
+func uniqueViolationKey(tableID, indexID uint32) []byte {
+	return binary.BigEndian.AppendUint32(uniqueViolationsPrefix(tableID), indexID)
 }
 
 // column returns the column named name (case-insensitive), or nil.
@@ -136,14 +226,34 @@ func (t *TableDesc) colIndex(id uint32) int {
 	return -1
 }
 
-// index returns the secondary index named name, or nil.
+// index returns the secondary index named name (public or write-only:
+// dropping indexes keep no name), or nil.
 func (t *TableDesc) index(name string) *IndexDesc {
 	for _, ix := range t.Indexes {
-		if strings.EqualFold(ix.Name, name) {
+		if ix.State != IndexDropping && strings.EqualFold(ix.Name, name) {
 			return ix
 		}
 	}
 	return nil
+}
+
+// indexByID returns the secondary index with id, in any state, or nil.
+func (t *TableDesc) indexByID(id uint32) *IndexDesc {
+	for _, ix := range t.Indexes {
+		if ix.ID == id {
+			return ix
+		}
+	}
+	return nil
+}
+
+// columnName names column id for SHOW, also after the column was dropped
+// (a dropping index may still list it).
+func (t *TableDesc) columnName(id uint32) string {
+	if c := t.columnByID(id); c != nil {
+		return c.Name
+	}
+	return fmt.Sprintf("#%d (dropped)", id)
 }
 
 // visibleColumns are the columns SELECT * shows.

@@ -15,10 +15,12 @@ import (
 	"github.com/meridiandb/meridian/sql/types"
 )
 
-// ddl runs schema statements inside the statement's read-write
-// transaction: the descriptor writes and any index backfill commit
+// ddl runs the schema statements that need one transaction, inside the
+// statement's read-write transaction: the descriptor writes commit
 // atomically, and the locks they take order them with concurrent
-// statements (which read the descriptors they use).
+// statements (which read the descriptors they use). CREATE/DROP INDEX and
+// ALTER TABLE run online instead, in several transactions
+// (schemachange.go).
 func (s *Session) ddl(c *stmtCtx, st ast.StmtNode, w ResultWriter, more bool) error {
 	cat := catalog{c.tx}
 	ctx := c.ctx
@@ -89,47 +91,6 @@ func (s *Session) ddl(c *stmtCtx, st ast.StmtNode, w ResultWriter, more bool) er
 		if err := deleteSpan(c, rowenc.TablePrefix(t.ID)); err != nil {
 			return err
 		}
-	case *ast.CreateIndexStmt:
-		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
-		if err != nil {
-			return err
-		}
-		if t.index(n.IndexName) != nil {
-			if n.IfNotExists {
-				break
-			}
-			return sqlerr.DuplicateKeyName(n.IndexName)
-		}
-		if err := s.addIndex(c, t, n.IndexName, n.KeyType == ast.IndexKeyTypeUnique, n.IndexPartSpecifications); err != nil {
-			return err
-		}
-		if err := cat.putTable(t); err != nil {
-			return err
-		}
-	case *ast.DropIndexStmt:
-		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
-		if err != nil {
-			return err
-		}
-		if err := dropIndex(c, t, n.IndexName, n.IfExists); err != nil {
-			return err
-		}
-		if err := cat.putTable(t); err != nil {
-			return err
-		}
-	case *ast.AlterTableStmt:
-		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
-		if err != nil {
-			return err
-		}
-		for _, sp := range n.Specs {
-			if err := s.alter(c, t, sp); err != nil {
-				return err
-			}
-		}
-		if err := cat.putTable(t); err != nil {
-			return err
-		}
 	default:
 		return sqlerr.NotSupported(fmt.Sprintf("%T", st))
 	}
@@ -163,6 +124,9 @@ func deleteSpan(c *stmtCtx, prefix []byte) error {
 
 func dropTableData(c *stmtCtx, t *TableDesc) error {
 	if err := deleteSpan(c, rowenc.TablePrefix(t.ID)); err != nil {
+		return err
+	}
+	if err := deleteSpan(c, uniqueViolationsPrefix(t.ID)); err != nil {
 		return err
 	}
 	if err := c.tx.Delete(autoIncKey(t.ID)); err != nil {
@@ -302,7 +266,8 @@ func (s *Session) createTable(c *stmtCtx, n *ast.CreateTableStmt, w ResultWriter
 	}
 	for _, con := range uniques {
 		unique := con.Tp == ast.ConstraintUniq || con.Tp == ast.ConstraintUniqKey || con.Tp == ast.ConstraintUniqIndex
-		if err := s.addIndex(c, t, con.Name, unique, con.Keys); err != nil {
+		// The table has no rows yet: its indexes are public at once.
+		if _, _, err := defineIndex(t, con.Name, unique, con.Keys, IndexPublic); err != nil {
 			return err
 		}
 	}
@@ -312,18 +277,21 @@ func (s *Session) createTable(c *stmtCtx, n *ast.CreateTableStmt, w ResultWriter
 	return w.Done(Result{More: more})
 }
 
-// addIndex adds a secondary index and writes its entries for the rows the
-// table has (within the statement's transaction: the scan locks the table
-// span, so a concurrent write waits and is neither lost nor missing).
-func (s *Session) addIndex(c *stmtCtx, t *TableDesc, name string, unique bool, parts []*ast.IndexPartSpecification) error {
-	ix := &IndexDesc{ID: t.NextIndexID, Name: name, Unique: unique}
+// defineIndex adds a secondary index to t in state (write-only for an
+// online CREATE INDEX, which then backfills it; public in CREATE TABLE),
+// allocating its id. An existing write-only index of the same name and
+// definition — one a crashed or failed CREATE INDEX left, or one another
+// session is building — is returned instead (created false), so that
+// running the CREATE INDEX again finishes it.
+func defineIndex(t *TableDesc, name string, unique bool, parts []*ast.IndexPartSpecification, state IndexState) (ix *IndexDesc, created bool, err error) {
+	ix = &IndexDesc{ID: t.NextIndexID, Name: name, Unique: unique, State: state}
 	for _, p := range parts {
 		if p.Column == nil {
-			return sqlerr.NotSupported("expression indexes")
+			return nil, false, sqlerr.NotSupported("expression indexes")
 		}
 		col := t.column(p.Column.Name.O)
 		if col == nil {
-			return sqlerr.New(1072, "42000", "Key column '%s' doesn't exist in table", p.Column.Name.O)
+			return nil, false, sqlerr.New(1072, "42000", "Key column '%s' doesn't exist in table", p.Column.Name.O)
 		}
 		ix.Columns = append(ix.Columns, col.ID)
 		ix.Desc = append(ix.Desc, p.Desc)
@@ -334,67 +302,45 @@ func (s *Session) addIndex(c *stmtCtx, t *TableDesc, name string, unique bool, p
 			ix.Name = fmt.Sprintf("%s_%d", t.columnByID(ix.Columns[0]).Name, i)
 		}
 	}
-	if t.index(ix.Name) != nil || strings.EqualFold(ix.Name, "PRIMARY") {
-		return sqlerr.DuplicateKeyName(ix.Name)
+	if old := t.index(ix.Name); old != nil {
+		if old.State == IndexWriteOnly && state == IndexWriteOnly && old.sameDefinition(ix) {
+			return old, false, nil
+		}
+		return nil, false, sqlerr.DuplicateKeyName(ix.Name)
+	}
+	if strings.EqualFold(ix.Name, "PRIMARY") {
+		return nil, false, sqlerr.DuplicateKeyName(ix.Name)
 	}
 	t.NextIndexID++
-	// Backfill.
-	descs := c.rowDescs(t)
-	tw := &tableWriter{c: c, t: &TableDesc{ID: t.ID, Name: t.Name, Columns: t.Columns, PK: t.PK, Indexes: []*IndexDesc{ix}}}
-	start, end := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID), rowenc.PrefixEnd(rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID))
-	seen := map[string]bool{}
-	for start != nil {
-		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024, nil)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			row, err := rowenc.DecodeRow(r.Value, descs)
-			if err != nil {
-				return err
-			}
-			if unique && !hasNull(row, t, ix.Columns) {
-				vals := make([]types.Datum, len(ix.Columns))
-				for i, id := range ix.Columns {
-					vals[i] = row[t.colIndex(id)]
-				}
-				k := keyOf(vals)
-				if seen[k] {
-					return sqlerr.DuplicateEntry(tw.entryName(row, ix.Columns), t.Name+"."+ix.Name)
-				}
-				seen[k] = true
-			}
-			if err := c.tx.Put(indexEntryKey(t, ix, row), []byte{}); err != nil {
-				return err
-			}
-		}
-		start = resume
-	}
 	t.Indexes = append(t.Indexes, ix)
-	return nil
+	return ix, true, nil
 }
 
-func dropIndex(c *stmtCtx, t *TableDesc, name string, ifExists bool) error {
+// dropIndex makes the named index dropping: from the descriptor's commit
+// on no statement reads or writes its entries, and the schema change
+// deletes them, then the index (schemachange.go). A name only a dropping
+// index still has (a DROP INDEX that did not finish) is not an error: the
+// schema change finishes that drop.
+func dropIndex(t *TableDesc, name string, ifExists bool) error {
 	ix := t.index(name)
 	if ix == nil {
+		for _, x := range t.Indexes {
+			if x.State == IndexDropping && strings.EqualFold(x.Name, name) {
+				return nil
+			}
+		}
 		if ifExists {
 			return nil
 		}
 		return sqlerr.CantDrop(name)
 	}
-	if err := deleteSpan(c, rowenc.IndexPrefix(t.ID, ix.ID)); err != nil {
-		return err
-	}
-	for i, x := range t.Indexes {
-		if x == ix {
-			t.Indexes = append(t.Indexes[:i], t.Indexes[i+1:]...)
-			break
-		}
-	}
+	ix.State = IndexDropping
 	return nil
 }
 
-func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec) error {
+// alter applies one ALTER TABLE clause to t (the statement's first
+// transaction), noting in p what the schema change does afterwards.
+func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *changePlan) error {
 	switch sp.Tp {
 	case ast.AlterTableAddColumns:
 		for _, def := range sp.NewColumns {
@@ -428,9 +374,11 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec) error 
 			t.NextColumnID++
 			t.Columns = append(t.Columns, col)
 			if unique {
-				if err := s.addIndex(c, t, col.Name, true, []*ast.IndexPartSpecification{{Column: def.Name}}); err != nil {
+				ix, _, err := defineIndex(t, col.Name, true, []*ast.IndexPartSpecification{{Column: def.Name}}, IndexWriteOnly)
+				if err != nil {
 					return err
 				}
+				p.build = append(p.build, ix.ID)
 			}
 		}
 	case ast.AlterTableDropColumn:
@@ -444,59 +392,40 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec) error 
 		if containsU32(t.PK, col.ID) {
 			return sqlerr.NotSupported("dropping a primary key column")
 		}
-		for _, ix := range append([]*IndexDesc{}, t.Indexes...) {
-			if containsU32(ix.Columns, col.ID) {
-				if err := dropIndex(c, t, ix.Name, false); err != nil {
-					return err
-				}
+		for _, ix := range t.Indexes {
+			if ix.State != IndexDropping && containsU32(ix.Columns, col.ID) {
+				ix.State = IndexDropping
 			}
 		}
-		// Rows keep the old bytes; readers skip the dropped id.
+		// Rows keep the old bytes; readers skip the dropped id. The
+		// schema change re-encodes them afterwards, chunk by chunk.
 		i := t.colIndex(col.ID)
 		t.Columns = append(t.Columns[:i], t.Columns[i+1:]...)
 		if len(t.visibleColumns()) == 0 {
 			return sqlerr.New(1090, "42000", "You can't delete all columns with ALTER TABLE; use DROP TABLE instead")
 		}
-		return rewriteRows(c, t)
+		p.rewrite = true
 	case ast.AlterTableAddConstraint:
 		con := sp.Constraint
 		switch con.Tp {
 		case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex, ast.ConstraintIndex, ast.ConstraintKey:
 			unique := con.Tp == ast.ConstraintUniq || con.Tp == ast.ConstraintUniqKey || con.Tp == ast.ConstraintUniqIndex
-			return s.addIndex(c, t, con.Name, unique, con.Keys)
+			ix, _, err := defineIndex(t, con.Name, unique, con.Keys, IndexWriteOnly)
+			if err != nil {
+				return err
+			}
+			p.build = append(p.build, ix.ID)
+			return nil
 		}
 		return sqlerr.NotSupported("this ALTER TABLE ADD")
 	case ast.AlterTableDropIndex:
-		return dropIndex(c, t, sp.Name, sp.IfExists)
+		return dropIndex(t, sp.Name, sp.IfExists)
 	case ast.AlterTableOption, ast.AlterTableEnableKeys, ast.AlterTableDisableKeys:
 		// Table options and the DISABLE/ENABLE KEYS that dump tools wrap
 		// around data: nothing to do (indexes are always maintained).
 		return nil
-	}
-	return sqlerr.NotSupported("this ALTER TABLE")
-}
-
-// rewriteRows re-encodes every row after DROP COLUMN so that the dropped
-// column's bytes go (an added column with that name later gets a new id
-// either way).
-func rewriteRows(c *stmtCtx, t *TableDesc) error {
-	descs := c.rowDescs(t)
-	start, end := rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID), rowenc.PrefixEnd(rowenc.IndexPrefix(t.ID, rowenc.PrimaryIndexID))
-	for start != nil {
-		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024, nil)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			row, err := rowenc.DecodeRow(r.Value, descs)
-			if err != nil {
-				return err
-			}
-			if err := c.tx.Put(r.Key, rowenc.EncodeRow(nil, t.colIDs(), row)); err != nil {
-				return err
-			}
-		}
-		start = resume
+	default:
+		return sqlerr.NotSupported("this ALTER TABLE")
 	}
 	return nil
 }
@@ -531,19 +460,33 @@ func showCreateTable(t *TableDesc) string {
 		}
 		lines = append(lines, "  PRIMARY KEY ("+strings.Join(names, ",")+")")
 	}
+	// Indexes that are not public are not part of the table's definition
+	// yet (or any more): they follow it as comments, with their state.
+	var pending []string
 	for _, ix := range t.Indexes {
 		var names []string
 		for _, id := range ix.Columns {
-			names = append(names, "`"+t.columnByID(id).Name+"`")
+			names = append(names, "`"+t.columnName(id)+"`")
 		}
 		kind := "KEY"
 		if ix.Unique {
 			kind = "UNIQUE KEY"
 		}
-		lines = append(lines, fmt.Sprintf("  %s `%s` (%s)", kind, ix.Name, strings.Join(names, ",")))
+		def := fmt.Sprintf("%s `%s` (%s)", kind, ix.Name, strings.Join(names, ","))
+		switch ix.State {
+		case IndexPublic:
+			lines = append(lines, "  "+def)
+		case IndexWriteOnly:
+			pending = append(pending, fmt.Sprintf("/* %s is write-only: a CREATE INDEX is building it, or stopped before it finished (queries do not use it; run the CREATE INDEX again to finish it, or DROP INDEX it) */", def))
+		default:
+			pending = append(pending, fmt.Sprintf("/* %s is being dropped (queries do not use it; any later ALTER TABLE, CREATE or DROP INDEX on the table finishes the drop) */", def))
+		}
 	}
 	b.WriteString(strings.Join(lines, ",\n"))
 	b.WriteString("\n) ENGINE=Meridian DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	for _, p := range pending {
+		b.WriteString("\n" + p)
+	}
 	return b.String()
 }
 
@@ -637,7 +580,7 @@ func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, mor
 					key = "PRI"
 				} else {
 					for _, ix := range t.Indexes {
-						if ix.Columns[0] == col.ID {
+						if ix.State == IndexPublic && ix.Columns[0] == col.ID {
 							key = "MUL"
 							if ix.Unique && len(ix.Columns) == 1 {
 								key = "UNI"
@@ -659,10 +602,13 @@ func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, mor
 			if err != nil {
 				return err
 			}
-			cols = []string{"Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name"}
+			// Comment carries an index's state when it is not public
+			// (MySQL puts "disabled" there); Visible says whether queries
+			// may use it.
+			cols = []string{"Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name", "Comment", "Visible"}
 			if !t.columnByID(t.PK[0]).Hidden {
 				for i, id := range t.PK {
-					rows = append(rows, []types.Datum{str(t.Name), types.NewInt(0), str("PRIMARY"), types.NewInt(int64(i + 1)), str(t.columnByID(id).Name)})
+					rows = append(rows, []types.Datum{str(t.Name), types.NewInt(0), str("PRIMARY"), types.NewInt(int64(i + 1)), str(t.columnByID(id).Name), str(""), str("YES")})
 				}
 			}
 			for _, ix := range t.Indexes {
@@ -670,8 +616,12 @@ func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, mor
 				if ix.Unique {
 					nu = 0
 				}
+				comment, visible := "", "YES"
+				if ix.State != IndexPublic {
+					comment, visible = ix.State.String(), "NO"
+				}
 				for i, id := range ix.Columns {
-					rows = append(rows, []types.Datum{str(t.Name), types.NewInt(nu), str(ix.Name), types.NewInt(int64(i + 1)), str(t.columnByID(id).Name)})
+					rows = append(rows, []types.Datum{str(t.Name), types.NewInt(nu), str(ix.Name), types.NewInt(int64(i + 1)), str(t.columnName(id)), str(comment), str(visible)})
 				}
 			}
 		case ast.ShowVariables:

@@ -122,12 +122,31 @@ func (w *tableWriter) entryName(row []types.Datum, cols []uint32) string {
 	return strings.Join(parts, "-")
 }
 
+// maintains reports whether writers keep ix's entries: public and
+// write-only indexes, not dropping ones. The testing knob
+// SkipWriteOnlyIndexWrites breaks this on purpose.
+func (w *tableWriter) maintains(ix *IndexDesc) bool {
+	switch ix.State {
+	case IndexPublic:
+		return true
+	case IndexWriteOnly:
+		return !w.c.s.e.cfg.TestingKnobs.SkipWriteOnlyIndexWrites
+	}
+	return false
+}
+
 // put writes row (new) replacing old (nil for an insert) and maintains
 // the indexes. Unique indexes are checked with a locking scan of the
-// entry's prefix, so concurrent inserts of one value serialize.
+// entry's prefix, so concurrent inserts of one value serialize. A
+// duplicate in a write-only UNIQUE index is not this statement's error
+// (the constraint does not exist yet): the row is written, and a marker
+// makes the CREATE INDEX building the index fail.
 func (w *tableWriter) put(old, row []types.Datum) error {
 	t := w.t
 	for _, ix := range t.Indexes {
+		if !w.maintains(ix) {
+			continue
+		}
 		newKey := indexEntryKey(t, ix, row)
 		if old != nil {
 			oldKey := indexEntryKey(t, ix, old)
@@ -149,7 +168,14 @@ func (w *tableWriter) put(old, row []types.Datum) error {
 				return err
 			}
 			if len(hits) > 0 {
-				return sqlerr.DuplicateEntry(w.entryName(row, ix.Columns), t.Name+"."+ix.Name)
+				entry := w.entryName(row, ix.Columns)
+				if ix.State != IndexPublic {
+					if err := w.c.tx.Put(uniqueViolationKey(t.ID, ix.ID), []byte(entry)); err != nil {
+						return err
+					}
+				} else {
+					return sqlerr.DuplicateEntry(entry, t.Name+"."+ix.Name)
+				}
 			}
 		}
 		if err := w.c.tx.Put(newKey, []byte{}); err != nil {
@@ -161,6 +187,9 @@ func (w *tableWriter) put(old, row []types.Datum) error {
 
 func (w *tableWriter) del(row []types.Datum) error {
 	for _, ix := range w.t.Indexes {
+		if !w.maintains(ix) {
+			continue
+		}
 		if err := w.c.tx.Delete(indexEntryKey(w.t, ix, row)); err != nil {
 			return err
 		}

@@ -22,7 +22,19 @@
 //	ops.go      the operators (iterators)
 //	dml.go      INSERT/REPLACE/ON DUPLICATE KEY UPDATE, UPDATE, DELETE with
 //	            index maintenance; AUTO_INCREMENT blocks per node
-//	ddl.go      CREATE/DROP DATABASE/TABLE/INDEX, ALTER TABLE, SHOW, EXPLAIN
+//	ddl.go      CREATE/DROP DATABASE/TABLE, TRUNCATE, the index and column
+//	            clauses of ALTER TABLE, SHOW, EXPLAIN
+//	schemachange.go  CREATE/DROP INDEX and ALTER TABLE, online: a first
+//	            transaction adds new indexes write-only (every writer
+//	            maintains them, no query reads them), the backfill writes
+//	            their entries in small transactions of primary-key chunks,
+//	            a UNIQUE one is checked for duplicates, and a last
+//	            transaction makes them public; dropped indexes become
+//	            dropping and their entries go chunk by chunk. Writers wait
+//	            for one chunk at most. An index a crash left half-built
+//	            or half-dropped stays visible (SHOW INDEX, SHOW CREATE
+//	            TABLE); running the CREATE INDEX again, or DROP INDEX,
+//	            finishes it
 //
 // Rows live at rowenc's keys (0xF5 't' table index key...), every column
 // in the value; secondary index entries are keys only. Values are
@@ -35,7 +47,7 @@
 // functions, views and SQL-level PREPARE are refused with error 1235; a
 // sort over a quarter of Config.MaxStatementMemory spills sorted runs to
 // disk and merges them (spill.go), while hash tables (GROUP BY, DISTINCT,
-// hash joins) fail the statement at the bound instead; CREATE INDEX
-// backfills inside one transaction that holds the table's span lock, so
-// concurrent writers wait for it instead of running beside it.
+// hash joins) fail the statement at the bound instead; the clauses of one
+// ALTER TABLE other than new indexes commit before the indexes are built,
+// so an index that then fails (a duplicate) is removed but they stay.
 package engine

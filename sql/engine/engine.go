@@ -24,6 +24,31 @@ type Config struct {
 	// statement over it fails with a clear error instead of taking the
 	// node down.
 	MaxStatementMemory int64
+	// BackfillChunkRows is how many rows one transaction of an online
+	// schema change reads (CREATE INDEX backfill, index deletion, the row
+	// rewrite after DROP COLUMN); default 1000. Concurrent writers wait
+	// for at most one such chunk.
+	BackfillChunkRows int
+	// TestingKnobs are hooks for tests; the zero value is production
+	// behavior.
+	TestingKnobs TestingKnobs
+}
+
+// TestingKnobs change the engine's behavior for tests.
+type TestingKnobs struct {
+	// SkipWriteOnlyIndexWrites makes writers leave write-only indexes
+	// alone: a deliberately wrong engine whose CREATE INDEX misses the
+	// writes made during its backfill, the negative control of the index
+	// consistency tests.
+	SkipWriteOnlyIndexWrites bool
+	// AfterSchemaChangeChunk, if set, is called after each chunk
+	// transaction of an online schema change commits (step "backfill",
+	// "delete" or "rewrite"; n counts the statement's chunks from 1), and
+	// once more between the check for duplicates of a new index and the
+	// transaction that makes it public (step "validate", n the chunks so
+	// far). An error stops the statement at once, as a node crash would:
+	// it returns the error and cleans nothing up.
+	AfterSchemaChangeChunk func(step string, n int) error
 }
 
 // DefaultVersion is the server version clients see.
@@ -59,6 +84,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.MaxStatementMemory == 0 {
 		cfg.MaxStatementMemory = 256 << 20
+	}
+	if cfg.BackfillChunkRows <= 0 {
+		cfg.BackfillChunkRows = 1000
 	}
 	return &Engine{cfg: cfg, autoInc: map[uint32]*autoBlock{}}
 }

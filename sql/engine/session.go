@@ -355,6 +355,11 @@ func (s *Session) exec(ctx context.Context, st ast.StmtNode, params []types.Datu
 		if err := s.commit(ctx); err != nil {
 			return err
 		}
+		switch st.(type) {
+		case *ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.AlterTableStmt:
+			// Online: several transactions (schemachange.go).
+			return userError(s.schemaChange(ctx, st, w, more))
+		}
 		return s.autocommitWrite(ctx, st, params, w, more)
 	case *ast.ExplainStmt:
 		return s.explain(ctx, n, params, w, more)
