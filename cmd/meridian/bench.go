@@ -18,14 +18,16 @@ const benchUsage = `Usage:
                      [--warmup D] [--duration D] [--read-ago D | --max-staleness D]
   meridian bench sql --url meridian://USER@HOST:PORT/DB --workload select|insert|bulk
                      --clients N [--rows N] [--batch N] [--warmup D] [--duration D]
+  meridian bench tpcc init|run|check --warehouses N --url URL [--duration D] [--json FILE]
+  meridian bench latency [--duration D] [--clients N] [--latency SPEC] [--json FILE]
 
-Run "meridian bench kv|txn|sql --help" for every flag.
+Run "meridian bench kv|txn|sql|tpcc|latency --help" for every flag.
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, benchUsage)
-		return errors.New("bench needs a workload: kv, txn or sql")
+		return errors.New("bench needs a workload: kv, txn, sql, tpcc or latency")
 	}
 	switch args[0] {
 	case "kv":
@@ -36,6 +38,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runBenchSQL(ctx, args[1:], stdout, stderr)
 	case "tpcc":
 		return runBenchTPCC(ctx, args[1:], stdout, stderr)
+	case "latency":
+		return runBenchLatency(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, benchUsage)
 		return errors.Newf("unknown bench workload %q", args[0])
