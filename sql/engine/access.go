@@ -585,12 +585,16 @@ func chooseAccess(a *tableAccess, conj []expr) {
 		}
 		return
 	}
-	// Primary key range: equality on a prefix, then a range.
+	// Primary key range: equality on a prefix, then a range — unless a
+	// secondary index matches more columns by equality (a customer's
+	// orders: the index on (warehouse, district, customer) beats the
+	// whole district's span of the primary key).
 	n := 0
 	for n < len(pkPos) && len(eq[pkPos[n]]) > 0 {
 		n++
 	}
-	if n < len(pkPos) {
+	best, bestN := bestIndex(t, eq)
+	if n < len(pkPos) && bestN <= n {
 		l, lok := lo[pkPos[n]]
 		h, hok := hi[pkPos[n]]
 		if n > 0 || lok || hok {
@@ -607,8 +611,21 @@ func chooseAccess(a *tableAccess, conj []expr) {
 			return
 		}
 	}
-	// Secondary index: the longest equality prefix. Only public indexes:
-	// a write-only one is still being backfilled (it misses rows).
+	if best != nil {
+		a.kind, a.index = indexLookup, best
+		for _, id := range best.Columns[:bestN] {
+			a.prefix = append(a.prefix, eq[t.colIndex(id)][0])
+		}
+		return
+	}
+	a.kind = fullScan
+}
+
+// bestIndex returns the secondary index with the longest prefix of
+// columns equal to constants (eq: by column position), unique ones first
+// on a tie, and that length; nil if none has one. Only public indexes: a
+// write-only one is still being backfilled (it misses rows).
+func bestIndex(t *TableDesc, eq map[int][]expr) (*IndexDesc, int) {
 	best, bestN := (*IndexDesc)(nil), 0
 	for _, ix := range t.Indexes {
 		if ix.State != IndexPublic {
@@ -622,14 +639,7 @@ func chooseAccess(a *tableAccess, conj []expr) {
 			best, bestN = ix, k
 		}
 	}
-	if best != nil {
-		a.kind, a.index = indexLookup, best
-		for _, id := range best.Columns[:bestN] {
-			a.prefix = append(a.prefix, eq[t.colIndex(id)][0])
-		}
-		return
-	}
-	a.kind = fullScan
+	return best, bestN
 }
 
 // colConst matches "column op constant" in either order.
