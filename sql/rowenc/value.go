@@ -44,11 +44,16 @@ func appendLenBytes(b, s []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
+// corruptValue is built only on failure: an error records a stack trace,
+// too dear for every value of a spill file.
+func corruptValue() error {
+	return errors.Mark(errors.New("rowenc: corrupt value"), ErrCorrupt)
+}
+
 // DecodeValue decodes one EncodeValue value and returns the rest.
 func DecodeValue(b []byte) (types.Datum, []byte, error) {
-	bad := errors.Mark(errors.New("rowenc: corrupt value"), ErrCorrupt)
 	if len(b) == 0 {
-		return types.Datum{}, nil, bad
+		return types.Datum{}, nil, corruptValue()
 	}
 	kind := types.Kind(b[0])
 	b = b[1:]
@@ -67,18 +72,18 @@ func DecodeValue(b []byte) (types.Datum, []byte, error) {
 	case types.KindInt:
 		v, k := binary.Varint(b)
 		if k <= 0 {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		return types.NewInt(v), b[k:], nil
 	case types.KindUint:
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		return types.NewUint(v), b[k:], nil
 	case types.KindFloat:
 		if len(b) < 9 {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		f := math.Float64frombits(binary.BigEndian.Uint64(b))
 		if b[8] == 1 {
@@ -88,39 +93,39 @@ func DecodeValue(b []byte) (types.Datum, []byte, error) {
 	case types.KindDecimal:
 		s, ok := lenBytes()
 		if !ok {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		d, err := types.ParseDecimal(string(s))
 		if err != nil {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		return d, b, nil
 	case types.KindString:
 		s, ok := lenBytes()
 		if !ok {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		return types.NewString(string(s)), b, nil
 	case types.KindBytes:
 		s, ok := lenBytes()
 		if !ok {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		return types.NewBytes(append([]byte(nil), s...)), b, nil
 	case types.KindTime:
 		if len(b) < 2 {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		tk, fsp := types.TypeKind(b[0]), int(b[1])
 		v, k := binary.Varint(b[2:])
 		if k <= 0 {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		d, ok := types.NewTimeMicros(tk, v, fsp)
 		if !ok {
-			return types.Datum{}, nil, bad
+			return types.Datum{}, nil, corruptValue()
 		}
 		return d, b[2+k:], nil
 	}
-	return types.Datum{}, nil, bad
+	return types.Datum{}, nil, corruptValue()
 }
