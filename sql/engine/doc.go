@@ -44,10 +44,22 @@
 // Correlated subqueries run once per outer row (the outer row on a stack
 // the subquery's outer references read); they are refused in grouped
 // queries. Limits today: NATURAL joins, window
-// functions, views and SQL-level PREPARE are refused with error 1235; a
-// sort over a quarter of Config.MaxStatementMemory spills sorted runs to
-// disk and merges them (spill.go), while hash tables (GROUP BY, DISTINCT,
-// hash joins) fail the statement at the bound instead; the clauses of one
-// ALTER TABLE other than new indexes commit before the indexes are built,
-// so an index that then fails (a duplicate) is removed but they stay.
+// functions, views and SQL-level PREPARE are refused with error 1235; the
+// clauses of one ALTER TABLE other than new indexes commit before the
+// indexes are built, so an index that then fails (a duplicate) is removed
+// but they stay.
+//
+// Memory: a sort holds at most a quarter of Config.MaxStatementMemory;
+// past that it spills sorted runs to disk and merges them. A hash table —
+// GROUP BY, DISTINCT, UNION, DISTINCT aggregates, a hash join's build
+// side — holds at most a quarter too, charged to the statement (so that
+// all of them together stay under the bound) and given back when it
+// closes; past that it keeps what it holds and partitions the rest to
+// disk by a hash of the key, re-partitioning with a new seed what still
+// does not fit (spill.go, spillhash.go). Results are those of an
+// in-memory run; only their order may differ, which ORDER BY fixes. What
+// cannot spill fails the statement with error 1038 at the bound: a nested
+// loop join's inner side (joins without an equality between the sides),
+// the rows INSERT ... SELECT, UPDATE and DELETE materialize, and a GROUP
+// BY or DISTINCT partition that six re-partitionings did not split.
 package engine

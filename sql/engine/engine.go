@@ -20,9 +20,11 @@ type Config struct {
 	Version string
 	Logger  *slog.Logger
 	// MaxStatementMemory bounds what one statement may hold in memory for
-	// sorts, hash tables and buffered results (default 256 MiB); a
-	// statement over it fails with a clear error instead of taking the
-	// node down.
+	// sorts, hash tables and buffered results (default 256 MiB). Sorts and
+	// hash tables each hold at most a quarter of it and spill to disk past
+	// that (spill.go); what cannot spill (a nested loop join's inner side,
+	// the rows a DML statement materializes) fails the statement over the
+	// bound with a clear error instead of taking the node down.
 	MaxStatementMemory int64
 	// BackfillChunkRows is how many rows one transaction of an online
 	// schema change reads (CREATE INDEX backfill, index deletion, the row
@@ -36,6 +38,14 @@ type Config struct {
 
 // TestingKnobs change the engine's behavior for tests.
 type TestingKnobs struct {
+	// SpillFanout, when nonzero, replaces the number of partitions a
+	// spilling hash table writes (16). With 1 a re-partitioning never
+	// splits anything, so the depth limit is reached cheaply.
+	SpillFanout int
+	// DropSpilledPartition makes spilling hash tables discard the rows
+	// they write to their first partition: a deliberately wrong engine,
+	// the negative control of the spill tests.
+	DropSpilledPartition bool
 	// SkipWriteOnlyIndexWrites makes writers leave write-only indexes
 	// alone: a deliberately wrong engine whose CREATE INDEX misses the
 	// writes made during its backfill, the negative control of the index
@@ -62,9 +72,11 @@ type Engine struct {
 	// autoInc caches this node's reserved AUTO_INCREMENT blocks, per table.
 	autoMu  sync.Mutex
 	autoInc map[uint32]*autoBlock
-	// spills counts sorted runs written to disk; fetched counts the rows
-	// table scans received from the groups (after pushed-down filters).
-	spills, fetched atomic.Int64
+	// spills counts sorted runs written to disk; hashSpills counts the
+	// times a hash table overflowed into partition files; fetched counts
+	// the rows table scans received from the groups (after pushed-down
+	// filters).
+	spills, hashSpills, fetched atomic.Int64
 }
 
 // FetchedRows returns how many rows table scans have received from the
@@ -73,6 +85,11 @@ func (e *Engine) FetchedRows() int64 { return e.fetched.Load() }
 
 // SortSpills returns how many sorted runs sorts have spilled to disk.
 func (e *Engine) SortSpills() int64 { return e.spills.Load() }
+
+// HashSpills returns how many times a hash table (GROUP BY, DISTINCT,
+// UNION, a hash join's build side) overflowed its memory share into
+// partition files.
+func (e *Engine) HashSpills() int64 { return e.hashSpills.Load() }
 
 // New returns an engine.
 func New(cfg Config) *Engine {

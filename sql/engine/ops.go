@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cockroachdb/apd/v3"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/format"
 
@@ -139,40 +138,6 @@ func (n *cutNode) open(c *stmtCtx) (rowIter, error) {
 	}}, nil
 }
 
-type distinctNode struct {
-	in node
-	n  int // leading columns that define distinctness
-}
-
-func (n *distinctNode) width() int { return n.in.width() }
-func (n *distinctNode) explain(ind string, out *[]string) {
-	*out = append(*out, ind+"distinct (hash)")
-	n.in.explain(ind+"  ", out)
-}
-func (n *distinctNode) open(c *stmtCtx) (rowIter, error) {
-	in, err := n.in.open(c)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	return &funcIter{closeFn: in.close, nextFn: func(c *stmtCtx) ([]types.Datum, error) {
-		for {
-			r, err := in.next(c)
-			if r == nil || err != nil {
-				return nil, err
-			}
-			k := keyOf(r[:n.n])
-			if !seen[k] {
-				seen[k] = true
-				if err := c.charge(len(k)); err != nil {
-					return nil, err
-				}
-				return r, nil
-			}
-		}
-	}}, nil
-}
-
 // intArg evaluates a LIMIT/OFFSET operand.
 func intArg(c *stmtCtx, e expr) (int64, error) {
 	if e == nil {
@@ -297,7 +262,7 @@ func (n *sortNode) open(c *stmtCtx) (rowIter, error) {
 	// A full sort holds at most a quarter of the statement's memory; past
 	// that it spills sorted runs to disk and merges them (spill.go).
 	share := c.s.e.cfg.MaxStatementMemory / 4
-	var runs []*spillRun
+	var runs []*spillFile
 	defer func() {
 		if runs != nil && cmpErr != nil {
 			for _, r := range runs {
@@ -409,186 +374,6 @@ func (n *unionNode) open(c *stmtCtx) (rowIter, error) {
 		}}, nil
 }
 
-// aggNode is hash aggregation: output rows are the group values then one
-// slot per aggregate.
-type aggNode struct {
-	in     node
-	groups []expr
-	aggs   []*aggSpec
-}
-
-func (n *aggNode) width() int { return len(n.groups) + len(n.aggs) }
-func (n *aggNode) explain(ind string, out *[]string) {
-	*out = append(*out, fmt.Sprintf("%shash aggregate (%d group column(s), %d aggregate(s))", ind, len(n.groups), len(n.aggs)))
-	n.in.explain(ind+"  ", out)
-}
-
-type aggState struct {
-	count    int64
-	sum      types.Datum
-	minmax   types.Datum
-	has      bool
-	distinct map[string]bool
-	concat   []string
-}
-
-func (n *aggNode) open(c *stmtCtx) (rowIter, error) {
-	in, err := n.in.open(c)
-	if err != nil {
-		return nil, err
-	}
-	defer in.close()
-	type group struct {
-		vals   []types.Datum
-		states []*aggState
-	}
-	groups := map[string]*group{}
-	var order []string
-	for {
-		r, err := in.next(c)
-		if err != nil {
-			return nil, err
-		}
-		if r == nil {
-			break
-		}
-		gv := make([]types.Datum, len(n.groups))
-		for i, g := range n.groups {
-			if gv[i], err = g.eval(c, r); err != nil {
-				return nil, err
-			}
-		}
-		k := keyOf(gv)
-		g := groups[k]
-		if g == nil {
-			g = &group{vals: gv, states: make([]*aggState, len(n.aggs))}
-			for i := range g.states {
-				g.states[i] = &aggState{}
-			}
-			groups[k] = g
-			order = append(order, k)
-			if err := c.charge(len(k) + 64*len(n.aggs)); err != nil {
-				return nil, err
-			}
-		}
-		for i, a := range n.aggs {
-			if err := accumulate(c, a, g.states[i], r); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(order) == 0 && len(n.groups) == 0 {
-		// Aggregates over no rows: one row (COUNT 0, others NULL).
-		order = append(order, "")
-		g := &group{states: make([]*aggState, len(n.aggs))}
-		for i := range g.states {
-			g.states[i] = &aggState{}
-		}
-		groups[""] = g
-	}
-	rows := make([][]types.Datum, 0, len(order))
-	for _, k := range order {
-		g := groups[k]
-		row := append([]types.Datum{}, g.vals...)
-		for i, a := range n.aggs {
-			v, err := finish(a, g.states[i])
-			if err != nil {
-				return nil, err
-			}
-			row = append(row, v)
-		}
-		rows = append(rows, row)
-	}
-	return &sliceIter{rows: rows}, nil
-}
-
-func accumulate(c *stmtCtx, a *aggSpec, s *aggState, row []types.Datum) error {
-	if a.arg == nil { // COUNT(*)
-		s.count++
-		return nil
-	}
-	v, err := a.arg.eval(c, row)
-	if err != nil || v.IsNull() {
-		return err
-	}
-	if a.distinct {
-		if s.distinct == nil {
-			s.distinct = map[string]bool{}
-		}
-		k := keyOf([]types.Datum{v})
-		if s.distinct[k] {
-			return nil
-		}
-		s.distinct[k] = true
-	}
-	s.count++
-	switch a.fn {
-	case "SUM", "AVG":
-		if v.Kind() == types.KindString {
-			f, _ := types.ToFloat64(v)
-			v = types.NewFloat(f)
-		}
-		if !s.has {
-			s.sum, s.has = v, true
-			if k := v.Kind(); k == types.KindInt || k == types.KindUint {
-				d, _ := types.ToDecimal(v)
-				s.sum = types.NewDecimal(d)
-			}
-			return nil
-		}
-		s.sum, err = types.Add(s.sum, v)
-		return err
-	case "MIN", "MAX":
-		if !s.has {
-			s.minmax, s.has = v, true
-			return nil
-		}
-		k, err := types.Compare(v, s.minmax)
-		if err != nil {
-			return err
-		}
-		if (a.fn == "MIN" && k < 0) || (a.fn == "MAX" && k > 0) {
-			s.minmax = v
-		}
-	case "GROUP_CONCAT":
-		s.concat = append(s.concat, types.ToString(v))
-	}
-	return nil
-}
-
-func finish(a *aggSpec, s *aggState) (types.Datum, error) {
-	switch a.fn {
-	case "COUNT":
-		return types.NewInt(s.count), nil
-	case "SUM":
-		if !s.has {
-			return types.Null(), nil
-		}
-		return s.sum, nil
-	case "AVG":
-		if !s.has {
-			return types.Null(), nil
-		}
-		if s.sum.Kind() == types.KindFloat {
-			return types.NewFloat(s.sum.Float() / float64(s.count)), nil
-		}
-		var cnt apd.Decimal
-		cnt.SetInt64(s.count)
-		return types.Div(s.sum, types.NewDecimal(&cnt))
-	case "MIN", "MAX":
-		if !s.has {
-			return types.Null(), nil
-		}
-		return s.minmax, nil
-	case "GROUP_CONCAT":
-		if s.count == 0 {
-			return types.Null(), nil
-		}
-		return types.NewString(strings.Join(s.concat, ",")), nil
-	}
-	return types.Null(), nil
-}
-
 // nestedJoin: for each left row, every right row (re-read per left row
 // only once: the right side is materialized). With leftOuter, unmatched
 // left rows get NULLs.
@@ -671,94 +456,6 @@ func (n *nestedJoin) open(c *stmtCtx) (rowIter, error) {
 					row = append(row, types.Null())
 				}
 				return row, nil
-			}
-		}
-	}}, nil
-}
-
-// hashJoin builds a hash table of the right side on its key expressions
-// and probes it with each left row.
-type hashJoin struct {
-	left, right  node
-	lkeys, rkeys []expr
-	on           []expr
-}
-
-func (n *hashJoin) width() int { return n.left.width() + n.right.width() }
-func (n *hashJoin) explain(ind string, out *[]string) {
-	*out = append(*out, fmt.Sprintf("%shash join (%d key(s))", ind, len(n.lkeys)))
-	n.left.explain(ind+"  ", out)
-	n.right.explain(ind+"  ", out)
-}
-
-func evalKeys(c *stmtCtx, es []expr, row []types.Datum) (string, bool, error) {
-	vals := make([]types.Datum, len(es))
-	for i, e := range es {
-		v, err := e.eval(c, row)
-		if err != nil {
-			return "", false, err
-		}
-		if v.IsNull() {
-			return "", false, nil
-		}
-		// Hash on a common representation so 1 = 1.0 = '1' match as
-		// Compare says they do.
-		if v.Kind() != types.KindString && v.Kind() != types.KindBytes && v.Kind() != types.KindTime {
-			d, _ := types.ToDecimal(v)
-			v = types.NewDecimal(d)
-		}
-		vals[i] = v
-	}
-	return keyOf(vals), true, nil
-}
-
-func (n *hashJoin) open(c *stmtCtx) (rowIter, error) {
-	right, err := materialize(c, n.right)
-	if err != nil {
-		return nil, err
-	}
-	table := map[string][][]types.Datum{}
-	for _, r := range right {
-		k, ok, err := evalKeys(c, n.rkeys, r)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			table[k] = append(table[k], r)
-		}
-	}
-	left, err := n.left.open(c)
-	if err != nil {
-		return nil, err
-	}
-	var pending [][]types.Datum
-	return &funcIter{closeFn: left.close, nextFn: func(c *stmtCtx) ([]types.Datum, error) {
-		for {
-			if len(pending) > 0 {
-				r := pending[0]
-				pending = pending[1:]
-				return r, nil
-			}
-			l, err := left.next(c)
-			if l == nil || err != nil {
-				return nil, err
-			}
-			k, ok, err := evalKeys(c, n.lkeys, l)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-			for _, r := range table[k] {
-				row := append(append([]types.Datum{}, l...), r...)
-				pass, err := passes(c, n.on, row)
-				if err != nil {
-					return nil, err
-				}
-				if pass {
-					pending = append(pending, row)
-				}
 			}
 		}
 	}}, nil

@@ -157,7 +157,7 @@ func (cp *compiler) planFrom(n ast.ResultSetNode, outer *scope) (*fromItem, []ex
 					side.f.n = &filterNode{in: side.f.n, conds: rest}
 				}
 			}
-			var j node = &nestedJoin{left: outerSide.n, right: innerSide.n, rightW: innerSide.n.width(), on: onE, leftOuter: true}
+			var j node = leftJoin(outerSide.n, innerSide.n, onE)
 			if n.Tp == ast.RightJoin {
 				rw, lw := right.n.width(), left.n.width()
 				var cols []expr

@@ -13,66 +13,116 @@ import (
 	"github.com/meridiandb/meridian/sql/types"
 )
 
-// A sort larger than its memory share spills: the buffered rows are
-// sorted and written to a temporary file as a run, and the runs are
-// merged at the end. Only sorts spill; hash tables (GROUP BY, DISTINCT,
-// hash joins) fail the statement at Config.MaxStatementMemory instead.
+// Operators that outgrow their memory share go to disk instead of failing
+// the statement:
+//
+//   - a sort writes its buffered rows as a sorted run and merges the runs
+//     at the end (sortNode, mergeIter here);
+//   - hash tables — GROUP BY, DISTINCT and UNION, the distinct values of
+//     COUNT(DISTINCT ...) and friends, the build side of hash joins — keep
+//     what they hold and write the rows of the keys they cannot hold to
+//     partition files by a hash of the key, then process the partitions one
+//     by one, re-partitioning with another hash seed when one is still too
+//     big (spillhash.go, agg.go, hashjoin.go).
+//
+// Every spill file is unlinked as soon as it is created, so it goes with
+// the statement whatever happens to the process; rows are written with
+// encodeSpillRow, which keeps every value's kind and digits exactly.
 
-// spillRun is a sorted run on disk.
-type spillRun struct {
-	f *os.File
-	r *bufio.Reader
+// spillFile is an unlinked temporary file of rows, written once and then
+// read from its start, possibly several times (rewind).
+type spillFile struct {
+	op   string // the operator, for errors
+	f    *os.File
+	w    *bufio.Writer
+	r    *bufio.Reader
+	buf  []byte
+	rows int64
 }
 
-func writeRun(rows [][]types.Datum) (*spillRun, error) {
-	f, err := os.CreateTemp("", "meridian-sort-*")
+func createSpillFile(op string) (*spillFile, error) {
+	f, err := os.CreateTemp("", "meridian-spill-*")
 	if err != nil {
-		return nil, errors.Wrap(err, "sort: creating a spill file (check TMPDIR's free space)")
+		return nil, errors.Wrapf(err, "%s: creating a spill file (check TMPDIR's free space)", op)
 	}
 	os.Remove(f.Name()) // unlinked: the file goes with the statement
-	w := bufio.NewWriterSize(f, 1<<16)
-	var buf []byte
-	for _, r := range rows {
-		buf = encodeSpillRow(buf[:0], r)
-		if _, err := w.Write(binary.AppendUvarint(nil, uint64(len(buf)))); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if _, err := w.Write(buf); err != nil {
-			f.Close()
-			return nil, errors.Wrap(err, "sort: writing a spill file")
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return nil, errors.Wrap(err, "sort: writing a spill file")
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &spillRun{f: f, r: bufio.NewReaderSize(f, 1<<16)}, nil
+	return &spillFile{op: op, f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
 }
 
-// next reads the run's next row, nil at its end.
-func (r *spillRun) next() ([]types.Datum, error) {
-	n, err := binary.ReadUvarint(r.r)
+func (s *spillFile) write(row []types.Datum) error {
+	s.buf = encodeSpillRow(s.buf[:0], row)
+	var n [binary.MaxVarintLen64]byte
+	if _, err := s.w.Write(n[:binary.PutUvarint(n[:], uint64(len(s.buf)))]); err != nil {
+		return errors.Wrapf(err, "%s: writing a spill file (check TMPDIR's free space)", s.op)
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
+		return errors.Wrapf(err, "%s: writing a spill file (check TMPDIR's free space)", s.op)
+	}
+	s.rows++
+	return nil
+}
+
+// rewind ends writing (the first time) and positions reading at the first
+// row.
+func (s *spillFile) rewind() error {
+	if s.w != nil {
+		if err := s.w.Flush(); err != nil {
+			return errors.Wrapf(err, "%s: writing a spill file (check TMPDIR's free space)", s.op)
+		}
+		s.w = nil
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return errors.Wrapf(err, "%s: reading a spill file", s.op)
+	}
+	if s.r == nil {
+		s.r = bufio.NewReaderSize(s.f, 1<<16)
+	} else {
+		s.r.Reset(s.f)
+	}
+	return nil
+}
+
+// next reads the next row, nil at the end.
+func (s *spillFile) next() ([]types.Datum, error) {
+	n, err := binary.ReadUvarint(s.r)
 	if err == io.EOF {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, errors.Wrapf(err, "%s: reading a spill file", s.op)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r.r, buf); err != nil {
-		return nil, err
+	if cap(s.buf) < int(n) {
+		s.buf = make([]byte, n)
+	}
+	buf := s.buf[:n]
+	if _, err := io.ReadFull(s.r, buf); err != nil {
+		return nil, errors.Wrapf(err, "%s: reading a spill file", s.op)
 	}
 	return decodeSpillRow(buf)
 }
 
-func (r *spillRun) close() { r.f.Close() }
+func (s *spillFile) close() { s.f.Close() }
 
-// Rows are encoded as a count and self-describing values (a sort's rows
+// writeRun writes a sorted run.
+func writeRun(rows [][]types.Datum) (*spillFile, error) {
+	f, err := createSpillFile("sort")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if err := f.write(r); err != nil {
+			f.close()
+			return nil, err
+		}
+	}
+	if err := f.rewind(); err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Rows are encoded as a count and self-describing values (spilled rows
 // are computed values of any type).
 func encodeSpillRow(b []byte, row []types.Datum) []byte {
 	b = binary.AppendUvarint(b, uint64(len(row)))
@@ -85,14 +135,14 @@ func encodeSpillRow(b []byte, row []types.Datum) []byte {
 func decodeSpillRow(b []byte) ([]types.Datum, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
-		return nil, errors.New("sort: corrupt spill file")
+		return nil, errors.New("engine: corrupt spill file")
 	}
 	b = b[k:]
 	row := make([]types.Datum, 0, n)
 	for range n {
 		d, rest, err := rowenc.DecodeValue(b)
 		if err != nil {
-			return nil, errors.Wrap(err, "sort: corrupt spill file")
+			return nil, errors.Wrap(err, "engine: corrupt spill file")
 		}
 		row, b = append(row, d), rest
 	}
@@ -101,7 +151,7 @@ func decodeSpillRow(b []byte) ([]types.Datum, error) {
 
 // mergeIter merges sorted runs (and a sorted in-memory tail).
 type mergeIter struct {
-	runs []*spillRun
+	runs []*spillFile
 	mem  *sliceIter
 	h    mergeHeap
 }
@@ -126,7 +176,7 @@ func (h *mergeHeap) Pop() any {
 	return it
 }
 
-func newMergeIter(runs []*spillRun, mem [][]types.Datum, less func(a, b []types.Datum) bool) (*mergeIter, error) {
+func newMergeIter(runs []*spillFile, mem [][]types.Datum, less func(a, b []types.Datum) bool) (*mergeIter, error) {
 	m := &mergeIter{runs: runs, h: mergeHeap{less: less}}
 	// The in-memory rows form one more run.
 	memRun := &sliceIter{rows: mem}
