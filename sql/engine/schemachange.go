@@ -105,11 +105,52 @@ var errAbandoned = errors.New("engine: schema change abandoned by a testing knob
 // a dropping index, which the next schema change of the table purges.
 const cleanupTimeout = time.Minute
 
+// maxAmbiguousRetries bounds how many times an idempotent step runs again
+// after an ambiguous result (its leader changed while it committed).
+const maxAmbiguousRetries = 5
+
+// runIdempotent runs fn in a read-write transaction as RunTxn does, and
+// runs it again after an ambiguous result when idempotent: fn's
+// transaction must have the same effect whether or not the ambiguous
+// attempt committed, so no one needs to know which it did.
+func (s *Session) runIdempotent(ctx context.Context, idempotent bool, fn func(ctx context.Context, tx *txn.Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		_, err := s.e.cfg.Txn.RunTxn(ctx, txn.Options{}, fn)
+		if err == nil || !idempotent || !errors.Is(err, txn.ErrAmbiguous) || attempt == maxAmbiguousRetries || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// idempotent reports whether running st's first transaction twice has
+// the effect of running it once: CREATE INDEX (the second run finds the
+// write-only index the first added and resumes it), DROP INDEX (it finds
+// the index dropping), and ALTER TABLE made of named ADD INDEX clauses.
+func idempotent(st ast.StmtNode) bool {
+	switch n := st.(type) {
+	case *ast.CreateIndexStmt, *ast.DropIndexStmt:
+		return true
+	case *ast.AlterTableStmt:
+		for _, sp := range n.Specs {
+			if sp.Tp != ast.AlterTableAddConstraint || sp.Constraint.Name == "" {
+				return false
+			}
+			switch sp.Constraint.Tp {
+			case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex, ast.ConstraintIndex, ast.ConstraintKey:
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // schemaChange runs CREATE INDEX, DROP INDEX or ALTER TABLE online.
 func (s *Session) schemaChange(ctx context.Context, st ast.StmtNode, w ResultWriter, more bool) error {
 	var p *changePlan
 	var warnings []*sqlerr.Error
-	_, err := s.e.cfg.Txn.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+	err := s.runIdempotent(ctx, idempotent(st), func(ctx context.Context, tx *txn.Txn) error {
 		c := s.newCtx(ctx, tx, nil)
 		var err error
 		p, err = s.describe(c, st)
@@ -236,9 +277,10 @@ func (p *changePlan) current(c *stmtCtx) (*TableDesc, error) {
 }
 
 // chunk runs fn in one read-write transaction over the plan's current
-// descriptor, retrying retryable aborts, then calls the testing knob.
+// descriptor, retrying retryable aborts and ambiguous results (every
+// chunk is idempotent), then calls the testing knob.
 func (s *Session) chunk(ctx context.Context, p *changePlan, step string, fn func(c *stmtCtx, t *TableDesc) error) error {
-	_, err := s.e.cfg.Txn.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+	err := s.runIdempotent(ctx, true, func(ctx context.Context, tx *txn.Txn) error {
 		c := s.newCtx(ctx, tx, nil)
 		t, err := p.current(c)
 		if err != nil {
@@ -447,9 +489,11 @@ func (s *Session) publish(ctx context.Context, p *changePlan) error {
 }
 
 // chunkless runs fn in one transaction over the plan's current descriptor
-// and writes the descriptor back if fn changed it.
+// and writes the descriptor back if fn changed it. Every fn is idempotent
+// (it moves indexes to a state, or away once there), so an ambiguous
+// result is retried.
 func (s *Session) chunkless(ctx context.Context, p *changePlan, fn func(c *stmtCtx, t *TableDesc) (bool, error)) error {
-	_, err := s.e.cfg.Txn.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+	return s.runIdempotent(ctx, true, func(ctx context.Context, tx *txn.Txn) error {
 		c := s.newCtx(ctx, tx, nil)
 		t, err := p.current(c)
 		if err != nil {
@@ -461,23 +505,28 @@ func (s *Session) chunkless(ctx context.Context, p *changePlan, fn func(c *stmtC
 		}
 		return (catalog{tx}).putTable(t)
 	})
-	return err
 }
 
 // abandonBuild undoes a failed build: the statement's write-only indexes
-// become dropping (purge then deletes them). One another statement already
-// dropped, or finished, is left alone.
+// become dropping, and purge then deletes them. One another statement
+// already dropped, or finished, is left alone (purge skips an index that
+// is not dropping).
 func (s *Session) abandonBuild(ctx context.Context, p *changePlan) error {
-	return s.chunkless(ctx, p, func(c *stmtCtx, t *TableDesc) (bool, error) {
+	err := s.chunkless(ctx, p, func(c *stmtCtx, t *TableDesc) (bool, error) {
 		changed := false
 		for _, id := range p.build {
 			if ix := t.indexByID(id); ix != nil && ix.State == IndexWriteOnly {
 				ix.State, changed = IndexDropping, true
-				p.purge = append(p.purge, id)
 			}
 		}
 		return changed, nil
 	})
+	for _, id := range p.build {
+		if !containsU32(p.purge, id) {
+			p.purge = append(p.purge, id)
+		}
+	}
+	return err
 }
 
 // purge is step 5: the entries of the plan's dropping indexes are deleted
