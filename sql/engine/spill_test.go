@@ -89,7 +89,7 @@ func spillData(t *testing.T, s *engine.Session, rng *rand.Rand) {
 var spillQueries = []string{
 	// Many groups (NULL ones included), every aggregate on every type.
 	`SELECT g, s, count(*), count(d), sum(d), avg(d), min(d), max(d), sum(f), avg(f), min(f), max(f),
-		min(s), max(s), min(dt), max(dt), min(b), max(b), sum(id), group_concat(id) FROM t GROUP BY g, s`,
+		min(s), max(s), min(dt), max(dt), min(b), max(b), min(id), max(id), sum(id), group_concat(id) FROM t GROUP BY g, s`,
 	`SELECT DISTINCT s, g FROM t`,
 	`SELECT DISTINCT d FROM t`,
 	// DISTINCT aggregates: few groups with big sets, and one group.
