@@ -321,6 +321,30 @@ func pushToBase(f *fromItem, conj []expr) {
 	}
 }
 
+// readsInOrder reports whether from's rows already come in the order of
+// keys (expressions over from's columns), so that no sort is needed: one
+// table read along its primary key (a range after an equality prefix, or
+// a full scan), ordered ascending by the key columns after the prefix. A
+// LIMIT then stops the scan early instead of sorting the whole span (the
+// oldest of a district's new orders).
+func readsInOrder(from *fromItem, keys []expr, desc []bool) bool {
+	a := from.base
+	if a == nil || from.n != node(a) || (a.kind != pkRange && a.kind != fullScan) {
+		return false
+	}
+	n := len(a.prefix)
+	if len(keys) > len(a.t.PK)-n {
+		return false
+	}
+	for i, k := range keys {
+		r, ok := k.(*colRef)
+		if !ok || desc[i] || r.i != a.t.colIndex(a.t.PK[n+i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // finishFrom distributes conjuncts over the FROM tree (positions relative
 // to f) and picks join methods; it returns the conjuncts it could not
 // place.
@@ -577,7 +601,7 @@ func (cp *compiler) planSelect(sel *ast.SelectStmt, outer *scope) (*query, error
 	if err != nil {
 		return nil, err
 	}
-	if len(orderKeys) > 0 {
+	if len(orderKeys) > 0 && !(!grouped && !sel.Distinct && readsInOrder(from, orderKeys, desc)) {
 		keys := make([]int, len(orderKeys))
 		for i := range keys {
 			keys[i] = len(outs) + i
