@@ -144,11 +144,16 @@ type Node struct {
 	// sqlStreams tracks the gRPC SQL sessions.
 	sqlStreams sqlStreams
 
-	inflight sync.WaitGroup // unary RPCs being served
-	ready    chan struct{}  // closed once the host runs
-	stopper  chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	// inflight counts the unary RPCs being served; inflightMu orders its
+	// Add with Stop's Wait (a WaitGroup must not be added to while it is
+	// waited on at zero), and stopping refuses new RPCs under it.
+	inflightMu sync.Mutex
+	stopping   bool
+	inflight   sync.WaitGroup
+	ready      chan struct{} // closed once the host runs
+	stopper    chan struct{}
+	stopOnce   sync.Once
+	wg         sync.WaitGroup
 }
 
 // Start opens the store, starts listening and, if the store already has an
@@ -551,12 +556,13 @@ func (n *Node) tryJoin(addr string) bool {
 // trackInflight counts unary RPCs so that Stop can let them finish, and
 // refuses new ones once the node is stopping.
 func (n *Node) trackInflight(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	select {
-	case <-n.stopper:
+	n.inflightMu.Lock()
+	if n.stopping {
+		n.inflightMu.Unlock()
 		return nil, status.Error(codes.Unavailable, "server: node is shutting down; use another node")
-	default:
 	}
 	n.inflight.Add(1)
+	n.inflightMu.Unlock()
 	defer n.inflight.Done()
 	return handler(ctx, req)
 }
@@ -568,6 +574,9 @@ func (n *Node) trackInflight(ctx context.Context, req any, _ *grpc.UnaryServerIn
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		close(n.stopper)
+		n.inflightMu.Lock()
+		n.stopping = true
+		n.inflightMu.Unlock()
 		n.stopMySQL()
 		drained := make(chan struct{})
 		go func() { n.inflight.Wait(); close(drained) }()

@@ -70,18 +70,22 @@ func callGroup(ctx context.Context, r Router, group uint64, key []byte, nearest 
 				continue
 			}
 			tried[node] = true
+			served := node
 			err = callNode(ctx, r, node, fn)
 			re := RoutingErrorOf(err)
 			if re != nil && re.Reason == pb.RoutingError_NOT_LEADER && re.LeaderNode != 0 && !tried[re.LeaderNode] {
 				r.SetLeader(group, re.LeaderNode)
 				tried[re.LeaderNode] = true
-				err = callNode(ctx, r, re.LeaderNode, fn)
+				served = re.LeaderNode
+				err = callNode(ctx, r, served, fn)
 				re = RoutingErrorOf(err)
 			}
 			switch {
 			case err == nil:
 				if !nearest {
-					r.SetLeader(group, node)
+					// The node that answered, which after a hint is the
+					// leader it named, not the one that refused.
+					r.SetLeader(group, served)
 				}
 				return nil
 			case re != nil && re.Reason == pb.RoutingError_WRONG_RANGE:
