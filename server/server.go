@@ -50,7 +50,10 @@ type Config struct {
 	// Paxos tunes the Raft host (NodeID, Engine, StateMachine and Logger
 	// are filled in by the node).
 	Paxos paxosgroup.Options
-	// Storage tunes the engine.
+	// Storage tunes the engine. Its CacheSize defaults to
+	// DefaultCacheSize here (the block cache holds what point reads and
+	// scans touch; a node that misses it reads and decompresses blocks
+	// from the file system on every query).
 	Storage storage.Options
 	// Clock configures TrueTime: time masters, max ε (--time-masters,
 	// --max-epsilon). No masters: single-machine mode.
@@ -78,7 +81,14 @@ type Config struct {
 	Network *netsim.Network
 }
 
+// DefaultCacheSize is a node's default block cache (memory is taken only
+// as blocks are read).
+const DefaultCacheSize = 1 << 30
+
 func (c *Config) ensureDefaults() {
+	if c.Storage.CacheSize == 0 {
+		c.Storage.CacheSize = DefaultCacheSize
+	}
 	if c.ListenAddr == "" {
 		c.ListenAddr = "127.0.0.1:7400"
 	}

@@ -5,10 +5,13 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/errors"
 	"github.com/meridiandb/meridian/netsim"
+	"github.com/meridiandb/meridian/storage"
 	"github.com/meridiandb/meridian/truetime"
 
 	"github.com/meridiandb/meridian/server"
@@ -27,6 +30,7 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	join := fs.String("join", "", "comma-separated `HOST:PORT` list of cluster nodes to join")
 	mysqlAddr := fs.String("mysql-addr", "", "also serve the MySQL protocol on `HOST:PORT` (default: off)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	cache := fs.String("cache", "1GiB", "block cache `SIZE` (bytes, or with KiB, MiB, GiB): memory for the data queries read")
 	var clock truetime.Options
 	clock.RegisterFlags(fs)
 	timeMaster := fs.String("time-master", "", "also run an NTP time master on this UDP `HOST:PORT`")
@@ -46,12 +50,16 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cacheSize, err := parseSize(*cache)
+	if err != nil {
+		return errors.Wrap(err, "--cache")
+	}
 	tuneGC()
 	n, err := server.Start(server.Config{
 		StoreDir: *store, ListenAddr: *listen, AdvertiseAddr: *advertise, HTTPAddr: *httpAddr,
 		Region: *region, Zone: *zone, Join: splitList(*join), Logger: logger,
 		Clock: clock, TimeMasterAddr: *timeMaster, TimeMasterUncertainty: *tmUncertainty,
-		MySQLAddr: *mysqlAddr, Network: wan,
+		MySQLAddr: *mysqlAddr, Network: wan, Storage: storage.Options{CacheSize: cacheSize},
 	})
 	if err != nil {
 		return err
@@ -88,4 +96,21 @@ func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// parseSize parses a byte count: digits, optionally followed by KiB, MiB
+// or GiB.
+func parseSize(s string) (int64, error) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(num, suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, suffix)), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, errors.Newf("%q is not a size: give a positive number of bytes, or one with KiB, MiB or GiB (e.g. 512MiB)", s)
+	}
+	return n * mult, nil
 }
