@@ -481,14 +481,45 @@ func (t *Txn) releaseAll(ctx context.Context) {
 // release releases the locks at every group touched; with verify, it
 // fails unless every group still held them.
 func (t *Txn) release(ctx context.Context, verify bool) error {
+	return t.eachGroup(ctx, false, func(id uint64, g *txnGroup) *pb.TxnReleaseRequest {
+		return &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:], Verify: verify, ReadTerm: g.readTerm}
+	})
+}
+
+// CheckLocks reports ErrRetryable if the transaction lost a shared lock
+// it read under (an older transaction wounded it at one group, or a
+// leader changed): its reads may then disagree with each other, and so
+// may anything derived from them — a duplicate-key error found by a
+// later read, say. Nil means every read still holds; the locks stay.
+func (t *Txn) CheckLocks(ctx context.Context) error {
+	if t.opts.ReadOnly || t.finished {
+		return nil
+	}
+	return t.eachGroup(ctx, true, func(id uint64, g *txnGroup) *pb.TxnReleaseRequest {
+		return &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:], Verify: true, Keep: true, ReadTerm: g.readTerm}
+	})
+}
+
+// eachGroup sends req's Release to the leader of every group the
+// transaction touched (with readsOnly, those it read), in parallel, and
+// returns the first error.
+func (t *Txn) eachGroup(ctx context.Context, readsOnly bool, req func(id uint64, g *txnGroup) *pb.TxnReleaseRequest) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(t.groups))
+	t.mu.Lock()
+	groups := make(map[uint64]*txnGroup, len(t.groups))
 	for id, g := range t.groups {
+		if !readsOnly || g.reads {
+			groups[id] = g
+		}
+	}
+	t.mu.Unlock()
+	errs := make(chan error, len(groups))
+	for id, g := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			errs <- callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
-				_, err := cl.Release(ctx, &pb.TxnReleaseRequest{GroupId: id, TxnId: t.meta.ID[:], Verify: verify, ReadTerm: g.readTerm})
+				_, err := cl.Release(ctx, req(id, g))
 				return err
 			})
 		}()

@@ -1124,6 +1124,9 @@ func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.Tx
 		if err := checkReadLocksLocked(ls, TxnMeta{ID: id}, true, req.ReadTerm); err != nil {
 			return nil, s.status(err)
 		}
+		if req.Keep {
+			return &pb.TxnReleaseResponse{}, nil
+		}
 	}
 	_, preparing := ls.preparing[id]
 	if _, prepared := ls.prepared[id]; !prepared && !preparing {

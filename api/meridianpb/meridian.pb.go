@@ -3804,7 +3804,9 @@ type TxnReleaseRequest struct {
 	// only read commits this way.
 	Verify bool `protobuf:"varint,3,opt,name=verify,proto3" json:"verify,omitempty"`
 	// With verify: the leader term the reads were served in.
-	ReadTerm      uint64 `protobuf:"varint,4,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	ReadTerm uint64 `protobuf:"varint,4,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	// With verify: only check, keep the locks (the transaction goes on).
+	Keep          bool `protobuf:"varint,5,opt,name=keep,proto3" json:"keep,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3865,6 +3867,13 @@ func (x *TxnReleaseRequest) GetReadTerm() uint64 {
 		return x.ReadTerm
 	}
 	return 0
+}
+
+func (x *TxnReleaseRequest) GetKeep() bool {
+	if x != nil {
+		return x.Keep
+	}
+	return false
 }
 
 type TxnReleaseResponse struct {
@@ -7101,12 +7110,13 @@ const file_meridian_proto_rawDesc = "" +
 	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
 	"\thas_reads\x18\x04 \x01(\bR\bhasReads\x12\x1b\n" +
 	"\tread_term\x18\x05 \x01(\x04R\breadTerm\x12\x16\n" +
-	"\x06repeat\x18\x06 \x01(\bR\x06repeat\"z\n" +
+	"\x06repeat\x18\x06 \x01(\bR\x06repeat\"\x8e\x01\n" +
 	"\x11TxnReleaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
 	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\x12\x16\n" +
 	"\x06verify\x18\x03 \x01(\bR\x06verify\x12\x1b\n" +
-	"\tread_term\x18\x04 \x01(\x04R\breadTerm\"\x14\n" +
+	"\tread_term\x18\x04 \x01(\x04R\breadTerm\x12\x12\n" +
+	"\x04keep\x18\x05 \x01(\bR\x04keep\"\x14\n" +
 	"\x12TxnReleaseResponse\"\x94\x01\n" +
 	"\x11TxnResolveRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +

@@ -553,12 +553,29 @@ func (s *Session) autocommitWrite(ctx context.Context, st ast.StmtNode, params [
 		if err == nil {
 			s.warnings = c.warnings
 		}
-		return err
+		return lostLocks(ctx, tx, err)
 	})
 	if err != nil {
 		return userError(err)
 	}
 	return buf.replay(w)
+}
+
+// lostLocks turns a statement's error into a retryable abort when the
+// transaction lost a lock it read under: a transaction wounded at one
+// group keeps reading at the others until it commits, and what it reads
+// there may contradict what it read before (another transaction's new
+// order line under the order number it read earlier), so an error such
+// as a duplicate key is an artifact of the abort, not the application's
+// to handle. Only failing statements pay for the check.
+func lostLocks(ctx context.Context, tx *txn.Txn, err error) error {
+	if err == nil || errors.Is(err, txn.ErrRetryable) || errors.Is(err, txn.ErrAmbiguous) || ctx.Err() != nil {
+		return err
+	}
+	if cerr := tx.CheckLocks(ctx); errors.Is(cerr, txn.ErrRetryable) {
+		return errors.Wrapf(cerr, "the statement failed (%v) after the transaction lost a lock", err)
+	}
+	return err
 }
 
 // inExplicit runs a statement in the open transaction. A retryable abort
@@ -570,7 +587,7 @@ func (s *Session) inExplicit(ctx context.Context, st ast.StmtNode, params []type
 			return userError(err)
 		}
 		bw := &limitedBuffer{w: w, max: 1 << 20}
-		err := s.run(s.newCtx(ctx, s.tx, params), st, bw, more)
+		err := lostLocks(ctx, s.tx, s.run(s.newCtx(ctx, s.tx, params), st, bw, more))
 		if err == nil {
 			err = bw.flush()
 			s.txSent = true
