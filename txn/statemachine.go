@@ -272,6 +272,15 @@ func (sm *StateMachine) applyPrepare(b *storage.Batch, ac *paxosgroup.ApplyConte
 	return res, nil
 }
 
+// decidedUnlessPrepared is Participant.Decided without the store lookup
+// for a transaction prepared here, which has no tombstone.
+func decidedUnlessPrepared(p *Participant, id TxnID) (Outcome, bool, error) {
+	if p.prepared[id] != nil {
+		return Outcome{}, false, nil
+	}
+	return p.Decided(id)
+}
+
 func containsGroup(gs []GroupID, g GroupID) bool {
 	for _, x := range gs {
 		if x == g {
@@ -330,12 +339,10 @@ func (sm *StateMachine) applyAbort(b *storage.Batch, gs *groupState, raw []byte)
 	if err != nil {
 		return nil, err
 	}
-	if p.prepared[id] == nil {
-		if o, ok, err := p.Decided(id); err != nil {
-			return nil, err
-		} else if ok && o.Decision == DecisionCommit {
-			return nil, invalid("txn: abort of %s, which committed at %d", id, o.CommitTS)
-		}
+	if o, ok, err := decidedUnlessPrepared(p, id); err != nil {
+		return nil, err
+	} else if ok && o.Decision == DecisionCommit {
+		return nil, invalid("txn: abort of %s, which committed at %d", id, o.CommitTS)
 	}
 	if _, err := p.Abort(id); err != nil {
 		return nil, err
@@ -420,20 +427,18 @@ func (sm *StateMachine) applyDecide(b *storage.Batch, gs *groupState, c *pb.TxnD
 	if err != nil {
 		return nil, err
 	}
-	if p.prepared[id] == nil {
-		if o, ok, err := p.Decided(id); err != nil {
-			return nil, err
-		} else if ok {
-			return outcomeResult(Outcome{Decision: o.Decision, CommitTS: o.CommitTS}), nil
-		}
-		if d == DecisionCommit {
-			// Every participant, this group among them, voted yes before a
-			// commit is asked for, so the prepare applied here earlier in
-			// this log; with neither it nor its tombstone left, the
-			// transaction was decided so long ago that its tombstone was
-			// evicted. Its outcome is forgotten: refuse.
-			return nil, invalid("txn: commit decision for %s, whose outcome this group no longer remembers", id)
-		}
+	if o, ok, err := decidedUnlessPrepared(p, id); err != nil {
+		return nil, err
+	} else if ok {
+		return outcomeResult(Outcome{Decision: o.Decision, CommitTS: o.CommitTS}), nil
+	}
+	if p.prepared[id] == nil && d == DecisionCommit {
+		// Every participant, this group among them, voted yes before a
+		// commit is asked for, so the prepare applied here earlier in
+		// this log; with neither it nor its tombstone left, the
+		// transaction was decided so long ago that its tombstone was
+		// evicted. Its outcome is forgotten: refuse.
+		return nil, invalid("txn: commit decision for %s, whose outcome this group no longer remembers", id)
 	}
 	r, err := co.Decide(id, d, c.CommitTs, parts)
 	if err != nil {
