@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/opcode"
@@ -118,8 +119,8 @@ func (a *tableAccess) open(c *stmtCtx) (rowIter, error) {
 				keys = append(keys, rowenc.EncodeIndexKey(t.ID, rowenc.PrimaryIndexID, vals, nil))
 			}
 		}
-		slicesSortUniq(&keys)
-		it.keys = keys
+		slices.SortFunc(keys, bytes.Compare)
+		it.keys = slices.CompactFunc(keys, bytes.Equal)
 	case pkRange, indexLookup:
 		var types_ []types.T
 		id := uint32(rowenc.PrimaryIndexID)
@@ -324,22 +325,6 @@ func toPushdown(c *stmtCtx, e expr) (p *pushdown.Expr, exact bool, err error) {
 	return nil, false, nil
 }
 
-func slicesSortUniq(keys *[][]byte) {
-	ks := *keys
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && bytes.Compare(ks[j-1], ks[j]) > 0; j-- {
-			ks[j-1], ks[j] = ks[j], ks[j-1]
-		}
-	}
-	out := ks[:0]
-	for i, k := range ks {
-		if i == 0 || !bytes.Equal(k, ks[i-1]) {
-			out = append(out, k)
-		}
-	}
-	*keys = out
-}
-
 // tableIter streams a table access.
 type tableIter struct {
 	a     *tableAccess
@@ -443,20 +428,11 @@ func (it *tableIter) fill(c *stmtCtx) error {
 func indexKeyColumns(t *TableDesc, ix *IndexDesc) []uint32 {
 	cols := append([]uint32(nil), ix.Columns...)
 	for _, id := range t.PK {
-		if !containsU32(ix.Columns, id) {
+		if !slices.Contains(ix.Columns, id) {
 			cols = append(cols, id)
 		}
 	}
 	return cols
-}
-
-func containsU32(s []uint32, v uint32) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // indexEntryKey is the key of row's entry in ix (row in Columns order).

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -389,11 +390,11 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *cha
 			}
 			return sqlerr.CantDrop(sp.OldColumnName.Name.O)
 		}
-		if containsU32(t.PK, col.ID) {
+		if slices.Contains(t.PK, col.ID) {
 			return sqlerr.NotSupported("dropping a primary key column")
 		}
 		for _, ix := range t.Indexes {
-			if ix.State != IndexDropping && containsU32(ix.Columns, col.ID) {
+			if ix.State != IndexDropping && slices.Contains(ix.Columns, col.ID) {
 				ix.State = IndexDropping
 			}
 		}
@@ -576,7 +577,7 @@ func (s *Session) show(ctx context.Context, n *ast.ShowStmt, w ResultWriter, mor
 				if col.NotNull {
 					null = "NO"
 				}
-				if containsU32(t.PK, col.ID) {
+				if slices.Contains(t.PK, col.ID) {
 					key = "PRI"
 				} else {
 					for _, ix := range t.Indexes {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,7 +235,7 @@ func (s *Session) describe(c *stmtCtx, st ast.StmtNode) (*changePlan, error) {
 	// INDEX i): build only what is still write-only.
 	build := p.build[:0]
 	for _, id := range p.build {
-		if ix := t.indexByID(id); ix != nil && ix.State == IndexWriteOnly && !containsU32(build, id) {
+		if ix := t.indexByID(id); ix != nil && ix.State == IndexWriteOnly && !slices.Contains(build, id) {
 			build = append(build, id)
 		}
 	}
@@ -522,7 +523,7 @@ func (s *Session) abandonBuild(ctx context.Context, p *changePlan) error {
 		return changed, nil
 	})
 	for _, id := range p.build {
-		if !containsU32(p.purge, id) {
+		if !slices.Contains(p.purge, id) {
 			p.purge = append(p.purge, id)
 		}
 	}
@@ -567,7 +568,7 @@ func (s *Session) purge(ctx context.Context, p *changePlan) error {
 		changed := false
 		kept := t.Indexes[:0]
 		for _, ix := range t.Indexes {
-			if ix.State == IndexDropping && containsU32(p.purge, ix.ID) {
+			if ix.State == IndexDropping && slices.Contains(p.purge, ix.ID) {
 				if err := c.tx.Delete(uniqueViolationKey(t.ID, ix.ID)); err != nil {
 					return false, err
 				}
