@@ -190,57 +190,39 @@ func sizedName(length int, base string) string {
 	}
 }
 
-// Protocol column type codes (MYSQL_TYPE_*).
-const (
-	mysqlTypeTiny       byte = 1
-	mysqlTypeShort      byte = 2
-	mysqlTypeLong       byte = 3
-	mysqlTypeFloat      byte = 4
-	mysqlTypeDouble     byte = 5
-	mysqlTypeTimestamp  byte = 7
-	mysqlTypeLonglong   byte = 8
-	mysqlTypeInt24      byte = 9
-	mysqlTypeDate       byte = 10
-	mysqlTypeDatetime   byte = 12
-	mysqlTypeNewDecimal byte = 246
-	mysqlTypeBlob       byte = 252
-	mysqlTypeVarString  byte = 253
-	mysqlTypeString     byte = 254
-)
-
 // MySQLType returns the protocol's column type code for t.
 func (t T) MySQLType() byte {
 	switch t.Kind {
 	case TinyInt, Bool:
-		return mysqlTypeTiny
+		return mysql.TypeTiny
 	case SmallInt:
-		return mysqlTypeShort
+		return mysql.TypeShort
 	case MediumInt:
-		return mysqlTypeInt24
+		return mysql.TypeInt24
 	case Int:
-		return mysqlTypeLong
+		return mysql.TypeLong
 	case BigInt:
-		return mysqlTypeLonglong
+		return mysql.TypeLonglong
 	case Decimal:
-		return mysqlTypeNewDecimal
+		return mysql.TypeNewDecimal
 	case Float:
-		return mysqlTypeFloat
+		return mysql.TypeFloat
 	case Double:
-		return mysqlTypeDouble
+		return mysql.TypeDouble
 	case Char, Binary:
-		return mysqlTypeString
+		return mysql.TypeString
 	case VarChar, VarBinary:
-		return mysqlTypeVarString
+		return mysql.TypeVarString
 	case Text, Blob:
-		return mysqlTypeBlob
+		return mysql.TypeBlob
 	case Date:
-		return mysqlTypeDate
+		return mysql.TypeDate
 	case DateTime:
-		return mysqlTypeDatetime
+		return mysql.TypeDatetime
 	case Timestamp:
-		return mysqlTypeTimestamp
+		return mysql.TypeTimestamp
 	}
-	return mysqlTypeVarString
+	return mysql.TypeVarString
 }
 
 // Column definition flags of the protocol that follow from the type alone;
