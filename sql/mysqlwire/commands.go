@@ -172,12 +172,12 @@ func (c *conn) prepare(query string) {
 		for i := range params {
 			params[i] = Column{Name: "?", Type: TypeVarString, Charset: CharsetBinary}
 		}
-		if c.writeColumnDefs(params, false) != nil {
+		if c.writeColumnDefs(params) != nil {
 			return
 		}
 	}
 	if len(info.Columns) > 0 {
-		_ = c.writeColumnDefs(info.Columns, false)
+		_ = c.writeColumnDefs(info.Columns)
 	}
 }
 

@@ -63,11 +63,12 @@ func (c *conn) writeOK(r OK) error {
 }
 
 // writeColumnDefs writes column definitions and, for clients without
-// CLIENT_DEPRECATE_EOF, the EOF after them. fieldList adds the default
-// value field of COM_FIELD_LIST answers.
-func (c *conn) writeColumnDefs(cols []Column, fieldList bool) error {
+// CLIENT_DEPRECATE_EOF, the EOF after them. (COM_FIELD_LIST, whose
+// definitions carry a default value and always end with EOF, writes its
+// own; see fieldList.)
+func (c *conn) writeColumnDefs(cols []Column) error {
 	for i := range cols {
-		c.buf = appendColumnDef(c.buf[:0], &cols[i], fieldList)
+		c.buf = appendColumnDef(c.buf[:0], &cols[i], false)
 		if err := c.pk.writePacket(c.buf); err != nil {
 			return err
 		}
@@ -169,7 +170,7 @@ func (w *resultWriter) WriteColumns(cols []Column) error {
 	if err := c.pk.writePacket(c.buf); err != nil {
 		return err
 	}
-	return c.writeColumnDefs(w.cols, false)
+	return c.writeColumnDefs(w.cols)
 }
 
 func (w *resultWriter) WriteRow(vals []any) error {
