@@ -175,12 +175,12 @@ func appendFloatText(b []byte, f float64, bitSize int) []byte {
 		for k < len(b)-1 && b[k] == '0' {
 			k++
 		}
-		exp := append([]byte(nil), b[k:]...)
-		b = b[:j]
 		if neg {
-			b = append(b, '-')
+			j++ // keep the '-'
 		}
-		return append(b, exp...)
+		// Shift the digits left over the sign and zeros, in place: no
+		// allocation per value on this per-row path.
+		return append(b[:j], b[k:]...)
 	}
 	return b
 }
