@@ -10,15 +10,10 @@ import (
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
 	"github.com/meridiandb/meridian/bench/loadgen"
+	"github.com/meridiandb/meridian/netsim"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 )
-
-// regionMetadataKey declares a client's region on its calls; a node's
-// simulated WAN reads it (netsim.RegionMetadataKey, which this client
-// package does not import).
-const regionMetadataKey = "meridian-region"
 
 // Run executes the benchmark cfg describes, printing the setup and the
 // table to out, and returns the results. cfg must have passed
@@ -111,7 +106,7 @@ func (b *bench) preload(ctx context.Context) error {
 		for c := range b.cfg.Clients {
 			wg.Go(func() {
 				ka, kb := keysOf(r, c)
-				_, err := kv.Txn(withRegion(ctx, r), &pb.TxnScriptRequest{Ops: []*pb.TxnScriptOp{put(ka, b.val), put(kb, b.val)}})
+				_, err := kv.Txn(netsim.OutgoingContext(ctx, r, 0), &pb.TxnScriptRequest{Ops: []*pb.TxnScriptOp{put(ka, b.val), put(kb, b.val)}})
 				if err != nil {
 					errs <- fmt.Errorf("geo: writing the keys of client %d in %s: %w", c, r, err)
 				}
@@ -123,15 +118,11 @@ func (b *bench) preload(ctx context.Context) error {
 	return <-errs
 }
 
-func withRegion(ctx context.Context, region string) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, regionMetadataKey, region)
-}
-
 // cell measures one operation from one region and returns its row and the
 // topology after it.
 func (b *bench) cell(ctx context.Context, op operation, region string, before *topology) (Row, *topology, error) {
 	kv := b.kv[region]
-	rctx := withRegion(ctx, region)
+	rctx := netsim.OutgoingContext(ctx, region, 0) // the WAN delays the clients' calls
 	lg := loadgen.Run(ctx, loadgen.Config{Clients: b.cfg.Clients, Warmup: b.cfg.Warmup, Duration: b.cfg.Duration, Total: b.cfg.Ops * b.cfg.Clients},
 		func(_ context.Context, client int, seq int64) (int, int, error) {
 			ka, kb := keysOf(region, client)
