@@ -344,43 +344,66 @@ func (s *Session) build(ctx context.Context, p *changePlan) error {
 // entries in every index being built.
 func (s *Session) backfill(ctx context.Context, p *changePlan) error {
 	span := rowenc.IndexPrefix(p.tableID, rowenc.PrimaryIndexID)
+	return s.forEachChunk(ctx, p, "backfill", span, func(c *stmtCtx, t *TableDesc) (func(txn.KeyValue) error, error) {
+		ixs, err := p.building(t)
+		if err != nil {
+			return nil, err
+		}
+		descs := c.rowDescs(t)
+		tw := &tableWriter{c: c, t: t}
+		// Duplicates inside the chunk fail early; step 3 finds the others.
+		seen := map[string]bool{}
+		return func(r txn.KeyValue) error {
+			row, err := rowenc.DecodeRow(r.Value, descs)
+			if err != nil {
+				return err
+			}
+			for _, ix := range ixs {
+				if ix.Unique && !hasNull(row, t, ix.Columns) {
+					vals := make([]types.Datum, len(ix.Columns))
+					for i, id := range ix.Columns {
+						vals[i] = row[t.colIndex(id)]
+					}
+					k := string(rowenc.EncodeIndexKey(t.ID, ix.ID, vals, nil))
+					if seen[k] {
+						return sqlerr.DuplicateEntry(tw.entryName(row, ix.Columns), t.Name+"."+ix.Name)
+					}
+					seen[k] = true
+				}
+				if err := c.tx.Put(indexEntryKey(t, ix, row), []byte{}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil
+	})
+}
+
+// forEachChunk runs a step over span chunk by chunk: each chunk is one
+// transaction (see chunk) that reads up to BackfillChunkRows rows under
+// lock and passes each to the function prepare returned for it; the next
+// chunk resumes after the last key read. prepare sees the descriptor of
+// the moment; it returns nil to end the step before reading (the work is
+// gone: another statement finished it).
+func (s *Session) forEachChunk(
+	ctx context.Context, p *changePlan, step string, span []byte,
+	prepare func(c *stmtCtx, t *TableDesc) (func(txn.KeyValue) error, error),
+) error {
 	start, end := span, rowenc.PrefixEnd(span)
 	for start != nil {
 		var resume []byte
-		err := s.chunk(ctx, p, "backfill", func(c *stmtCtx, t *TableDesc) error {
-			ixs, err := p.building(t)
-			if err != nil {
+		err := s.chunk(ctx, p, step, func(c *stmtCtx, t *TableDesc) error {
+			each, err := prepare(c, t)
+			if err != nil || each == nil {
 				return err
 			}
 			rows, next, err := c.tx.ScanChunk(c.ctx, start, end, s.e.cfg.BackfillChunkRows, nil)
 			if err != nil {
 				return err
 			}
-			descs := c.rowDescs(t)
-			tw := &tableWriter{c: c, t: t}
-			// Duplicates inside the chunk fail early; step 3 finds the
-			// others.
-			seen := map[string]bool{}
 			for _, r := range rows {
-				row, err := rowenc.DecodeRow(r.Value, descs)
-				if err != nil {
+				if err := each(r); err != nil {
 					return err
-				}
-				for _, ix := range ixs {
-					if ix.Unique && !hasNull(row, t, ix.Columns) {
-						vals := make([]types.Datum, len(ix.Columns))
-						for i, id := range ix.Columns {
-							vals[i] = row[t.colIndex(id)]
-						}
-						k := string(rowenc.EncodeIndexKey(t.ID, ix.ID, vals, nil))
-						if seen[k] {
-							return sqlerr.DuplicateEntry(tw.entryName(row, ix.Columns), t.Name+"."+ix.Name)
-						}
-						seen[k] = true
-					}
-					if err := c.tx.Put(indexEntryKey(t, ix, row), []byte{}); err != nil {
-						return err
-					}
 				}
 			}
 			resume = next
@@ -539,29 +562,14 @@ func (s *Session) purge(ctx context.Context, p *changePlan) error {
 	}
 	for _, id := range p.purge {
 		span := rowenc.IndexPrefix(p.tableID, id)
-		start, end := span, rowenc.PrefixEnd(span)
-		for start != nil {
-			var resume []byte
-			err := s.chunk(ctx, p, "delete", func(c *stmtCtx, t *TableDesc) error {
-				if ix := t.indexByID(id); ix == nil || ix.State != IndexDropping {
-					return nil // another statement purged it
-				}
-				rows, next, err := c.tx.ScanChunk(c.ctx, start, end, s.e.cfg.BackfillChunkRows, nil)
-				if err != nil {
-					return err
-				}
-				for _, r := range rows {
-					if err := c.tx.Delete(r.Key); err != nil {
-						return err
-					}
-				}
-				resume = next
-				return nil
-			})
-			if err != nil {
-				return err
+		err := s.forEachChunk(ctx, p, "delete", span, func(c *stmtCtx, t *TableDesc) (func(txn.KeyValue) error, error) {
+			if ix := t.indexByID(id); ix == nil || ix.State != IndexDropping {
+				return nil, nil // another statement purged it
 			}
-			start = resume
+			return func(r txn.KeyValue) error { return c.tx.Delete(r.Key) }, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return s.chunkless(ctx, p, func(c *stmtCtx, t *TableDesc) (bool, error) {
@@ -587,31 +595,14 @@ func (s *Session) purge(ctx context.Context, p *changePlan) error {
 // already skip them: this only reclaims space).
 func (s *Session) rewriteRows(ctx context.Context, p *changePlan) error {
 	span := rowenc.IndexPrefix(p.tableID, rowenc.PrimaryIndexID)
-	start, end := span, rowenc.PrefixEnd(span)
-	for start != nil {
-		var resume []byte
-		err := s.chunk(ctx, p, "rewrite", func(c *stmtCtx, t *TableDesc) error {
-			rows, next, err := c.tx.ScanChunk(c.ctx, start, end, s.e.cfg.BackfillChunkRows, nil)
+	return s.forEachChunk(ctx, p, "rewrite", span, func(c *stmtCtx, t *TableDesc) (func(txn.KeyValue) error, error) {
+		descs, colIDs := c.rowDescs(t), t.colIDs()
+		return func(r txn.KeyValue) error {
+			row, err := rowenc.DecodeRow(r.Value, descs)
 			if err != nil {
 				return err
 			}
-			descs := c.rowDescs(t)
-			for _, r := range rows {
-				row, err := rowenc.DecodeRow(r.Value, descs)
-				if err != nil {
-					return err
-				}
-				if err := c.tx.Put(r.Key, rowenc.EncodeRow(nil, t.colIDs(), row)); err != nil {
-					return err
-				}
-			}
-			resume = next
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		start = resume
-	}
-	return nil
+			return c.tx.Put(r.Key, rowenc.EncodeRow(nil, colIDs, row))
+		}, nil
+	})
 }
