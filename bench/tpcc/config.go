@@ -42,14 +42,10 @@ type Config struct {
 	// stderr. Default 5s for run, 1s for init's bar.
 	ProgressInterval time.Duration
 
-	// TestingKnobs shrink the data set for tests of programs built on
-	// this package (meridian demo --with tpcc). Not settable from flags;
-	// never set for a measurement.
+	// TestingKnobs shrink the data set for tests, of this package and of
+	// programs built on it (meridian demo --with tpcc). Not settable from
+	// flags; never set for a measurement.
 	TestingKnobs TestingKnobs
-
-	// scale shrinks the data set for tests; the zero value is the
-	// specification's. Not settable from flags.
-	scale scale
 }
 
 // TestingKnobs are Config's test-only settings. init, run and check of one
@@ -63,11 +59,22 @@ type TestingKnobs struct {
 	CustomersPerDistrict int
 }
 
-// scale holds the cardinalities that tests may shrink. init and run of
-// one database must use the same scale.
+// scale holds the cardinalities that tests may shrink (Config.scale
+// derives it from the TestingKnobs). init and run of one database must use
+// the same scale.
 type scale struct {
 	items     int // rows in item and per warehouse in stock; 0 = 100,000
 	customers int // customers (and initial orders) per district; 0 = 3,000
+}
+
+// scale is the data set's cardinalities: the specification's, less what
+// the TestingKnobs shrink.
+func (c *Config) scale() scale {
+	k := c.TestingKnobs
+	if k.Items > 0 || k.CustomersPerDistrict > 0 {
+		return scale{items: k.Items, customers: k.CustomersPerDistrict}
+	}
+	return scale{}
 }
 
 func (s scale) itemCount() int {
@@ -114,9 +121,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // EnsureDefaults fills unset fields.
 func (c *Config) EnsureDefaults() {
-	if k := c.TestingKnobs; k.Items > 0 || k.CustomersPerDistrict > 0 {
-		c.scale = scale{items: k.Items, customers: k.CustomersPerDistrict}
-	}
 	if c.URL == "" {
 		c.URL = "meridian://root@127.0.0.1:7400/tpcc"
 	}

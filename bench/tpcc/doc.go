@@ -79,7 +79,7 @@
 //     (c_w_id, c_d_id, c_last, c_first) for lookups by last name.
 //   - Only consistency conditions 1-4 are checked.
 //
-// Tests shrink the data (an unexported Config.scale: 1,000 items and 300
+// Tests shrink the data (Config.TestingKnobs: 1,000 items and 300
 // customers per district); the init of the command always loads the
 // specification's 100,000 items and 3,000 customers per district. With
 // fewer than 1,000 customers, by-name lookups draw only names that exist.

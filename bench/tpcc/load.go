@@ -154,8 +154,9 @@ func load(ctx context.Context, db *sql.DB, cfg Config, progress io.Writer) (int6
 // expectedRows estimates the population's size for the progress bar
 // (order lines average 10 per order).
 func expectedRows(cfg Config) int64 {
-	items, cust := int64(cfg.scale.itemCount()), int64(cfg.scale.customerCount())
-	perDistrict := cust*3 + cust*10 + cust - int64(cfg.scale.deliveredOrders())
+	s := cfg.scale()
+	items, cust := int64(s.itemCount()), int64(s.customerCount())
+	perDistrict := cust*3 + cust*10 + cust - int64(s.deliveredOrders())
 	perWarehouse := 1 + items + districtsPerWarehouse*(1+perDistrict)
 	return items + int64(cfg.Warehouses)*perWarehouse
 }
@@ -189,7 +190,8 @@ func bar(done, total int64) string {
 // customers (with history) and its orders (with order lines and new orders).
 func loadUnits(cfg Config) []loadUnit {
 	const chunk = 10000
-	items := cfg.scale.itemCount()
+	s := cfg.scale()
+	items := s.itemCount()
 	var units []loadUnit
 	for lo := 1; lo <= items; lo += chunk {
 		hi := min(items, lo+chunk-1)
@@ -199,7 +201,7 @@ func loadUnits(cfg Config) []loadUnit {
 	}
 	for w := 1; w <= cfg.Warehouses; w++ {
 		units = append(units, loadUnit{fmt.Sprintf("warehouse %d", w), func(ctx context.Context, b *batcher, r *rand.Rand) error {
-			return loadWarehouse(ctx, b, r, w, cfg.scale)
+			return loadWarehouse(ctx, b, r, w, s)
 		}})
 		for lo := 1; lo <= items; lo += chunk {
 			hi := min(items, lo+chunk-1)
@@ -209,9 +211,9 @@ func loadUnits(cfg Config) []loadUnit {
 		}
 		for d := 1; d <= districtsPerWarehouse; d++ {
 			units = append(units, loadUnit{fmt.Sprintf("customer w%d d%d", w, d), func(ctx context.Context, b *batcher, r *rand.Rand) error {
-				return loadCustomers(ctx, b, r, w, d, cfg.scale)
+				return loadCustomers(ctx, b, r, w, d, s)
 			}}, loadUnit{fmt.Sprintf("orders w%d d%d", w, d), func(ctx context.Context, b *batcher, r *rand.Rand) error {
-				return loadOrders(ctx, b, r, w, d, cfg.scale)
+				return loadOrders(ctx, b, r, w, d, s)
 			}})
 		}
 	}

@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer) (*Result, err
 	for i := range cfg.Terminals {
 		t := &terminal{
 			w: i%cfg.Warehouses + 1, d: (i/cfg.Warehouses)%districtsPerWarehouse + 1,
-			warehouses: cfg.Warehouses, scale: cfg.scale, c: c, deck: newDeck(),
+			warehouses: cfg.Warehouses, scale: cfg.scale(), c: c, deck: newDeck(),
 			r: rand.New(rand.NewPCG(seed, uint64(i)+1)), db: db, st: st, timeout: cfg.StatementTimeout,
 		}
 		wg.Go(func() { t.loop(ctx, cfg.Wait, stop, rec) })

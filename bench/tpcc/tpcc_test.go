@@ -32,7 +32,7 @@ func TestInitRunCheck(t *testing.T) {
 	cfg := Config{
 		URL: "meridian://root@" + c.Addr(0) + "/tpcc", Warehouses: 1, Terminals: 4,
 		Ramp: time.Second, Duration: 6 * time.Second, ProgressInterval: 2 * time.Second,
-		JSON: t.TempDir() + "/tpcc.json", scale: testScale,
+		JSON: t.TempDir() + "/tpcc.json", TestingKnobs: TestingKnobs{Items: testScale.items, CustomersPerDistrict: testScale.customers},
 	}
 	var out, progress bytes.Buffer
 	if err := Init(ctx, cfg, &out, &progress); err != nil {
