@@ -3,6 +3,7 @@ package txnbench
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -107,10 +108,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate reports the first problem with c.
 func (c *Config) Validate() error {
-	valid := false
-	for _, w := range workloads {
-		valid = valid || c.Workload == w
-	}
 	need := 1
 	switch c.Workload {
 	case WorkloadRO:
@@ -121,7 +118,7 @@ func (c *Config) Validate() error {
 	switch {
 	case len(c.Hosts) == 0:
 		return fmt.Errorf("txnbench: --host needs at least one HOST:PORT")
-	case !valid:
+	case !slices.Contains(workloads, c.Workload):
 		return fmt.Errorf("txnbench: --workload %q: want one of %s", c.Workload, strings.Join(workloads, ", "))
 	case c.Gateway != "all" && c.Gateway != "follower" && c.Gateway != "leader":
 		return fmt.Errorf("txnbench: --gateway %q: want all, follower or leader", c.Gateway)
