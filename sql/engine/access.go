@@ -96,6 +96,24 @@ func convertKey(d types.Datum, t types.T) (types.Datum, bool) {
 	return v, true
 }
 
+// pkKey evaluates exprs over row into the primary key of table tableID,
+// whose columns have types pkT; nil when a value cannot be a key column's
+// exactly (see convertKey): no row has that key.
+func pkKey(c *stmtCtx, tableID uint32, pkT []types.T, exprs []expr, row []types.Datum) ([]byte, error) {
+	vals := make([]types.Datum, len(exprs))
+	for i, e := range exprs {
+		d, err := e.eval(c, row)
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if vals[i], ok = convertKey(d, pkT[i]); !ok {
+			return nil, nil
+		}
+	}
+	return rowenc.EncodeIndexKey(tableID, rowenc.PrimaryIndexID, vals, nil), nil
+}
+
 func (a *tableAccess) open(c *stmtCtx) (rowIter, error) {
 	it := &tableIter{a: a, descs: c.rowDescs(a.t)}
 	t := a.t
@@ -104,19 +122,12 @@ func (a *tableAccess) open(c *stmtCtx) (rowIter, error) {
 	case pointGet:
 		var keys [][]byte
 		for _, p := range a.points {
-			vals := make([]types.Datum, len(p))
-			ok := true
-			for i, e := range p {
-				d, err := e.eval(c, nil)
-				if err != nil {
-					return nil, err
-				}
-				if vals[i], ok = convertKey(d, pkT[i]); !ok {
-					break
-				}
+			k, err := pkKey(c, t.ID, pkT, p, nil)
+			if err != nil {
+				return nil, err
 			}
-			if ok {
-				keys = append(keys, rowenc.EncodeIndexKey(t.ID, rowenc.PrimaryIndexID, vals, nil))
+			if k != nil {
+				keys = append(keys, k)
 			}
 		}
 		slices.SortFunc(keys, bytes.Compare)

@@ -505,19 +505,12 @@ func (n *lookupJoin) open(c *stmtCtx) (rowIter, error) {
 					break
 				}
 				batch = append(batch, l)
-				vals := make([]types.Datum, len(n.keys))
-				ok := true
-				for i, e := range n.keys {
-					d, err := e.eval(c, l)
-					if err != nil {
-						return nil, err
-					}
-					if vals[i], ok = convertKey(d, pkT[i]); !ok {
-						break
-					}
+				k, err := pkKey(c, t.ID, pkT, n.keys, l)
+				if err != nil {
+					return nil, err
 				}
-				if ok {
-					keys = append(keys, rowenc.EncodeIndexKey(t.ID, rowenc.PrimaryIndexID, vals, nil))
+				if k != nil {
+					keys = append(keys, k)
 					keyRow = append(keyRow, len(batch)-1)
 				}
 			}
