@@ -122,14 +122,15 @@ func (b *bench) preload(ctx context.Context) error {
 // topology after it.
 func (b *bench) cell(ctx context.Context, op operation, region string, before *topology) (Row, *topology, error) {
 	kv := b.kv[region]
-	rctx := netsim.OutgoingContext(ctx, region, 0) // the WAN delays the clients' calls
 	lg := loadgen.Run(ctx, loadgen.Config{Clients: b.cfg.Clients, Warmup: b.cfg.Warmup, Duration: b.cfg.Duration, Total: b.cfg.Ops * b.cfg.Clients},
-		func(_ context.Context, client int, seq int64) (int, int, error) {
+		func(opCtx context.Context, client int, seq int64) (int, int, error) {
 			ka, kb := keysOf(region, client)
 			if op.writes {
 				ka, kb = writeKeysOf(region, client, seq)
 			}
-			resp, err := kv.Txn(rctx, op.script(&b.cfg, ka, kb, b.val))
+			// The WAN delays the client's calls; loadgen's context lets it
+			// cancel operations still stuck after the run.
+			resp, err := kv.Txn(netsim.OutgoingContext(opCtx, region, 0), op.script(&b.cfg, ka, kb, b.val))
 			if err != nil {
 				return 0, 0, err
 			}
