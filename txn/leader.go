@@ -213,7 +213,8 @@ func (s *Server) lock(ctx context.Context, ls *leaderState, meta TxnMeta, try fu
 }
 
 // askAbortLocked asks the coordinator of a prepared transaction to abort
-// it, if it has not decided (once per transaction and term).
+// it, if it has not decided (once per transaction and term), after
+// WoundPreparedGrace if it is still prepared then.
 func (s *Server) askAbortLocked(ls *leaderState, id TxnID) {
 	p, ok := ls.prepared[id]
 	if !ok || ls.asked[id] {
@@ -221,7 +222,26 @@ func (s *Server) askAbortLocked(ls *leaderState, id TxnID) {
 	}
 	ls.asked[id] = true
 	rec := p.rec
-	s.spawn(func(ctx context.Context) { s.resolvePrepared(ctx, ls.group, rec) })
+	grace := s.cfg.WoundPreparedGrace
+	s.spawn(func(ctx context.Context) {
+		if grace > 0 {
+			t := time.NewTimer(grace)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			ls.mu.Lock()
+			_, still := ls.prepared[id]
+			dead := ls.dead
+			ls.mu.Unlock()
+			if !still || dead {
+				return // decided meanwhile, or another leader's business
+			}
+		}
+		s.resolvePrepared(ctx, ls.group, rec)
+	})
 }
 
 // holdsLocked reports whether id holds key in at least mode.

@@ -72,6 +72,15 @@ type ServerConfig struct {
 	// the coordinator; also how long an unprepared transaction may stay
 	// idle while another waits for its locks. Default 2s.
 	InquireAfter time.Duration
+	// WoundPreparedGrace is how long an older transaction blocked by a
+	// younger prepared one waits before asking the younger one's
+	// coordinator to abort it. A prepared transaction is usually a Raft
+	// round from its decision; aborting it at once threw away whole
+	// transactions that were about to commit. Only a younger transaction
+	// that waits for the older one elsewhere (a deadlock the wound would
+	// have broken) needs the ask, and it is delayed by this much.
+	// Default 20ms; negative: ask at once.
+	WoundPreparedGrace time.Duration
 	// CompileFilter compiles a scan's row filter (the SQL engine's
 	// pushed-down predicate, wired in by the node; nil: filtered scans are
 	// refused).
@@ -142,6 +151,12 @@ func (c *ServerConfig) ensureDefaults() {
 	}
 	if c.InquireAfter == 0 {
 		c.InquireAfter = 2 * time.Second
+	}
+	switch {
+	case c.WoundPreparedGrace == 0:
+		c.WoundPreparedGrace = 20 * time.Millisecond
+	case c.WoundPreparedGrace < 0:
+		c.WoundPreparedGrace = 0
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
