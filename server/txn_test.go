@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,6 +111,25 @@ func TestTxnBasics(t *testing.T) {
 		t.Fatalf("bounded-stale scan: %v", err)
 	}
 	t.Logf("bounded-stale scan at %d saw %d rows", tx.ReadTimestamp(), len(rows))
+	// A scan sees the transaction's own buffered writes: overwritten,
+	// deleted and new keys, before, among and after the stored ones.
+	tx, _ = cl.Begin(ctx, txn.Options{})
+	for k, v := range map[string]string{"k0": "new0", "k3": "mine", "k6": "new6"} {
+		_ = tx.Put([]byte(k), []byte(v))
+	}
+	_ = tx.Delete([]byte("k5"))
+	rows, err = tx.Scan(ctx, []byte("k"), []byte("l"), 0)
+	if err != nil {
+		t.Fatalf("scan with own writes: %v", err)
+	}
+	var got []string
+	for _, kv := range rows {
+		got = append(got, string(kv.Key)+"="+string(kv.Value))
+	}
+	if want := []string{"k0=new0", "k1=one", "k3=mine", "k6=new6"}; !slices.Equal(got, want) {
+		t.Fatalf("scan with own writes: %v, want %v", got, want)
+	}
+	tx.Rollback(ctx)
 	// A rolled-back transaction leaves nothing and holds no lock.
 	tx, _ = cl.Begin(ctx, txn.Options{})
 	if _, _, err := tx.Get(ctx, []byte("k3")); err != nil {

@@ -6,7 +6,7 @@ import (
 	"crypto/rand"
 	mrand "math/rand/v2"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -205,8 +205,9 @@ func (t *Txn) getMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, err
 	var firstErr error
 	var wg sync.WaitGroup
 	// A bounded-stale read picks its timestamp at the first replica it
-	// reads; the other groups must read at the same one.
-	sequential := t.opts.ReadOnly && t.ReadTimestamp() == 0
+	// reads; the other groups must read at the same one. One group is
+	// read on the caller's goroutine, whose stack has already grown.
+	sequential := len(byGroup) == 1 || t.opts.ReadOnly && t.ReadTimestamp() == 0
 	for g, idx := range byGroup {
 		wg.Add(1)
 		run := func(f func()) {
@@ -422,24 +423,36 @@ func (t *Txn) scanChunk(ctx context.Context, start, end []byte, limit int, filte
 	if resume != nil {
 		stop = resume
 	}
-	merged := map[string][]byte{}
-	for _, kv := range rows {
-		merged[string(kv.Key)] = kv.Value
-	}
-	for k, w := range t.writes {
-		if bytes.Compare([]byte(k), start) >= 0 && (len(stop) == 0 || bytes.Compare([]byte(k), stop) < 0) {
-			if w.Delete {
-				delete(merged, k)
-			} else {
-				merged[k] = w.Value
-			}
+	var mine []string
+	for k := range t.writes {
+		if k >= string(start) && (len(stop) == 0 || k < string(stop)) {
+			mine = append(mine, k)
 		}
 	}
-	out := make([]KeyValue, 0, len(merged))
-	for k, v := range merged {
-		out = append(out, KeyValue{Key: []byte(k), Value: v})
+	if len(mine) == 0 {
+		return rows, resume, nil
 	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	slices.Sort(mine)
+	out := make([]KeyValue, 0, len(rows)+len(mine))
+	for len(rows) > 0 || len(mine) > 0 {
+		c := 1 // the next row read comes first
+		if len(rows) == 0 {
+			c = -1
+		} else if len(mine) > 0 {
+			c = strings.Compare(mine[0], string(rows[0].Key))
+		}
+		if c > 0 {
+			out, rows = append(out, rows[0]), rows[1:]
+			continue
+		}
+		if c == 0 {
+			rows = rows[1:] // overwritten by the transaction
+		}
+		if w := t.writes[mine[0]]; !w.Delete {
+			out = append(out, KeyValue{Key: []byte(mine[0]), Value: w.Value})
+		}
+		mine = mine[1:]
+	}
 	return out, resume, nil
 }
 
