@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -348,12 +350,12 @@ func (c catalog) table(ctx context.Context, db, name string) (*TableDesc, error)
 			if !found[1] {
 				return nil, sqlerr.NoSuchTable(d.Name, name)
 			}
-			var t TableDesc
-			if err := json.Unmarshal(vals[1], &t); err != nil {
-				return nil, errors.Wrap(err, "catalog: decoding a table")
+			t, err := decodeTable(tableKey(d.ID, name), vals[1])
+			if err != nil {
+				return nil, err
 			}
 			t.DBName = d.Name
-			return &t, nil
+			return t, nil
 		}
 	}
 	d, err := c.database(ctx, db)
@@ -361,16 +363,65 @@ func (c catalog) table(ctx context.Context, db, name string) (*TableDesc, error)
 		return nil, err
 	}
 	dbIDs.Store(strings.ToLower(db), d.ID)
-	var t TableDesc
-	ok, err := getJSON(ctx, c.tx, tableKey(d.ID, name), &t)
+	key := tableKey(d.ID, name)
+	raw, ok, err := c.tx.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, sqlerr.NoSuchTable(d.Name, name)
 	}
+	t, err := decodeTable(key, raw)
+	if err != nil {
+		return nil, err
+	}
 	t.DBName = d.Name
+	return t, nil
+}
+
+// tableDescs caches decoded table descriptors process-wide, by key, with
+// the stored bytes they were decoded from. Every statement still reads
+// its tables' descriptors in its transaction (that read is what orders it
+// against schema changes); the cache only saves decoding the JSON again,
+// which was a tenth of a busy node's CPU. A hit is used only when the
+// bytes read are the cached ones, and is returned as a deep copy: DDL
+// edits the descriptor it gets.
+var tableDescs sync.Map // string(key) -> *cachedTable
+
+type cachedTable struct {
+	raw  []byte
+	desc *TableDesc
+}
+
+func decodeTable(key, raw []byte) (*TableDesc, error) {
+	if e, ok := tableDescs.Load(string(key)); ok && bytes.Equal(e.(*cachedTable).raw, raw) {
+		return e.(*cachedTable).desc.clone(), nil
+	}
+	var t TableDesc
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, errors.Wrap(err, "catalog: decoding a table")
+	}
+	tableDescs.Store(string(key), &cachedTable{raw: bytes.Clone(raw), desc: t.clone()})
 	return &t, nil
+}
+
+// clone is a deep copy of t (AddedValue, never edited in place, is
+// shared).
+func (t *TableDesc) clone() *TableDesc {
+	c := *t
+	c.Columns = make([]*ColumnDesc, len(t.Columns))
+	for i, col := range t.Columns {
+		cc := *col
+		c.Columns[i] = &cc
+	}
+	c.PK = slices.Clone(t.PK)
+	c.Indexes = make([]*IndexDesc, len(t.Indexes))
+	for i, ix := range t.Indexes {
+		ic := *ix
+		ic.Columns, ic.Desc = slices.Clone(ix.Columns), slices.Clone(ix.Desc)
+		c.Indexes[i] = &ic
+	}
+	return &c
 }
 
 // dbIDs caches database ids by lower-case name, process-wide. It is only a

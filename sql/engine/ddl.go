@@ -23,6 +23,10 @@ import (
 // ALTER TABLE run online instead, in several transactions
 // (schemachange.go).
 func (s *Session) ddl(c *stmtCtx, st ast.StmtNode, w ResultWriter, more bool) error {
+	// The statement edits descriptors it reads: neither it nor later
+	// statements may use the transaction's copies.
+	s.txTables, s.txTablesOf = nil, nil
+	defer func() { s.txTables, s.txTablesOf = nil, nil }()
 	cat := catalog{c.tx}
 	ctx := c.ctx
 	var affected uint64
@@ -136,6 +140,7 @@ func dropTableData(c *stmtCtx, t *TableDesc) error {
 	c.s.e.autoMu.Lock()
 	delete(c.s.e.autoInc, t.ID)
 	c.s.e.autoMu.Unlock()
+	tableDescs.Delete(string(tableKey(t.DBID, t.Name)))
 	return c.tx.Delete(tableKey(t.DBID, t.Name))
 }
 

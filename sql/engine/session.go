@@ -37,6 +37,12 @@ type Session struct {
 	// txSent: results of the open transaction already reached the client,
 	// so a retryable abort can no longer be hidden by a retry.
 	txSent bool
+	// txTables are the descriptors the open transaction read, by
+	// "db.table" (for txTablesOf only): while it holds their shared locks
+	// they cannot change, so later statements need not read them again
+	// (a DDL statement in the transaction drops them).
+	txTables   map[string]*TableDesc
+	txTablesOf *txn.Txn
 
 	userVars map[string]types.Datum
 	vars     map[string]string // session system variables set by SET
@@ -101,9 +107,19 @@ func (c *stmtCtx) table(db, name string) (*TableDesc, error) {
 	if db == "information_schema" || db == "mysql" || db == "performance_schema" {
 		return nil, sqlerr.NotSupported("system schema tables (use SHOW)")
 	}
-	t, err := catalog{c.tx}.table(c.ctx, db, name)
-	if err != nil {
-		return nil, err
+	inTx := c.tx != nil && c.tx == c.s.tx
+	t, ok := c.s.txTables[k]
+	if !ok || !inTx || c.s.txTablesOf != c.tx {
+		var err error
+		if t, err = (catalog{c.tx}).table(c.ctx, db, name); err != nil {
+			return nil, err
+		}
+		if inTx {
+			if c.s.txTablesOf != c.tx {
+				c.s.txTables, c.s.txTablesOf = map[string]*TableDesc{}, c.tx
+			}
+			c.s.txTables[k] = t
+		}
 	}
 	if c.tables == nil {
 		c.tables = map[string]*TableDesc{}
