@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"github.com/cockroachdb/errors"
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -109,6 +110,10 @@ func mvccLatest(r pebble.Reader, key []byte) (int64, error) {
 	return vts, nil
 }
 
+// scanNextsBeforeSeek is how many older versions of a key a scan steps
+// over before it seeks past the rest.
+const scanNextsBeforeSeek = 2
+
 func mvccScan(
 	r pebble.Reader, start, end []byte, ts int64, limit int,
 	fn func(key, value []byte, valueTS int64) error,
@@ -154,10 +159,19 @@ func mvccScan(
 				return nil
 			}
 		}
-		// Skip the older versions of this key.
+		// Skip the older versions of this key. Most keys have one, so a
+		// couple of Next calls usually land on the next key, much more
+		// cheaply than a seek through every level.
 		seekBuf = append(seekBuf[:0], prefix...)
-		seekBuf[len(seekBuf)-1] = escPastTerm
-		valid = it.SeekGE(seekBuf)
+		valid = it.Next()
+		for i := 0; valid && bytes.HasPrefix(it.Key(), seekBuf); i++ {
+			if i == scanNextsBeforeSeek {
+				seekBuf[len(seekBuf)-1] = escPastTerm
+				valid = it.SeekGE(seekBuf)
+				break
+			}
+			valid = it.Next()
+		}
 	}
 	return errors.Wrap(it.Error(), "storage: MVCCScan")
 }
