@@ -164,6 +164,13 @@ func (p txnProxy) CommitOnePhase(ctx context.Context, in *pb.TxnOnePhaseRequest)
 	}
 	return s.CommitOnePhase(ctx, in)
 }
+func (p txnProxy) Vote(ctx context.Context, in *pb.TxnVoteRequest) (*pb.TxnVoteResponse, error) {
+	s, err := p.srv()
+	if err != nil {
+		return nil, err
+	}
+	return s.Vote(ctx, in)
+}
 func (p txnProxy) Release(ctx context.Context, in *pb.TxnReleaseRequest) (*pb.TxnReleaseResponse, error) {
 	s, err := p.srv()
 	if err != nil {

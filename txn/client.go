@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	mrand "math/rand/v2"
@@ -578,17 +579,25 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 		t.note(d, false)
 		byGroup[d.GroupId] = append(byGroup[d.GroupId], &pb.TxnWrite{Key: w.Key, Value: w.Value, Delete: w.Delete})
 	}
+	// Groups only read vote (vote.go) instead of preparing.
+	var readOnly []*pb.ReadOnlyGroup
+	for id, g := range t.groups {
+		if len(byGroup[id]) == 0 {
+			readOnly = append(readOnly, &pb.ReadOnlyGroup{GroupId: id, ReadTerm: g.readTerm, StartKey: g.desc.StartKey})
+		}
+	}
+	slices.SortFunc(readOnly, func(a, b *pb.ReadOnlyGroup) int { return cmp.Compare(a.GroupId, b.GroupId) })
 	switch {
 	case len(t.groups) == 0:
 		return t.c.clock.Now().Latest, nil
 	case len(byGroup) == 0:
 		return t.commitReadOnly(ctx)
-	case len(t.groups) == 1:
-		for id, g := range t.groups {
-			return t.commitOnePhase(ctx, id, g, byGroup[id])
+	case len(byGroup) == 1:
+		for id := range byGroup {
+			return t.commitOnePhase(ctx, id, t.groups[id], byGroup[id], readOnly)
 		}
 	}
-	return t.commitTwoPhase(ctx, byGroup)
+	return t.commitTwoPhase(ctx, byGroup, readOnly)
 }
 
 // commitReadOnly ends a read-write transaction that wrote nothing: its
@@ -612,12 +621,12 @@ func (t *Txn) commitReadOnly(ctx context.Context) (int64, error) {
 	return ts, nil
 }
 
-func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes []*pb.TxnWrite) (int64, error) {
+func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes []*pb.TxnWrite, readOnly []*pb.ReadOnlyGroup) (int64, error) {
 	var resp *pb.TxnDecideResponse
 	sent := false
 	err := callGroupLeader(ctx, t.c.router, id, g.desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 		var err error
-		resp, err = cl.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: id, Txn: t.pbMeta(), Writes: writes, HasReads: g.reads, ReadTerm: g.readTerm, Repeat: sent})
+		resp, err = cl.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: id, Txn: t.pbMeta(), Writes: writes, HasReads: g.reads, ReadTerm: g.readTerm, Repeat: sent, ReadOnly: readOnly})
 		sent = true
 		return err
 	})
@@ -638,20 +647,14 @@ func (t *Txn) commitOnePhase(ctx context.Context, id uint64, g *txnGroup, writes
 	return resp.CommitTs, nil
 }
 
-func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWrite) (int64, error) {
-	ids := make([]uint64, 0, len(t.groups))
-	for id := range t.groups {
+func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWrite, readOnly []*pb.ReadOnlyGroup) (int64, error) {
+	// The participants are the groups written; the first coordinates.
+	ids := make([]uint64, 0, len(byGroup))
+	for id := range byGroup {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	// The coordinator: a group with writes (the first).
-	var coord uint64
-	for _, id := range ids {
-		if len(byGroup[id]) > 0 {
-			coord = id
-			break
-		}
-	}
+	coord := ids[0]
 	pkeys := make([][]byte, len(ids))
 	for i, id := range ids {
 		pkeys[i] = t.groups[id].desc.StartKey
@@ -689,7 +692,7 @@ func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWr
 	err := callGroupLeader(ctx, t.c.router, coord, t.groups[coord].desc.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 		var err error
 		resp, err = cl.Decide(ctx, &pb.TxnDecideRequest{GroupId: coord, Txn: t.pbMeta(), Commit: commit,
-			Participants: ids, PrepareTs: prepTS, ParticipantKeys: pkeys})
+			Participants: ids, PrepareTs: prepTS, ParticipantKeys: pkeys, ReadOnly: readOnly})
 		return err
 	})
 	if !commit {
@@ -707,7 +710,7 @@ func (t *Txn) commitTwoPhase(ctx context.Context, byGroup map[uint64][]*pb.TxnWr
 	}
 	if !resp.Committed {
 		t.releaseAll(ctx)
-		return 0, retryableErr("txn: %s was aborted by its coordinator (a participant waited too long)", t.meta.ID)
+		return 0, retryableErr("txn: %s was aborted by its coordinator (a participant waited too long, or a group it read lost its locks)", t.meta.ID)
 	}
 	return resp.CommitTs, nil
 }

@@ -107,13 +107,16 @@
 //
 //	Get/Scan (read-write) ─► leader: shared locks, latest committed value
 //	Get/Scan (read-only)  ─► nearest replica at the read timestamp
-//	Commit, one group     ─► CommitOnePhase: exclusive locks, ts = Assign,
-//	                         propose ∥ commit wait, release
-//	Commit, many groups   ─► Prepare at every group touched (in parallel),
-//	                         then Decide at the coordinator (a group with
-//	                         writes): ChooseCommitTS, propose ∥ commit wait,
-//	                         answer, then Resolve at every participant
-//	                         (which logs Commit/Abort and releases), Ack
+//	Commit, one group     ─► CommitOnePhase: exclusive locks, votes of the
+//	  written               groups only read (vote.go), ts = Assign above
+//	                         the votes, propose ∥ commit wait, release (and
+//	                         release the votes with ts)
+//	Commit, many groups   ─► Prepare at every group written (in parallel),
+//	  written               then Decide at the coordinator (the first):
+//	                         votes of the groups only read, ChooseCommitTS,
+//	                         propose ∥ commit wait, answer, then Resolve at
+//	                         every participant (which logs Commit/Abort and
+//	                         releases), Ack; the votes are released with s
 //	Commit, reads only    ─► wait until TT.Now().earliest > ts, then a
 //	                         verifying Release: every group must still
 //	                         hold the locks, or the commit is an abort
@@ -129,6 +132,13 @@
 // closes at or above a prepared transaction's prepare timestamp, the
 // closed timestamp is already below every undecided prepare: invariant
 // 4's min(closed, minPrepared-1) is the closed timestamp itself.
+//
+// A vote holds a read-only group's shared locks without a log record
+// until the commit timestamp is known there or valid_until (at most
+// CloseAhead past the leader's TT.Now().earliest) passes; vote.go argues
+// why that is enough. An older transaction blocked by a younger prepared
+// one asks the younger one's coordinator to abort it only after
+// WoundPreparedGrace.
 //
 // Recovery: a participant prepared longer than InquireAfter asks the
 // coordinator (Inquire logs an abort if nothing is decided: the first

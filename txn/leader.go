@@ -46,7 +46,10 @@ type leaderState struct {
 	lastRedeliver time.Time
 	// delivering: decisions with a delivery running.
 	delivering map[TxnID]bool
-	dead       bool
+	// votes: transactions whose shared locks here are frozen by a vote
+	// (vote.go), with the vote's valid_until.
+	votes map[TxnID]int64
+	dead  bool
 }
 
 type preparedTxn struct {
@@ -322,6 +325,7 @@ func (s *Server) leader(ctx context.Context, group GroupID) (*leaderState, paxos
 		lastSeen:   map[TxnID]time.Time{},
 		asked:      map[TxnID]bool{},
 		delivering: map[TxnID]bool{},
+		votes:      map[TxnID]int64{},
 		changed:    make(chan struct{}),
 	}
 	// Above everything applied, and above every timestamp the previous

@@ -28,6 +28,9 @@ func (c localClient) Decide(ctx context.Context, in *pb.TxnDecideRequest, _ ...g
 func (c localClient) CommitOnePhase(ctx context.Context, in *pb.TxnOnePhaseRequest, _ ...grpc.CallOption) (*pb.TxnDecideResponse, error) {
 	return c.s.CommitOnePhase(ctx, in)
 }
+func (c localClient) Vote(ctx context.Context, in *pb.TxnVoteRequest, _ ...grpc.CallOption) (*pb.TxnVoteResponse, error) {
+	return c.s.Vote(ctx, in)
+}
 func (c localClient) Release(ctx context.Context, in *pb.TxnReleaseRequest, _ ...grpc.CallOption) (*pb.TxnReleaseResponse, error) {
 	return c.s.Release(ctx, in)
 }

@@ -387,6 +387,12 @@ func (lt *LockTable) MarkPrepared(id TxnID) (wasWounded bool) {
 	return wasWounded
 }
 
+// waitingFor reports whether id has a request queued.
+func (lt *LockTable) waitingFor(id TxnID) bool {
+	t := lt.txns[id]
+	return t != nil && (len(t.waiting) > 0 || t.waitingRange != nil)
+}
+
 // Release drops every lock and queued request of txn (at commit or abort,
 // after the decision is applied) and forgets it. It returns the requests
 // this grants, ordered by key and, within a key, oldest first; the caller

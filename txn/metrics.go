@@ -11,6 +11,8 @@ type Metrics struct {
 	lockWaitSeconds prometheus.Histogram
 	snapshotReads   *prometheus.CounterVec
 	closedLag       *prometheus.GaugeVec
+	votes           prometheus.Counter
+	voteExtensions  prometheus.Counter
 }
 
 func newMetrics() *Metrics {
@@ -34,12 +36,16 @@ func newMetrics() *Metrics {
 		closedLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meridian_txn_safe_time_lag_seconds", Help: "TT.Now().latest minus the closed timestamp last published, per group led here."},
 			[]string{"group"}),
+		votes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meridian_txn_votes_total", Help: "Votes given by this node's leaders for groups a committing transaction only read (no log record)."}),
+		voteExtensions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meridian_txn_vote_extensions_total", Help: "Commits whose timestamp was above a read-only group's vote, which was extended to cover it."}),
 	}
 }
 
 // Register adds the collectors to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.commitLatency, m.commitWait, m.aborts, m.lockWaits, m.lockWaitSeconds, m.snapshotReads, m.closedLag} {
+	for _, c := range []prometheus.Collector{m.commitLatency, m.commitWait, m.aborts, m.lockWaits, m.lockWaitSeconds, m.snapshotReads, m.closedLag, m.votes, m.voteExtensions} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

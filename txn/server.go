@@ -888,9 +888,19 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 		return nil, err
 	}
 	start := time.Now()
-	cmd := &pb.TxnDecide{TxnId: meta.ID[:], Commit: req.Commit, Participants: req.Participants}
+	commit := req.Commit
+	above, until := int64(0), int64(math.MaxInt64)
+	if commit && len(req.ReadOnly) > 0 {
+		// Every participant is prepared: the commit timestamp is picked
+		// right after the votes.
+		if above, until, err = s.collectVotes(ctx, req.Txn, req.ReadOnly, 0); err != nil {
+			s.logger.Debug("read-only group refused its vote", "txn", meta.ID, "err", err.Error())
+			commit = false
+		}
+	}
+	cmd := &pb.TxnDecide{TxnId: meta.ID[:], Commit: commit, Participants: req.Participants}
 	var waitDone chan error
-	if req.Commit {
+	if commit {
 		if err := s.clock.CheckCommit(); err != nil {
 			return nil, err
 		}
@@ -903,9 +913,18 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 		// node's clock again now would only push s, and so the commit
 		// wait, later: as it is, the wait started with the prepares.
 		ls.mu.Lock()
-		cmd.CommitTs = ChooseCommitTS(0, req.PrepareTs, ls.tracker.LastAssigned(), ls.tracker.Closed())
+		cmd.CommitTs = ChooseCommitTS(0, append(slices.Clip(req.PrepareTs), above), ls.tracker.LastAssigned(), ls.tracker.Closed())
 		ls.tracker.Observe(cmd.CommitTs)
 		ls.mu.Unlock()
+		if cmd.CommitTs > until {
+			s.metrics.voteExtensions.Inc()
+			if _, _, err := s.collectVotes(ctx, req.Txn, req.ReadOnly, cmd.CommitTs); err != nil {
+				s.logger.Debug("read-only group could not extend its vote", "txn", meta.ID, "err", err.Error())
+				cmd.Commit, cmd.CommitTs, commit = false, 0, false
+			}
+		}
+	}
+	if commit {
 		s.crashPoint(ctx, CrashBeforeDecide, group, meta.ID)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -916,12 +935,18 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 	}
 	res, err := s.propose(ctx, group, &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: cmd}})
 	if err != nil {
-		if req.Commit {
+		if commit {
 			return nil, errors.Mark(err, ErrAmbiguous)
 		}
+		s.releaseVotes(req.Txn, req.ReadOnly, 0)
 		return nil, err
 	}
 	resp := &pb.TxnDecideResponse{Committed: res.Decision == pb.TxnResult_COMMIT, CommitTs: res.CommitTs}
+	if resp.Committed {
+		s.releaseVotes(req.Txn, req.ReadOnly, resp.CommitTs)
+	} else {
+		s.releaseVotes(req.Txn, req.ReadOnly, 0)
+	}
 	replicated := time.Now()
 	if resp.Committed {
 		if waitDone == nil || res.CommitTs != cmd.CommitTs {
@@ -1143,6 +1168,12 @@ func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.Tx
 			return &pb.TxnReleaseResponse{}, nil
 		}
 	}
+	if req.CommitTs > 0 {
+		// The end of a vote: the reads here were the latest at the commit
+		// timestamp, and stay so.
+		ls.tracker.Observe(req.CommitTs)
+	}
+	delete(ls.votes, id)
 	_, preparing := ls.preparing[id]
 	if _, prepared := ls.prepared[id]; !prepared && !preparing {
 		ls.wakeLocked(ls.lt.Release(id))
@@ -1186,14 +1217,40 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 	if err != nil {
 		return nil, err
 	}
+	above, until := int64(0), int64(math.MaxInt64)
+	if len(req.ReadOnly) > 0 {
+		// The write locks are held: the commit timestamp is picked right
+		// after the votes.
+		if above, until, err = s.collectVotes(ctx, req.Txn, req.ReadOnly, 0); err != nil {
+			ls.mu.Lock()
+			ls.abortLocked(meta.ID, err)
+			ls.mu.Unlock()
+			s.releaseVotes(req.Txn, req.ReadOnly, 0)
+			return nil, err
+		}
+	}
 	ls.mu.Lock()
 	if err := checkReadLocksLocked(ls, meta, req.HasReads, req.ReadTerm); err != nil {
 		ls.mu.Unlock()
+		s.releaseVotes(req.Txn, req.ReadOnly, 0)
 		return nil, err
 	}
-	ts := ls.tracker.Assign(s.clock.Now().Latest)
+	ts := ls.tracker.Assign(max(s.clock.Now().Latest, above+1))
 	ls.preparing[meta.ID] = ts
 	ls.mu.Unlock()
+	if ts > until {
+		s.metrics.voteExtensions.Inc()
+		if _, _, err := s.collectVotes(ctx, req.Txn, req.ReadOnly, ts); err != nil {
+			ls.mu.Lock()
+			delete(ls.preparing, meta.ID)
+			ls.tracker.Applied(ts)
+			ls.notifyLocked()
+			ls.abortLocked(meta.ID, err)
+			ls.mu.Unlock()
+			s.releaseVotes(req.Txn, req.ReadOnly, 0)
+			return nil, err
+		}
+	}
 	waitDone := make(chan error, 1)
 	go func() { waitDone <- s.commitWait(ctx, ts) }()
 	pw := make([]*pb.TxnWrite, len(writes))
@@ -1221,14 +1278,20 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 	ls.notifyLocked()
 	if err != nil {
 		ls.abortLocked(meta.ID, err)
+		s.releaseVotes(req.Txn, req.ReadOnly, 0)
 		return nil, err
+	}
+	resp := &pb.TxnDecideResponse{Committed: res.Decision == pb.TxnResult_COMMIT, CommitTs: res.CommitTs}
+	if resp.Committed {
+		s.releaseVotes(req.Txn, req.ReadOnly, resp.CommitTs)
+	} else {
+		s.releaseVotes(req.Txn, req.ReadOnly, 0)
 	}
 	if werr != nil {
 		ls.abortLocked(meta.ID, werr)
 		return nil, errors.Mark(werr, ErrAmbiguous)
 	}
 	ls.releaseLocked(meta.ID)
-	resp := &pb.TxnDecideResponse{Committed: res.Decision == pb.TxnResult_COMMIT, CommitTs: res.CommitTs}
 	if !resp.Committed {
 		return nil, retryableErr("txn: %s was already decided at group %d", meta.ID, group)
 	}
@@ -1275,10 +1338,14 @@ func (s *Server) sweep() {
 				})
 			}
 		}
+		s.expireVotesLocked(ls)
 		if len(ls.waiters) > 0 {
 			for id, seen := range ls.lastSeen {
 				if _, prepared := ls.prepared[id]; prepared {
 					continue
+				}
+				if _, voted := ls.votes[id]; voted {
+					continue // its vote ends it
 				}
 				if _, preparing := ls.preparing[id]; preparing {
 					continue

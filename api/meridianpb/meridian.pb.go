@@ -362,7 +362,7 @@ func (x SQLType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SQLType_Kind.Descriptor instead.
 func (SQLType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{91, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{94, 0}
 }
 
 type SQLTime_Kind int32
@@ -411,7 +411,7 @@ func (x SQLTime_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SQLTime_Kind.Descriptor instead.
 func (SQLTime_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{94, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{97, 0}
 }
 
 // NodeDescriptor names one node: where to reach it and where it lives.
@@ -3572,8 +3572,12 @@ type TxnDecideRequest struct {
 	// Start keys of the participants' groups, parallel to participants:
 	// how the coordinator reaches them without a directory lookup.
 	ParticipantKeys [][]byte `protobuf:"bytes,6,rep,name=participant_keys,json=participantKeys,proto3" json:"participant_keys,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The groups the transaction only read (not participants): with
+	// commit, the coordinator collects their votes before it picks the
+	// commit timestamp.
+	ReadOnly      []*ReadOnlyGroup `protobuf:"bytes,7,rep,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TxnDecideRequest) Reset() {
@@ -3648,6 +3652,13 @@ func (x *TxnDecideRequest) GetParticipantKeys() [][]byte {
 	return nil
 }
 
+func (x *TxnDecideRequest) GetReadOnly() []*ReadOnlyGroup {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return nil
+}
+
 type TxnDecideResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Committed bool                   `protobuf:"varint,1,opt,name=committed,proto3" json:"committed,omitempty"`
@@ -3718,7 +3729,10 @@ type TxnOnePhaseRequest struct {
 	HasReads bool                   `protobuf:"varint,4,opt,name=has_reads,json=hasReads,proto3" json:"has_reads,omitempty"`
 	ReadTerm uint64                 `protobuf:"varint,5,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
 	// As in TxnPrepareRequest.
-	Repeat        bool `protobuf:"varint,6,opt,name=repeat,proto3" json:"repeat,omitempty"`
+	Repeat bool `protobuf:"varint,6,opt,name=repeat,proto3" json:"repeat,omitempty"`
+	// The groups the transaction only read: the leader collects their
+	// votes before it picks the commit timestamp.
+	ReadOnly      []*ReadOnlyGroup `protobuf:"bytes,7,rep,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3795,6 +3809,204 @@ func (x *TxnOnePhaseRequest) GetRepeat() bool {
 	return false
 }
 
+func (x *TxnOnePhaseRequest) GetReadOnly() []*ReadOnlyGroup {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return nil
+}
+
+// ReadOnlyGroup names a group a committing transaction read and did not
+// write.
+type ReadOnlyGroup struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// The leader term its reads were served in.
+	ReadTerm uint64 `protobuf:"varint,2,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	// The group's start key (to reach its leader without a lookup).
+	StartKey      []byte `protobuf:"bytes,3,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadOnlyGroup) Reset() {
+	*x = ReadOnlyGroup{}
+	mi := &file_meridian_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadOnlyGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadOnlyGroup) ProtoMessage() {}
+
+func (x *ReadOnlyGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadOnlyGroup.ProtoReflect.Descriptor instead.
+func (*ReadOnlyGroup) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ReadOnlyGroup) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *ReadOnlyGroup) GetReadTerm() uint64 {
+	if x != nil {
+		return x.ReadTerm
+	}
+	return 0
+}
+
+func (x *ReadOnlyGroup) GetStartKey() []byte {
+	if x != nil {
+		return x.StartKey
+	}
+	return nil
+}
+
+type TxnVoteRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	GroupId  uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	Txn      *TxnMetaPB             `protobuf:"bytes,2,opt,name=txn,proto3" json:"txn,omitempty"`
+	ReadTerm uint64                 `protobuf:"varint,3,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
+	// Set: extend the transaction's standing vote to cover this commit
+	// timestamp (picked above the first answer's valid_until); it fails if
+	// the vote has ended.
+	CoverTs       int64 `protobuf:"varint,4,opt,name=cover_ts,json=coverTs,proto3" json:"cover_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnVoteRequest) Reset() {
+	*x = TxnVoteRequest{}
+	mi := &file_meridian_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnVoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnVoteRequest) ProtoMessage() {}
+
+func (x *TxnVoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnVoteRequest.ProtoReflect.Descriptor instead.
+func (*TxnVoteRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *TxnVoteRequest) GetGroupId() uint64 {
+	if x != nil {
+		return x.GroupId
+	}
+	return 0
+}
+
+func (x *TxnVoteRequest) GetTxn() *TxnMetaPB {
+	if x != nil {
+		return x.Txn
+	}
+	return nil
+}
+
+func (x *TxnVoteRequest) GetReadTerm() uint64 {
+	if x != nil {
+		return x.ReadTerm
+	}
+	return 0
+}
+
+func (x *TxnVoteRequest) GetCoverTs() int64 {
+	if x != nil {
+		return x.CoverTs
+	}
+	return 0
+}
+
+type TxnVoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Above every version this group holds: the commit timestamp must be
+	// above it.
+	VoteTs int64 `protobuf:"varint,1,opt,name=vote_ts,json=voteTs,proto3" json:"vote_ts,omitempty"`
+	// The commit timestamp must not exceed it: no later leader of the group
+	// writes at or below it, and this one keeps the locks until then.
+	ValidUntil    int64 `protobuf:"varint,2,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnVoteResponse) Reset() {
+	*x = TxnVoteResponse{}
+	mi := &file_meridian_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnVoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnVoteResponse) ProtoMessage() {}
+
+func (x *TxnVoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnVoteResponse.ProtoReflect.Descriptor instead.
+func (*TxnVoteResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *TxnVoteResponse) GetVoteTs() int64 {
+	if x != nil {
+		return x.VoteTs
+	}
+	return 0
+}
+
+func (x *TxnVoteResponse) GetValidUntil() int64 {
+	if x != nil {
+		return x.ValidUntil
+	}
+	return 0
+}
+
 type TxnReleaseRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
@@ -3806,14 +4018,17 @@ type TxnReleaseRequest struct {
 	// With verify: the leader term the reads were served in.
 	ReadTerm uint64 `protobuf:"varint,4,opt,name=read_term,json=readTerm,proto3" json:"read_term,omitempty"`
 	// With verify: only check, keep the locks (the transaction goes on).
-	Keep          bool `protobuf:"varint,5,opt,name=keep,proto3" json:"keep,omitempty"`
+	Keep bool `protobuf:"varint,5,opt,name=keep,proto3" json:"keep,omitempty"`
+	// The transaction committed at this timestamp (after a vote here):
+	// later writes at this group must be above it.
+	CommitTs      int64 `protobuf:"varint,6,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TxnReleaseRequest) Reset() {
 	*x = TxnReleaseRequest{}
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3825,7 +4040,7 @@ func (x *TxnReleaseRequest) String() string {
 func (*TxnReleaseRequest) ProtoMessage() {}
 
 func (x *TxnReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3838,7 +4053,7 @@ func (x *TxnReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReleaseRequest.ProtoReflect.Descriptor instead.
 func (*TxnReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{48}
+	return file_meridian_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *TxnReleaseRequest) GetGroupId() uint64 {
@@ -3876,6 +4091,13 @@ func (x *TxnReleaseRequest) GetKeep() bool {
 	return false
 }
 
+func (x *TxnReleaseRequest) GetCommitTs() int64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
 type TxnReleaseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3884,7 +4106,7 @@ type TxnReleaseResponse struct {
 
 func (x *TxnReleaseResponse) Reset() {
 	*x = TxnReleaseResponse{}
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3896,7 +4118,7 @@ func (x *TxnReleaseResponse) String() string {
 func (*TxnReleaseResponse) ProtoMessage() {}
 
 func (x *TxnReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3909,7 +4131,7 @@ func (x *TxnReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReleaseResponse.ProtoReflect.Descriptor instead.
 func (*TxnReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{49}
+	return file_meridian_proto_rawDescGZIP(), []int{52}
 }
 
 type TxnResolveRequest struct {
@@ -3927,7 +4149,7 @@ type TxnResolveRequest struct {
 
 func (x *TxnResolveRequest) Reset() {
 	*x = TxnResolveRequest{}
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3939,7 +4161,7 @@ func (x *TxnResolveRequest) String() string {
 func (*TxnResolveRequest) ProtoMessage() {}
 
 func (x *TxnResolveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3952,7 +4174,7 @@ func (x *TxnResolveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnResolveRequest.ProtoReflect.Descriptor instead.
 func (*TxnResolveRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{50}
+	return file_meridian_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *TxnResolveRequest) GetGroupId() uint64 {
@@ -3998,7 +4220,7 @@ type TxnResolveResponse struct {
 
 func (x *TxnResolveResponse) Reset() {
 	*x = TxnResolveResponse{}
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4010,7 +4232,7 @@ func (x *TxnResolveResponse) String() string {
 func (*TxnResolveResponse) ProtoMessage() {}
 
 func (x *TxnResolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4023,7 +4245,7 @@ func (x *TxnResolveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnResolveResponse.ProtoReflect.Descriptor instead.
 func (*TxnResolveResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{51}
+	return file_meridian_proto_rawDescGZIP(), []int{54}
 }
 
 type TxnInquireRequest struct {
@@ -4038,7 +4260,7 @@ type TxnInquireRequest struct {
 
 func (x *TxnInquireRequest) Reset() {
 	*x = TxnInquireRequest{}
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4050,7 +4272,7 @@ func (x *TxnInquireRequest) String() string {
 func (*TxnInquireRequest) ProtoMessage() {}
 
 func (x *TxnInquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4063,7 +4285,7 @@ func (x *TxnInquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnInquireRequest.ProtoReflect.Descriptor instead.
 func (*TxnInquireRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{52}
+	return file_meridian_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *TxnInquireRequest) GetCoordinator() uint64 {
@@ -4104,7 +4326,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_meridian_proto_msgTypes[53]
+	mi := &file_meridian_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4116,7 +4338,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[53]
+	mi := &file_meridian_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4129,7 +4351,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{53}
+	return file_meridian_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CloseRequest) GetGroupId() uint64 {
@@ -4159,7 +4381,7 @@ type ClosedTimestamp struct {
 
 func (x *ClosedTimestamp) Reset() {
 	*x = ClosedTimestamp{}
-	mi := &file_meridian_proto_msgTypes[54]
+	mi := &file_meridian_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4171,7 +4393,7 @@ func (x *ClosedTimestamp) String() string {
 func (*ClosedTimestamp) ProtoMessage() {}
 
 func (x *ClosedTimestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[54]
+	mi := &file_meridian_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4184,7 +4406,7 @@ func (x *ClosedTimestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosedTimestamp.ProtoReflect.Descriptor instead.
 func (*ClosedTimestamp) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{54}
+	return file_meridian_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ClosedTimestamp) GetGroupId() uint64 {
@@ -4225,7 +4447,7 @@ type PublishClosedRequest struct {
 
 func (x *PublishClosedRequest) Reset() {
 	*x = PublishClosedRequest{}
-	mi := &file_meridian_proto_msgTypes[55]
+	mi := &file_meridian_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4237,7 +4459,7 @@ func (x *PublishClosedRequest) String() string {
 func (*PublishClosedRequest) ProtoMessage() {}
 
 func (x *PublishClosedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[55]
+	mi := &file_meridian_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4250,7 +4472,7 @@ func (x *PublishClosedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishClosedRequest.ProtoReflect.Descriptor instead.
 func (*PublishClosedRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{55}
+	return file_meridian_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *PublishClosedRequest) GetFromNode() uint64 {
@@ -4275,7 +4497,7 @@ type PublishClosedResponse struct {
 
 func (x *PublishClosedResponse) Reset() {
 	*x = PublishClosedResponse{}
-	mi := &file_meridian_proto_msgTypes[56]
+	mi := &file_meridian_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4287,7 +4509,7 @@ func (x *PublishClosedResponse) String() string {
 func (*PublishClosedResponse) ProtoMessage() {}
 
 func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[56]
+	mi := &file_meridian_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4300,7 +4522,7 @@ func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishClosedResponse.ProtoReflect.Descriptor instead.
 func (*PublishClosedResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{56}
+	return file_meridian_proto_rawDescGZIP(), []int{59}
 }
 
 type ProposeMetaResponse struct {
@@ -4312,7 +4534,7 @@ type ProposeMetaResponse struct {
 
 func (x *ProposeMetaResponse) Reset() {
 	*x = ProposeMetaResponse{}
-	mi := &file_meridian_proto_msgTypes[57]
+	mi := &file_meridian_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4324,7 +4546,7 @@ func (x *ProposeMetaResponse) String() string {
 func (*ProposeMetaResponse) ProtoMessage() {}
 
 func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[57]
+	mi := &file_meridian_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4337,7 +4559,7 @@ func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeMetaResponse.ProtoReflect.Descriptor instead.
 func (*ProposeMetaResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{57}
+	return file_meridian_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ProposeMetaResponse) GetFirstId() uint64 {
@@ -4355,7 +4577,7 @@ type InitRequest struct {
 
 func (x *InitRequest) Reset() {
 	*x = InitRequest{}
-	mi := &file_meridian_proto_msgTypes[58]
+	mi := &file_meridian_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4367,7 +4589,7 @@ func (x *InitRequest) String() string {
 func (*InitRequest) ProtoMessage() {}
 
 func (x *InitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[58]
+	mi := &file_meridian_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4380,7 +4602,7 @@ func (x *InitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
 func (*InitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{58}
+	return file_meridian_proto_rawDescGZIP(), []int{61}
 }
 
 type InitResponse struct {
@@ -4393,7 +4615,7 @@ type InitResponse struct {
 
 func (x *InitResponse) Reset() {
 	*x = InitResponse{}
-	mi := &file_meridian_proto_msgTypes[59]
+	mi := &file_meridian_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4405,7 +4627,7 @@ func (x *InitResponse) String() string {
 func (*InitResponse) ProtoMessage() {}
 
 func (x *InitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[59]
+	mi := &file_meridian_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4418,7 +4640,7 @@ func (x *InitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
 func (*InitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{59}
+	return file_meridian_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *InitResponse) GetClusterId() string {
@@ -4445,7 +4667,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meridian_proto_msgTypes[60]
+	mi := &file_meridian_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4457,7 +4679,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[60]
+	mi := &file_meridian_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4470,7 +4692,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{60}
+	return file_meridian_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *JoinRequest) GetNode() *NodeDescriptor {
@@ -4499,7 +4721,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meridian_proto_msgTypes[61]
+	mi := &file_meridian_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4511,7 +4733,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[61]
+	mi := &file_meridian_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4524,7 +4746,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{61}
+	return file_meridian_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *JoinResponse) GetNodeId() uint64 {
@@ -4564,7 +4786,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_meridian_proto_msgTypes[62]
+	mi := &file_meridian_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4576,7 +4798,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[62]
+	mi := &file_meridian_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4589,7 +4811,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{62}
+	return file_meridian_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *StatusRequest) GetLocalOnly() bool {
@@ -4612,7 +4834,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_meridian_proto_msgTypes[63]
+	mi := &file_meridian_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4624,7 +4846,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[63]
+	mi := &file_meridian_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4637,7 +4859,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{63}
+	return file_meridian_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *NodeStatus) GetNode() *NodeDescriptor {
@@ -4688,7 +4910,7 @@ type ClockStatus struct {
 
 func (x *ClockStatus) Reset() {
 	*x = ClockStatus{}
-	mi := &file_meridian_proto_msgTypes[64]
+	mi := &file_meridian_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4700,7 +4922,7 @@ func (x *ClockStatus) String() string {
 func (*ClockStatus) ProtoMessage() {}
 
 func (x *ClockStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[64]
+	mi := &file_meridian_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4713,7 +4935,7 @@ func (x *ClockStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockStatus.ProtoReflect.Descriptor instead.
 func (*ClockStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{64}
+	return file_meridian_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ClockStatus) GetEpsilonNanos() int64 {
@@ -4764,7 +4986,7 @@ type ClockSource struct {
 
 func (x *ClockSource) Reset() {
 	*x = ClockSource{}
-	mi := &file_meridian_proto_msgTypes[65]
+	mi := &file_meridian_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4776,7 +4998,7 @@ func (x *ClockSource) String() string {
 func (*ClockSource) ProtoMessage() {}
 
 func (x *ClockSource) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[65]
+	mi := &file_meridian_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4789,7 +5011,7 @@ func (x *ClockSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockSource.ProtoReflect.Descriptor instead.
 func (*ClockSource) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{65}
+	return file_meridian_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ClockSource) GetAddress() string {
@@ -4843,7 +5065,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_meridian_proto_msgTypes[66]
+	mi := &file_meridian_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4855,7 +5077,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[66]
+	mi := &file_meridian_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4868,7 +5090,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{66}
+	return file_meridian_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *GroupStatus) GetDescriptor_() *GroupDescriptor {
@@ -4939,7 +5161,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_meridian_proto_msgTypes[67]
+	mi := &file_meridian_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4951,7 +5173,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[67]
+	mi := &file_meridian_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4964,7 +5186,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{67}
+	return file_meridian_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *StatusResponse) GetClusterId() string {
@@ -5006,7 +5228,7 @@ type RangeLookupRequest struct {
 
 func (x *RangeLookupRequest) Reset() {
 	*x = RangeLookupRequest{}
-	mi := &file_meridian_proto_msgTypes[68]
+	mi := &file_meridian_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5018,7 +5240,7 @@ func (x *RangeLookupRequest) String() string {
 func (*RangeLookupRequest) ProtoMessage() {}
 
 func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[68]
+	mi := &file_meridian_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5031,7 +5253,7 @@ func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupRequest.ProtoReflect.Descriptor instead.
 func (*RangeLookupRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{68}
+	return file_meridian_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *RangeLookupRequest) GetKey() []byte {
@@ -5058,7 +5280,7 @@ type RangeLookupResponse struct {
 
 func (x *RangeLookupResponse) Reset() {
 	*x = RangeLookupResponse{}
-	mi := &file_meridian_proto_msgTypes[69]
+	mi := &file_meridian_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5070,7 +5292,7 @@ func (x *RangeLookupResponse) String() string {
 func (*RangeLookupResponse) ProtoMessage() {}
 
 func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[69]
+	mi := &file_meridian_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5083,7 +5305,7 @@ func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupResponse.ProtoReflect.Descriptor instead.
 func (*RangeLookupResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{69}
+	return file_meridian_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *RangeLookupResponse) GetDescriptor_() *GroupDescriptor {
@@ -5109,7 +5331,7 @@ type SplitRequest struct {
 
 func (x *SplitRequest) Reset() {
 	*x = SplitRequest{}
-	mi := &file_meridian_proto_msgTypes[70]
+	mi := &file_meridian_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5121,7 +5343,7 @@ func (x *SplitRequest) String() string {
 func (*SplitRequest) ProtoMessage() {}
 
 func (x *SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[70]
+	mi := &file_meridian_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5134,7 +5356,7 @@ func (x *SplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRequest.ProtoReflect.Descriptor instead.
 func (*SplitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{70}
+	return file_meridian_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *SplitRequest) GetSplitKey() []byte {
@@ -5154,7 +5376,7 @@ type SplitResponse struct {
 
 func (x *SplitResponse) Reset() {
 	*x = SplitResponse{}
-	mi := &file_meridian_proto_msgTypes[71]
+	mi := &file_meridian_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5166,7 +5388,7 @@ func (x *SplitResponse) String() string {
 func (*SplitResponse) ProtoMessage() {}
 
 func (x *SplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[71]
+	mi := &file_meridian_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5179,7 +5401,7 @@ func (x *SplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitResponse.ProtoReflect.Descriptor instead.
 func (*SplitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{71}
+	return file_meridian_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *SplitResponse) GetLeft() *GroupDescriptor {
@@ -5206,7 +5428,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_meridian_proto_msgTypes[72]
+	mi := &file_meridian_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5218,7 +5440,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[72]
+	mi := &file_meridian_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5231,7 +5453,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{72}
+	return file_meridian_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *TransferLeaderRequest) GetGroupId() uint64 {
@@ -5256,7 +5478,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_meridian_proto_msgTypes[73]
+	mi := &file_meridian_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5268,7 +5490,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[73]
+	mi := &file_meridian_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5281,7 +5503,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{73}
+	return file_meridian_proto_rawDescGZIP(), []int{76}
 }
 
 type ChangeReplicasRequest struct {
@@ -5295,7 +5517,7 @@ type ChangeReplicasRequest struct {
 
 func (x *ChangeReplicasRequest) Reset() {
 	*x = ChangeReplicasRequest{}
-	mi := &file_meridian_proto_msgTypes[74]
+	mi := &file_meridian_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5307,7 +5529,7 @@ func (x *ChangeReplicasRequest) String() string {
 func (*ChangeReplicasRequest) ProtoMessage() {}
 
 func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[74]
+	mi := &file_meridian_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5320,7 +5542,7 @@ func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasRequest.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{74}
+	return file_meridian_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ChangeReplicasRequest) GetGroupId() uint64 {
@@ -5353,7 +5575,7 @@ type ChangeReplicasResponse struct {
 
 func (x *ChangeReplicasResponse) Reset() {
 	*x = ChangeReplicasResponse{}
-	mi := &file_meridian_proto_msgTypes[75]
+	mi := &file_meridian_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5365,7 +5587,7 @@ func (x *ChangeReplicasResponse) String() string {
 func (*ChangeReplicasResponse) ProtoMessage() {}
 
 func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[75]
+	mi := &file_meridian_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5378,7 +5600,7 @@ func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasResponse.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{75}
+	return file_meridian_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ChangeReplicasResponse) GetDescriptor_() *GroupDescriptor {
@@ -5409,7 +5631,7 @@ type SQLRequest struct {
 
 func (x *SQLRequest) Reset() {
 	*x = SQLRequest{}
-	mi := &file_meridian_proto_msgTypes[76]
+	mi := &file_meridian_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5421,7 +5643,7 @@ func (x *SQLRequest) String() string {
 func (*SQLRequest) ProtoMessage() {}
 
 func (x *SQLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[76]
+	mi := &file_meridian_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5434,7 +5656,7 @@ func (x *SQLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRequest.ProtoReflect.Descriptor instead.
 func (*SQLRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{76}
+	return file_meridian_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SQLRequest) GetId() uint64 {
@@ -5594,7 +5816,7 @@ type SQLOpen struct {
 
 func (x *SQLOpen) Reset() {
 	*x = SQLOpen{}
-	mi := &file_meridian_proto_msgTypes[77]
+	mi := &file_meridian_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5606,7 +5828,7 @@ func (x *SQLOpen) String() string {
 func (*SQLOpen) ProtoMessage() {}
 
 func (x *SQLOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[77]
+	mi := &file_meridian_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5619,7 +5841,7 @@ func (x *SQLOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLOpen.ProtoReflect.Descriptor instead.
 func (*SQLOpen) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{77}
+	return file_meridian_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *SQLOpen) GetUser() string {
@@ -5666,7 +5888,7 @@ type SQLQuery struct {
 
 func (x *SQLQuery) Reset() {
 	*x = SQLQuery{}
-	mi := &file_meridian_proto_msgTypes[78]
+	mi := &file_meridian_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5678,7 +5900,7 @@ func (x *SQLQuery) String() string {
 func (*SQLQuery) ProtoMessage() {}
 
 func (x *SQLQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[78]
+	mi := &file_meridian_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5691,7 +5913,7 @@ func (x *SQLQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLQuery.ProtoReflect.Descriptor instead.
 func (*SQLQuery) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{78}
+	return file_meridian_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *SQLQuery) GetSql() string {
@@ -5726,7 +5948,7 @@ type SQLPrepare struct {
 
 func (x *SQLPrepare) Reset() {
 	*x = SQLPrepare{}
-	mi := &file_meridian_proto_msgTypes[79]
+	mi := &file_meridian_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5738,7 +5960,7 @@ func (x *SQLPrepare) String() string {
 func (*SQLPrepare) ProtoMessage() {}
 
 func (x *SQLPrepare) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[79]
+	mi := &file_meridian_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5751,7 +5973,7 @@ func (x *SQLPrepare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLPrepare.ProtoReflect.Descriptor instead.
 func (*SQLPrepare) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{79}
+	return file_meridian_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *SQLPrepare) GetSql() string {
@@ -5772,7 +5994,7 @@ type SQLExecute struct {
 
 func (x *SQLExecute) Reset() {
 	*x = SQLExecute{}
-	mi := &file_meridian_proto_msgTypes[80]
+	mi := &file_meridian_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5784,7 +6006,7 @@ func (x *SQLExecute) String() string {
 func (*SQLExecute) ProtoMessage() {}
 
 func (x *SQLExecute) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[80]
+	mi := &file_meridian_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5797,7 +6019,7 @@ func (x *SQLExecute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLExecute.ProtoReflect.Descriptor instead.
 func (*SQLExecute) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{80}
+	return file_meridian_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *SQLExecute) GetStmtId() uint32 {
@@ -5831,7 +6053,7 @@ type SQLClosePrepared struct {
 
 func (x *SQLClosePrepared) Reset() {
 	*x = SQLClosePrepared{}
-	mi := &file_meridian_proto_msgTypes[81]
+	mi := &file_meridian_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5843,7 +6065,7 @@ func (x *SQLClosePrepared) String() string {
 func (*SQLClosePrepared) ProtoMessage() {}
 
 func (x *SQLClosePrepared) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[81]
+	mi := &file_meridian_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5856,7 +6078,7 @@ func (x *SQLClosePrepared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLClosePrepared.ProtoReflect.Descriptor instead.
 func (*SQLClosePrepared) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{81}
+	return file_meridian_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *SQLClosePrepared) GetStmtId() uint32 {
@@ -5876,7 +6098,7 @@ type SQLReset struct {
 
 func (x *SQLReset) Reset() {
 	*x = SQLReset{}
-	mi := &file_meridian_proto_msgTypes[82]
+	mi := &file_meridian_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5888,7 +6110,7 @@ func (x *SQLReset) String() string {
 func (*SQLReset) ProtoMessage() {}
 
 func (x *SQLReset) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[82]
+	mi := &file_meridian_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5901,7 +6123,7 @@ func (x *SQLReset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLReset.ProtoReflect.Descriptor instead.
 func (*SQLReset) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{82}
+	return file_meridian_proto_rawDescGZIP(), []int{85}
 }
 
 // SQLPing checks that the session works; the response carries only status.
@@ -5913,7 +6135,7 @@ type SQLPing struct {
 
 func (x *SQLPing) Reset() {
 	*x = SQLPing{}
-	mi := &file_meridian_proto_msgTypes[83]
+	mi := &file_meridian_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5925,7 +6147,7 @@ func (x *SQLPing) String() string {
 func (*SQLPing) ProtoMessage() {}
 
 func (x *SQLPing) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[83]
+	mi := &file_meridian_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5938,7 +6160,7 @@ func (x *SQLPing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLPing.ProtoReflect.Descriptor instead.
 func (*SQLPing) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{83}
+	return file_meridian_proto_rawDescGZIP(), []int{86}
 }
 
 // SQLCancel interrupts the request with id `request_id` if it has not
@@ -5954,7 +6176,7 @@ type SQLCancel struct {
 
 func (x *SQLCancel) Reset() {
 	*x = SQLCancel{}
-	mi := &file_meridian_proto_msgTypes[84]
+	mi := &file_meridian_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5966,7 +6188,7 @@ func (x *SQLCancel) String() string {
 func (*SQLCancel) ProtoMessage() {}
 
 func (x *SQLCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[84]
+	mi := &file_meridian_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5979,7 +6201,7 @@ func (x *SQLCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLCancel.ProtoReflect.Descriptor instead.
 func (*SQLCancel) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{84}
+	return file_meridian_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *SQLCancel) GetRequestId() uint64 {
@@ -6007,7 +6229,7 @@ type SQLResponse struct {
 
 func (x *SQLResponse) Reset() {
 	*x = SQLResponse{}
-	mi := &file_meridian_proto_msgTypes[85]
+	mi := &file_meridian_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6019,7 +6241,7 @@ func (x *SQLResponse) String() string {
 func (*SQLResponse) ProtoMessage() {}
 
 func (x *SQLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[85]
+	mi := &file_meridian_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6032,7 +6254,7 @@ func (x *SQLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLResponse.ProtoReflect.Descriptor instead.
 func (*SQLResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{85}
+	return file_meridian_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *SQLResponse) GetColumns() []*SQLColumn {
@@ -6096,7 +6318,7 @@ type SQLResult struct {
 
 func (x *SQLResult) Reset() {
 	*x = SQLResult{}
-	mi := &file_meridian_proto_msgTypes[86]
+	mi := &file_meridian_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6108,7 +6330,7 @@ func (x *SQLResult) String() string {
 func (*SQLResult) ProtoMessage() {}
 
 func (x *SQLResult) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[86]
+	mi := &file_meridian_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6121,7 +6343,7 @@ func (x *SQLResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLResult.ProtoReflect.Descriptor instead.
 func (*SQLResult) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{86}
+	return file_meridian_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *SQLResult) GetAffectedRows() uint64 {
@@ -6170,7 +6392,7 @@ type SQLStatus struct {
 
 func (x *SQLStatus) Reset() {
 	*x = SQLStatus{}
-	mi := &file_meridian_proto_msgTypes[87]
+	mi := &file_meridian_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6182,7 +6404,7 @@ func (x *SQLStatus) String() string {
 func (*SQLStatus) ProtoMessage() {}
 
 func (x *SQLStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[87]
+	mi := &file_meridian_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6195,7 +6417,7 @@ func (x *SQLStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLStatus.ProtoReflect.Descriptor instead.
 func (*SQLStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{87}
+	return file_meridian_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *SQLStatus) GetInTransaction() bool {
@@ -6226,7 +6448,7 @@ type SQLError struct {
 
 func (x *SQLError) Reset() {
 	*x = SQLError{}
-	mi := &file_meridian_proto_msgTypes[88]
+	mi := &file_meridian_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6238,7 +6460,7 @@ func (x *SQLError) String() string {
 func (*SQLError) ProtoMessage() {}
 
 func (x *SQLError) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[88]
+	mi := &file_meridian_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6251,7 +6473,7 @@ func (x *SQLError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLError.ProtoReflect.Descriptor instead.
 func (*SQLError) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{88}
+	return file_meridian_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *SQLError) GetCode() uint32 {
@@ -6288,7 +6510,7 @@ type SQLPrepared struct {
 
 func (x *SQLPrepared) Reset() {
 	*x = SQLPrepared{}
-	mi := &file_meridian_proto_msgTypes[89]
+	mi := &file_meridian_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6300,7 +6522,7 @@ func (x *SQLPrepared) String() string {
 func (*SQLPrepared) ProtoMessage() {}
 
 func (x *SQLPrepared) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[89]
+	mi := &file_meridian_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6313,7 +6535,7 @@ func (x *SQLPrepared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLPrepared.ProtoReflect.Descriptor instead.
 func (*SQLPrepared) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{89}
+	return file_meridian_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *SQLPrepared) GetStmtId() uint32 {
@@ -6359,7 +6581,7 @@ type SQLColumn struct {
 
 func (x *SQLColumn) Reset() {
 	*x = SQLColumn{}
-	mi := &file_meridian_proto_msgTypes[90]
+	mi := &file_meridian_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6371,7 +6593,7 @@ func (x *SQLColumn) String() string {
 func (*SQLColumn) ProtoMessage() {}
 
 func (x *SQLColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[90]
+	mi := &file_meridian_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6384,7 +6606,7 @@ func (x *SQLColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLColumn.ProtoReflect.Descriptor instead.
 func (*SQLColumn) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{90}
+	return file_meridian_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *SQLColumn) GetName() string {
@@ -6475,7 +6697,7 @@ type SQLType struct {
 
 func (x *SQLType) Reset() {
 	*x = SQLType{}
-	mi := &file_meridian_proto_msgTypes[91]
+	mi := &file_meridian_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6487,7 +6709,7 @@ func (x *SQLType) String() string {
 func (*SQLType) ProtoMessage() {}
 
 func (x *SQLType) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[91]
+	mi := &file_meridian_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6500,7 +6722,7 @@ func (x *SQLType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLType.ProtoReflect.Descriptor instead.
 func (*SQLType) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{91}
+	return file_meridian_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *SQLType) GetKind() SQLType_Kind {
@@ -6547,7 +6769,7 @@ type SQLRow struct {
 
 func (x *SQLRow) Reset() {
 	*x = SQLRow{}
-	mi := &file_meridian_proto_msgTypes[92]
+	mi := &file_meridian_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6559,7 +6781,7 @@ func (x *SQLRow) String() string {
 func (*SQLRow) ProtoMessage() {}
 
 func (x *SQLRow) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[92]
+	mi := &file_meridian_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6572,7 +6794,7 @@ func (x *SQLRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRow.ProtoReflect.Descriptor instead.
 func (*SQLRow) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{92}
+	return file_meridian_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *SQLRow) GetValues() []*SQLValue {
@@ -6602,7 +6824,7 @@ type SQLValue struct {
 
 func (x *SQLValue) Reset() {
 	*x = SQLValue{}
-	mi := &file_meridian_proto_msgTypes[93]
+	mi := &file_meridian_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6614,7 +6836,7 @@ func (x *SQLValue) String() string {
 func (*SQLValue) ProtoMessage() {}
 
 func (x *SQLValue) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[93]
+	mi := &file_meridian_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6627,7 +6849,7 @@ func (x *SQLValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLValue.ProtoReflect.Descriptor instead.
 func (*SQLValue) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{93}
+	return file_meridian_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *SQLValue) GetV() isSQLValue_V {
@@ -6776,7 +6998,7 @@ type SQLTime struct {
 
 func (x *SQLTime) Reset() {
 	*x = SQLTime{}
-	mi := &file_meridian_proto_msgTypes[94]
+	mi := &file_meridian_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6788,7 +7010,7 @@ func (x *SQLTime) String() string {
 func (*SQLTime) ProtoMessage() {}
 
 func (x *SQLTime) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[94]
+	mi := &file_meridian_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6801,7 +7023,7 @@ func (x *SQLTime) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLTime.ProtoReflect.Descriptor instead.
 func (*SQLTime) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{94}
+	return file_meridian_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *SQLTime) GetUnixMicros() int64 {
@@ -7091,7 +7313,7 @@ const file_meridian_proto_rawDesc = "" +
 	"\x06repeat\x18\b \x01(\bR\x06repeat\"3\n" +
 	"\x12TxnPrepareResponse\x12\x1d\n" +
 	"\n" +
-	"prepare_ts\x18\x01 \x01(\x03R\tprepareTs\"\xdd\x01\n" +
+	"prepare_ts\x18\x01 \x01(\x03R\tprepareTs\"\x96\x02\n" +
 	"\x10TxnDecideRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12\x16\n" +
@@ -7099,24 +7321,40 @@ const file_meridian_proto_rawDesc = "" +
 	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\x12\x1d\n" +
 	"\n" +
 	"prepare_ts\x18\x05 \x03(\x03R\tprepareTs\x12)\n" +
-	"\x10participant_keys\x18\x06 \x03(\fR\x0fparticipantKeys\"z\n" +
+	"\x10participant_keys\x18\x06 \x03(\fR\x0fparticipantKeys\x127\n" +
+	"\tread_only\x18\a \x03(\v2\x1a.meridian.v1.ReadOnlyGroupR\breadOnly\"z\n" +
 	"\x11TxnDecideResponse\x12\x1c\n" +
 	"\tcommitted\x18\x01 \x01(\bR\tcommitted\x12\x1b\n" +
 	"\tcommit_ts\x18\x02 \x01(\x03R\bcommitTs\x12*\n" +
-	"\x11commit_wait_nanos\x18\x03 \x01(\x03R\x0fcommitWaitNanos\"\xda\x01\n" +
+	"\x11commit_wait_nanos\x18\x03 \x01(\x03R\x0fcommitWaitNanos\"\x93\x02\n" +
 	"\x12TxnOnePhaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12-\n" +
 	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1b\n" +
 	"\thas_reads\x18\x04 \x01(\bR\bhasReads\x12\x1b\n" +
 	"\tread_term\x18\x05 \x01(\x04R\breadTerm\x12\x16\n" +
-	"\x06repeat\x18\x06 \x01(\bR\x06repeat\"\x8e\x01\n" +
+	"\x06repeat\x18\x06 \x01(\bR\x06repeat\x127\n" +
+	"\tread_only\x18\a \x03(\v2\x1a.meridian.v1.ReadOnlyGroupR\breadOnly\"d\n" +
+	"\rReadOnlyGroup\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1b\n" +
+	"\tread_term\x18\x02 \x01(\x04R\breadTerm\x12\x1b\n" +
+	"\tstart_key\x18\x03 \x01(\fR\bstartKey\"\x8d\x01\n" +
+	"\x0eTxnVoteRequest\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
+	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12\x1b\n" +
+	"\tread_term\x18\x03 \x01(\x04R\breadTerm\x12\x19\n" +
+	"\bcover_ts\x18\x04 \x01(\x03R\acoverTs\"K\n" +
+	"\x0fTxnVoteResponse\x12\x17\n" +
+	"\avote_ts\x18\x01 \x01(\x03R\x06voteTs\x12\x1f\n" +
+	"\vvalid_until\x18\x02 \x01(\x03R\n" +
+	"validUntil\"\xab\x01\n" +
 	"\x11TxnReleaseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
 	"\x06txn_id\x18\x02 \x01(\fR\x05txnId\x12\x16\n" +
 	"\x06verify\x18\x03 \x01(\bR\x06verify\x12\x1b\n" +
 	"\tread_term\x18\x04 \x01(\x04R\breadTerm\x12\x12\n" +
-	"\x04keep\x18\x05 \x01(\bR\x04keep\"\x14\n" +
+	"\x04keep\x18\x05 \x01(\bR\x04keep\x12\x1b\n" +
+	"\tcommit_ts\x18\x06 \x01(\x03R\bcommitTs\"\x14\n" +
 	"\x12TxnReleaseResponse\"\x94\x01\n" +
 	"\x11TxnResolveRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x15\n" +
@@ -7366,13 +7604,14 @@ const file_meridian_proto_rawDesc = "" +
 	"\x03Put\x12\x17.meridian.v1.PutRequest\x1a\x18.meridian.v1.PutResponse\x12A\n" +
 	"\x06Delete\x12\x1a.meridian.v1.DeleteRequest\x1a\x1b.meridian.v1.DeleteResponse\x12;\n" +
 	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse\x12D\n" +
-	"\x03Txn\x12\x1d.meridian.v1.TxnScriptRequest\x1a\x1e.meridian.v1.TxnScriptResponse2\x82\x06\n" +
+	"\x03Txn\x12\x1d.meridian.v1.TxnScriptRequest\x1a\x1e.meridian.v1.TxnScriptResponse2\xc5\x06\n" +
 	"\x03Txn\x12A\n" +
 	"\x04Read\x12\x1b.meridian.v1.TxnReadRequest\x1a\x1c.meridian.v1.TxnReadResponse\x12S\n" +
 	"\fSnapshotRead\x12 .meridian.v1.SnapshotReadRequest\x1a!.meridian.v1.SnapshotReadResponse\x12J\n" +
 	"\aPrepare\x12\x1e.meridian.v1.TxnPrepareRequest\x1a\x1f.meridian.v1.TxnPrepareResponse\x12G\n" +
 	"\x06Decide\x12\x1d.meridian.v1.TxnDecideRequest\x1a\x1e.meridian.v1.TxnDecideResponse\x12Q\n" +
-	"\x0eCommitOnePhase\x12\x1f.meridian.v1.TxnOnePhaseRequest\x1a\x1e.meridian.v1.TxnDecideResponse\x12J\n" +
+	"\x0eCommitOnePhase\x12\x1f.meridian.v1.TxnOnePhaseRequest\x1a\x1e.meridian.v1.TxnDecideResponse\x12A\n" +
+	"\x04Vote\x12\x1b.meridian.v1.TxnVoteRequest\x1a\x1c.meridian.v1.TxnVoteResponse\x12J\n" +
 	"\aRelease\x12\x1e.meridian.v1.TxnReleaseRequest\x1a\x1f.meridian.v1.TxnReleaseResponse\x12J\n" +
 	"\aResolve\x12\x1e.meridian.v1.TxnResolveRequest\x1a\x1f.meridian.v1.TxnResolveResponse\x12I\n" +
 	"\aInquire\x12\x1e.meridian.v1.TxnInquireRequest\x1a\x1e.meridian.v1.TxnResolveRequest\x12@\n" +
@@ -7403,7 +7642,7 @@ func file_meridian_proto_rawDescGZIP() []byte {
 }
 
 var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
+var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
 var file_meridian_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: meridian.v1.ReplicaType
 	(KVCommand_Op)(0),              // 1: meridian.v1.KVCommand.Op
@@ -7460,53 +7699,56 @@ var file_meridian_proto_goTypes = []any{
 	(*TxnDecideRequest)(nil),       // 52: meridian.v1.TxnDecideRequest
 	(*TxnDecideResponse)(nil),      // 53: meridian.v1.TxnDecideResponse
 	(*TxnOnePhaseRequest)(nil),     // 54: meridian.v1.TxnOnePhaseRequest
-	(*TxnReleaseRequest)(nil),      // 55: meridian.v1.TxnReleaseRequest
-	(*TxnReleaseResponse)(nil),     // 56: meridian.v1.TxnReleaseResponse
-	(*TxnResolveRequest)(nil),      // 57: meridian.v1.TxnResolveRequest
-	(*TxnResolveResponse)(nil),     // 58: meridian.v1.TxnResolveResponse
-	(*TxnInquireRequest)(nil),      // 59: meridian.v1.TxnInquireRequest
-	(*CloseRequest)(nil),           // 60: meridian.v1.CloseRequest
-	(*ClosedTimestamp)(nil),        // 61: meridian.v1.ClosedTimestamp
-	(*PublishClosedRequest)(nil),   // 62: meridian.v1.PublishClosedRequest
-	(*PublishClosedResponse)(nil),  // 63: meridian.v1.PublishClosedResponse
-	(*ProposeMetaResponse)(nil),    // 64: meridian.v1.ProposeMetaResponse
-	(*InitRequest)(nil),            // 65: meridian.v1.InitRequest
-	(*InitResponse)(nil),           // 66: meridian.v1.InitResponse
-	(*JoinRequest)(nil),            // 67: meridian.v1.JoinRequest
-	(*JoinResponse)(nil),           // 68: meridian.v1.JoinResponse
-	(*StatusRequest)(nil),          // 69: meridian.v1.StatusRequest
-	(*NodeStatus)(nil),             // 70: meridian.v1.NodeStatus
-	(*ClockStatus)(nil),            // 71: meridian.v1.ClockStatus
-	(*ClockSource)(nil),            // 72: meridian.v1.ClockSource
-	(*GroupStatus)(nil),            // 73: meridian.v1.GroupStatus
-	(*StatusResponse)(nil),         // 74: meridian.v1.StatusResponse
-	(*RangeLookupRequest)(nil),     // 75: meridian.v1.RangeLookupRequest
-	(*RangeLookupResponse)(nil),    // 76: meridian.v1.RangeLookupResponse
-	(*SplitRequest)(nil),           // 77: meridian.v1.SplitRequest
-	(*SplitResponse)(nil),          // 78: meridian.v1.SplitResponse
-	(*TransferLeaderRequest)(nil),  // 79: meridian.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 80: meridian.v1.TransferLeaderResponse
-	(*ChangeReplicasRequest)(nil),  // 81: meridian.v1.ChangeReplicasRequest
-	(*ChangeReplicasResponse)(nil), // 82: meridian.v1.ChangeReplicasResponse
-	(*SQLRequest)(nil),             // 83: meridian.v1.SQLRequest
-	(*SQLOpen)(nil),                // 84: meridian.v1.SQLOpen
-	(*SQLQuery)(nil),               // 85: meridian.v1.SQLQuery
-	(*SQLPrepare)(nil),             // 86: meridian.v1.SQLPrepare
-	(*SQLExecute)(nil),             // 87: meridian.v1.SQLExecute
-	(*SQLClosePrepared)(nil),       // 88: meridian.v1.SQLClosePrepared
-	(*SQLReset)(nil),               // 89: meridian.v1.SQLReset
-	(*SQLPing)(nil),                // 90: meridian.v1.SQLPing
-	(*SQLCancel)(nil),              // 91: meridian.v1.SQLCancel
-	(*SQLResponse)(nil),            // 92: meridian.v1.SQLResponse
-	(*SQLResult)(nil),              // 93: meridian.v1.SQLResult
-	(*SQLStatus)(nil),              // 94: meridian.v1.SQLStatus
-	(*SQLError)(nil),               // 95: meridian.v1.SQLError
-	(*SQLPrepared)(nil),            // 96: meridian.v1.SQLPrepared
-	(*SQLColumn)(nil),              // 97: meridian.v1.SQLColumn
-	(*SQLType)(nil),                // 98: meridian.v1.SQLType
-	(*SQLRow)(nil),                 // 99: meridian.v1.SQLRow
-	(*SQLValue)(nil),               // 100: meridian.v1.SQLValue
-	(*SQLTime)(nil),                // 101: meridian.v1.SQLTime
+	(*ReadOnlyGroup)(nil),          // 55: meridian.v1.ReadOnlyGroup
+	(*TxnVoteRequest)(nil),         // 56: meridian.v1.TxnVoteRequest
+	(*TxnVoteResponse)(nil),        // 57: meridian.v1.TxnVoteResponse
+	(*TxnReleaseRequest)(nil),      // 58: meridian.v1.TxnReleaseRequest
+	(*TxnReleaseResponse)(nil),     // 59: meridian.v1.TxnReleaseResponse
+	(*TxnResolveRequest)(nil),      // 60: meridian.v1.TxnResolveRequest
+	(*TxnResolveResponse)(nil),     // 61: meridian.v1.TxnResolveResponse
+	(*TxnInquireRequest)(nil),      // 62: meridian.v1.TxnInquireRequest
+	(*CloseRequest)(nil),           // 63: meridian.v1.CloseRequest
+	(*ClosedTimestamp)(nil),        // 64: meridian.v1.ClosedTimestamp
+	(*PublishClosedRequest)(nil),   // 65: meridian.v1.PublishClosedRequest
+	(*PublishClosedResponse)(nil),  // 66: meridian.v1.PublishClosedResponse
+	(*ProposeMetaResponse)(nil),    // 67: meridian.v1.ProposeMetaResponse
+	(*InitRequest)(nil),            // 68: meridian.v1.InitRequest
+	(*InitResponse)(nil),           // 69: meridian.v1.InitResponse
+	(*JoinRequest)(nil),            // 70: meridian.v1.JoinRequest
+	(*JoinResponse)(nil),           // 71: meridian.v1.JoinResponse
+	(*StatusRequest)(nil),          // 72: meridian.v1.StatusRequest
+	(*NodeStatus)(nil),             // 73: meridian.v1.NodeStatus
+	(*ClockStatus)(nil),            // 74: meridian.v1.ClockStatus
+	(*ClockSource)(nil),            // 75: meridian.v1.ClockSource
+	(*GroupStatus)(nil),            // 76: meridian.v1.GroupStatus
+	(*StatusResponse)(nil),         // 77: meridian.v1.StatusResponse
+	(*RangeLookupRequest)(nil),     // 78: meridian.v1.RangeLookupRequest
+	(*RangeLookupResponse)(nil),    // 79: meridian.v1.RangeLookupResponse
+	(*SplitRequest)(nil),           // 80: meridian.v1.SplitRequest
+	(*SplitResponse)(nil),          // 81: meridian.v1.SplitResponse
+	(*TransferLeaderRequest)(nil),  // 82: meridian.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 83: meridian.v1.TransferLeaderResponse
+	(*ChangeReplicasRequest)(nil),  // 84: meridian.v1.ChangeReplicasRequest
+	(*ChangeReplicasResponse)(nil), // 85: meridian.v1.ChangeReplicasResponse
+	(*SQLRequest)(nil),             // 86: meridian.v1.SQLRequest
+	(*SQLOpen)(nil),                // 87: meridian.v1.SQLOpen
+	(*SQLQuery)(nil),               // 88: meridian.v1.SQLQuery
+	(*SQLPrepare)(nil),             // 89: meridian.v1.SQLPrepare
+	(*SQLExecute)(nil),             // 90: meridian.v1.SQLExecute
+	(*SQLClosePrepared)(nil),       // 91: meridian.v1.SQLClosePrepared
+	(*SQLReset)(nil),               // 92: meridian.v1.SQLReset
+	(*SQLPing)(nil),                // 93: meridian.v1.SQLPing
+	(*SQLCancel)(nil),              // 94: meridian.v1.SQLCancel
+	(*SQLResponse)(nil),            // 95: meridian.v1.SQLResponse
+	(*SQLResult)(nil),              // 96: meridian.v1.SQLResult
+	(*SQLStatus)(nil),              // 97: meridian.v1.SQLStatus
+	(*SQLError)(nil),               // 98: meridian.v1.SQLError
+	(*SQLPrepared)(nil),            // 99: meridian.v1.SQLPrepared
+	(*SQLColumn)(nil),              // 100: meridian.v1.SQLColumn
+	(*SQLType)(nil),                // 101: meridian.v1.SQLType
+	(*SQLRow)(nil),                 // 102: meridian.v1.SQLRow
+	(*SQLValue)(nil),               // 103: meridian.v1.SQLValue
+	(*SQLTime)(nil),                // 104: meridian.v1.SQLTime
 }
 var file_meridian_proto_depIdxs = []int32{
 	0,   // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
@@ -7555,101 +7797,106 @@ var file_meridian_proto_depIdxs = []int32{
 	45,  // 43: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
 	25,  // 44: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
 	45,  // 45: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	45,  // 46: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	25,  // 47: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
-	61,  // 48: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
-	7,   // 49: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
-	7,   // 50: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
-	9,   // 51: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
-	7,   // 52: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
-	71,  // 53: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
-	72,  // 54: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
-	9,   // 55: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
-	70,  // 56: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
-	73,  // 57: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
-	9,   // 58: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	9,   // 59: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
-	9,   // 60: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
-	9,   // 61: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	84,  // 62: meridian.v1.SQLRequest.open:type_name -> meridian.v1.SQLOpen
-	85,  // 63: meridian.v1.SQLRequest.query:type_name -> meridian.v1.SQLQuery
-	86,  // 64: meridian.v1.SQLRequest.prepare:type_name -> meridian.v1.SQLPrepare
-	87,  // 65: meridian.v1.SQLRequest.execute:type_name -> meridian.v1.SQLExecute
-	88,  // 66: meridian.v1.SQLRequest.close_prepared:type_name -> meridian.v1.SQLClosePrepared
-	89,  // 67: meridian.v1.SQLRequest.reset:type_name -> meridian.v1.SQLReset
-	90,  // 68: meridian.v1.SQLRequest.ping:type_name -> meridian.v1.SQLPing
-	91,  // 69: meridian.v1.SQLRequest.cancel:type_name -> meridian.v1.SQLCancel
-	100, // 70: meridian.v1.SQLQuery.args:type_name -> meridian.v1.SQLValue
-	100, // 71: meridian.v1.SQLExecute.args:type_name -> meridian.v1.SQLValue
-	97,  // 72: meridian.v1.SQLResponse.columns:type_name -> meridian.v1.SQLColumn
-	99,  // 73: meridian.v1.SQLResponse.rows:type_name -> meridian.v1.SQLRow
-	93,  // 74: meridian.v1.SQLResponse.result:type_name -> meridian.v1.SQLResult
-	94,  // 75: meridian.v1.SQLResponse.status:type_name -> meridian.v1.SQLStatus
-	95,  // 76: meridian.v1.SQLResponse.error:type_name -> meridian.v1.SQLError
-	96,  // 77: meridian.v1.SQLResponse.prepared:type_name -> meridian.v1.SQLPrepared
-	97,  // 78: meridian.v1.SQLPrepared.columns:type_name -> meridian.v1.SQLColumn
-	98,  // 79: meridian.v1.SQLColumn.type:type_name -> meridian.v1.SQLType
-	5,   // 80: meridian.v1.SQLType.kind:type_name -> meridian.v1.SQLType.Kind
-	100, // 81: meridian.v1.SQLRow.values:type_name -> meridian.v1.SQLValue
-	101, // 82: meridian.v1.SQLValue.time:type_name -> meridian.v1.SQLTime
-	6,   // 83: meridian.v1.SQLTime.kind:type_name -> meridian.v1.SQLTime.Kind
-	10,  // 84: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
-	14,  // 85: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
-	35,  // 86: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
-	37,  // 87: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
-	39,  // 88: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
-	41,  // 89: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
-	31,  // 90: meridian.v1.KV.Txn:input_type -> meridian.v1.TxnScriptRequest
-	46,  // 91: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
-	48,  // 92: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
-	50,  // 93: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
-	52,  // 94: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
-	54,  // 95: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
-	55,  // 96: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
-	57,  // 97: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
-	59,  // 98: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
-	60,  // 99: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
-	62,  // 100: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
-	65,  // 101: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
-	67,  // 102: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
-	69,  // 103: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
-	75,  // 104: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
-	77,  // 105: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
-	79,  // 106: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
-	81,  // 107: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
-	19,  // 108: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
-	83,  // 109: meridian.v1.SQL.Session:input_type -> meridian.v1.SQLRequest
-	10,  // 110: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
-	16,  // 111: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
-	36,  // 112: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
-	38,  // 113: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
-	40,  // 114: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
-	43,  // 115: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
-	33,  // 116: meridian.v1.KV.Txn:output_type -> meridian.v1.TxnScriptResponse
-	47,  // 117: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
-	49,  // 118: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
-	51,  // 119: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
-	53,  // 120: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
-	53,  // 121: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
-	56,  // 122: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
-	58,  // 123: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
-	57,  // 124: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
-	61,  // 125: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
-	63,  // 126: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
-	66,  // 127: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
-	68,  // 128: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
-	74,  // 129: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
-	76,  // 130: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
-	78,  // 131: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
-	80,  // 132: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
-	82,  // 133: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
-	64,  // 134: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
-	92,  // 135: meridian.v1.SQL.Session:output_type -> meridian.v1.SQLResponse
-	110, // [110:136] is the sub-list for method output_type
-	84,  // [84:110] is the sub-list for method input_type
-	84,  // [84:84] is the sub-list for extension type_name
-	84,  // [84:84] is the sub-list for extension extendee
-	0,   // [0:84] is the sub-list for field type_name
+	55,  // 46: meridian.v1.TxnDecideRequest.read_only:type_name -> meridian.v1.ReadOnlyGroup
+	45,  // 47: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	25,  // 48: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
+	55,  // 49: meridian.v1.TxnOnePhaseRequest.read_only:type_name -> meridian.v1.ReadOnlyGroup
+	45,  // 50: meridian.v1.TxnVoteRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	64,  // 51: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
+	7,   // 52: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
+	7,   // 53: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
+	9,   // 54: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
+	7,   // 55: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
+	74,  // 56: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
+	75,  // 57: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
+	9,   // 58: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
+	73,  // 59: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
+	76,  // 60: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
+	9,   // 61: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	9,   // 62: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
+	9,   // 63: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
+	9,   // 64: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	87,  // 65: meridian.v1.SQLRequest.open:type_name -> meridian.v1.SQLOpen
+	88,  // 66: meridian.v1.SQLRequest.query:type_name -> meridian.v1.SQLQuery
+	89,  // 67: meridian.v1.SQLRequest.prepare:type_name -> meridian.v1.SQLPrepare
+	90,  // 68: meridian.v1.SQLRequest.execute:type_name -> meridian.v1.SQLExecute
+	91,  // 69: meridian.v1.SQLRequest.close_prepared:type_name -> meridian.v1.SQLClosePrepared
+	92,  // 70: meridian.v1.SQLRequest.reset:type_name -> meridian.v1.SQLReset
+	93,  // 71: meridian.v1.SQLRequest.ping:type_name -> meridian.v1.SQLPing
+	94,  // 72: meridian.v1.SQLRequest.cancel:type_name -> meridian.v1.SQLCancel
+	103, // 73: meridian.v1.SQLQuery.args:type_name -> meridian.v1.SQLValue
+	103, // 74: meridian.v1.SQLExecute.args:type_name -> meridian.v1.SQLValue
+	100, // 75: meridian.v1.SQLResponse.columns:type_name -> meridian.v1.SQLColumn
+	102, // 76: meridian.v1.SQLResponse.rows:type_name -> meridian.v1.SQLRow
+	96,  // 77: meridian.v1.SQLResponse.result:type_name -> meridian.v1.SQLResult
+	97,  // 78: meridian.v1.SQLResponse.status:type_name -> meridian.v1.SQLStatus
+	98,  // 79: meridian.v1.SQLResponse.error:type_name -> meridian.v1.SQLError
+	99,  // 80: meridian.v1.SQLResponse.prepared:type_name -> meridian.v1.SQLPrepared
+	100, // 81: meridian.v1.SQLPrepared.columns:type_name -> meridian.v1.SQLColumn
+	101, // 82: meridian.v1.SQLColumn.type:type_name -> meridian.v1.SQLType
+	5,   // 83: meridian.v1.SQLType.kind:type_name -> meridian.v1.SQLType.Kind
+	103, // 84: meridian.v1.SQLRow.values:type_name -> meridian.v1.SQLValue
+	104, // 85: meridian.v1.SQLValue.time:type_name -> meridian.v1.SQLTime
+	6,   // 86: meridian.v1.SQLTime.kind:type_name -> meridian.v1.SQLTime.Kind
+	10,  // 87: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
+	14,  // 88: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
+	35,  // 89: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
+	37,  // 90: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
+	39,  // 91: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
+	41,  // 92: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
+	31,  // 93: meridian.v1.KV.Txn:input_type -> meridian.v1.TxnScriptRequest
+	46,  // 94: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
+	48,  // 95: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
+	50,  // 96: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
+	52,  // 97: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
+	54,  // 98: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
+	56,  // 99: meridian.v1.Txn.Vote:input_type -> meridian.v1.TxnVoteRequest
+	58,  // 100: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
+	60,  // 101: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
+	62,  // 102: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
+	63,  // 103: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
+	65,  // 104: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
+	68,  // 105: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
+	70,  // 106: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
+	72,  // 107: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
+	78,  // 108: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
+	80,  // 109: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
+	82,  // 110: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
+	84,  // 111: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
+	19,  // 112: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
+	86,  // 113: meridian.v1.SQL.Session:input_type -> meridian.v1.SQLRequest
+	10,  // 114: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
+	16,  // 115: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
+	36,  // 116: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
+	38,  // 117: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
+	40,  // 118: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
+	43,  // 119: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
+	33,  // 120: meridian.v1.KV.Txn:output_type -> meridian.v1.TxnScriptResponse
+	47,  // 121: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
+	49,  // 122: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
+	51,  // 123: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
+	53,  // 124: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
+	53,  // 125: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
+	57,  // 126: meridian.v1.Txn.Vote:output_type -> meridian.v1.TxnVoteResponse
+	59,  // 127: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
+	61,  // 128: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
+	60,  // 129: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
+	64,  // 130: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
+	66,  // 131: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
+	69,  // 132: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
+	71,  // 133: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
+	77,  // 134: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
+	79,  // 135: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
+	81,  // 136: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
+	83,  // 137: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
+	85,  // 138: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
+	67,  // 139: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
+	95,  // 140: meridian.v1.SQL.Session:output_type -> meridian.v1.SQLResponse
+	114, // [114:141] is the sub-list for method output_type
+	87,  // [87:114] is the sub-list for method input_type
+	87,  // [87:87] is the sub-list for extension type_name
+	87,  // [87:87] is the sub-list for extension extendee
+	0,   // [0:87] is the sub-list for field type_name
 }
 
 func init() { file_meridian_proto_init() }
@@ -7671,7 +7918,7 @@ func file_meridian_proto_init() {
 		(*TxnCommand_Decide)(nil),
 		(*TxnCommand_Ack)(nil),
 	}
-	file_meridian_proto_msgTypes[76].OneofWrappers = []any{
+	file_meridian_proto_msgTypes[79].OneofWrappers = []any{
 		(*SQLRequest_Open)(nil),
 		(*SQLRequest_Query)(nil),
 		(*SQLRequest_Prepare)(nil),
@@ -7681,7 +7928,7 @@ func file_meridian_proto_init() {
 		(*SQLRequest_Ping)(nil),
 		(*SQLRequest_Cancel)(nil),
 	}
-	file_meridian_proto_msgTypes[93].OneofWrappers = []any{
+	file_meridian_proto_msgTypes[96].OneofWrappers = []any{
 		(*SQLValue_Int)(nil),
 		(*SQLValue_Uint)(nil),
 		(*SQLValue_Float)(nil),
@@ -7697,7 +7944,7 @@ func file_meridian_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meridian_proto_rawDesc), len(file_meridian_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   95,
+			NumMessages:   98,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -425,6 +425,7 @@ const (
 	Txn_Prepare_FullMethodName        = "/meridian.v1.Txn/Prepare"
 	Txn_Decide_FullMethodName         = "/meridian.v1.Txn/Decide"
 	Txn_CommitOnePhase_FullMethodName = "/meridian.v1.Txn/CommitOnePhase"
+	Txn_Vote_FullMethodName           = "/meridian.v1.Txn/Vote"
 	Txn_Release_FullMethodName        = "/meridian.v1.Txn/Release"
 	Txn_Resolve_FullMethodName        = "/meridian.v1.Txn/Resolve"
 	Txn_Inquire_FullMethodName        = "/meridian.v1.Txn/Inquire"
@@ -450,8 +451,14 @@ type TxnClient interface {
 	// timestamp, logs the decision, commit-waits, answers, then delivers
 	// the decision to the participants.
 	Decide(ctx context.Context, in *TxnDecideRequest, opts ...grpc.CallOption) (*TxnDecideResponse, error)
-	// CommitOnePhase commits a transaction that touches one group.
+	// CommitOnePhase commits a transaction that writes one group.
 	CommitOnePhase(ctx context.Context, in *TxnOnePhaseRequest, opts ...grpc.CallOption) (*TxnDecideResponse, error)
+	// Vote freezes a committing transaction's shared locks at a group it
+	// only read (no wound may take them) until a Release or until
+	// valid_until passes, without a log record: a commit at or below
+	// valid_until is consistent with the reads (the one-phase leader or
+	// the coordinator asks, right before it picks the commit timestamp).
+	Vote(ctx context.Context, in *TxnVoteRequest, opts ...grpc.CallOption) (*TxnVoteResponse, error)
 	// Release drops the locks of an unprepared transaction (rollback, or
 	// an abort before prepare).
 	Release(ctx context.Context, in *TxnReleaseRequest, opts ...grpc.CallOption) (*TxnReleaseResponse, error)
@@ -527,6 +534,16 @@ func (c *txnClient) CommitOnePhase(ctx context.Context, in *TxnOnePhaseRequest, 
 	return out, nil
 }
 
+func (c *txnClient) Vote(ctx context.Context, in *TxnVoteRequest, opts ...grpc.CallOption) (*TxnVoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxnVoteResponse)
+	err := c.cc.Invoke(ctx, Txn_Vote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *txnClient) Release(ctx context.Context, in *TxnReleaseRequest, opts ...grpc.CallOption) (*TxnReleaseResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(TxnReleaseResponse)
@@ -595,8 +612,14 @@ type TxnServer interface {
 	// timestamp, logs the decision, commit-waits, answers, then delivers
 	// the decision to the participants.
 	Decide(context.Context, *TxnDecideRequest) (*TxnDecideResponse, error)
-	// CommitOnePhase commits a transaction that touches one group.
+	// CommitOnePhase commits a transaction that writes one group.
 	CommitOnePhase(context.Context, *TxnOnePhaseRequest) (*TxnDecideResponse, error)
+	// Vote freezes a committing transaction's shared locks at a group it
+	// only read (no wound may take them) until a Release or until
+	// valid_until passes, without a log record: a commit at or below
+	// valid_until is consistent with the reads (the one-phase leader or
+	// the coordinator asks, right before it picks the commit timestamp).
+	Vote(context.Context, *TxnVoteRequest) (*TxnVoteResponse, error)
 	// Release drops the locks of an unprepared transaction (rollback, or
 	// an abort before prepare).
 	Release(context.Context, *TxnReleaseRequest) (*TxnReleaseResponse, error)
@@ -636,6 +659,9 @@ func (UnimplementedTxnServer) Decide(context.Context, *TxnDecideRequest) (*TxnDe
 }
 func (UnimplementedTxnServer) CommitOnePhase(context.Context, *TxnOnePhaseRequest) (*TxnDecideResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CommitOnePhase not implemented")
+}
+func (UnimplementedTxnServer) Vote(context.Context, *TxnVoteRequest) (*TxnVoteResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Vote not implemented")
 }
 func (UnimplementedTxnServer) Release(context.Context, *TxnReleaseRequest) (*TxnReleaseResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Release not implemented")
@@ -763,6 +789,24 @@ func _Txn_CommitOnePhase_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Txn_Vote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TxnVoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).Vote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_Vote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).Vote(ctx, req.(*TxnVoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Txn_Release_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(TxnReleaseRequest)
 	if err := dec(in); err != nil {
@@ -879,6 +923,10 @@ var Txn_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CommitOnePhase",
 			Handler:    _Txn_CommitOnePhase_Handler,
+		},
+		{
+			MethodName: "Vote",
+			Handler:    _Txn_Vote_Handler,
 		},
 		{
 			MethodName: "Release",
