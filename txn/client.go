@@ -52,13 +52,19 @@ type KeyValue struct {
 
 // Txn is one transaction. It is not safe for concurrent use.
 type Txn struct {
-	c        *Client
-	meta     TxnMeta
-	opts     Options
-	readTS   int64
-	writes   map[string]Write
-	groups   map[uint64]*txnGroup
-	finished bool
+	c      *Client
+	meta   TxnMeta
+	opts   Options
+	readTS int64
+	writes map[string]Write
+	// writeBytes is what the buffered writes weigh (writeCost each).
+	writeBytes int
+	// undo records, since the savepoint (recording), what each buffered
+	// write replaced.
+	undo      []undoEntry
+	recording bool
+	groups    map[uint64]*txnGroup
+	finished  bool
 	// mu guards groups and readTS against GetMany's parallel reads.
 	mu sync.Mutex
 }
@@ -472,10 +478,67 @@ func (t *Txn) buffer(w Write) error {
 	case len(w.Key) == 0:
 		return errors.New("txn: empty key")
 	}
+	n := t.writeBytes + writeCost(w)
+	if old, ok := t.writes[string(w.Key)]; ok {
+		n -= writeCost(old)
+	}
+	if n > MaxTxnWriteBytes {
+		return errors.Mark(errors.Newf("txn: the transaction's writes would exceed %d bytes (MaxTxnWriteBytes); nothing was written: split it into smaller transactions", MaxTxnWriteBytes), ErrTxnTooLarge)
+	}
 	w.Key, w.Value = bytes.Clone(w.Key), bytes.Clone(w.Value)
+	if t.recording {
+		old, had := t.writes[string(w.Key)]
+		t.undo = append(t.undo, undoEntry{key: string(w.Key), old: old, had: had, bytes: t.writeBytes})
+	}
+	t.writeBytes = n
 	t.writes[string(w.Key)] = w
 	return nil
 }
+
+type undoEntry struct {
+	key   string
+	old   Write
+	had   bool
+	bytes int
+}
+
+// Savepoint marks the writes buffered so far; RollbackToSavepoint undoes
+// the ones buffered after it. The SQL engine takes one before every
+// statement of an explicit transaction, so that a failing statement
+// leaves none of its writes behind (as MySQL rolls back a statement).
+// There is one savepoint at a time: taking one forgets the previous.
+// Locks taken after it stay until the transaction ends, as in MySQL.
+func (t *Txn) Savepoint() {
+	t.undo, t.recording = t.undo[:0], true
+}
+
+// RollbackToSavepoint restores the buffered writes to the savepoint.
+func (t *Txn) RollbackToSavepoint() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		u := t.undo[i]
+		if u.had {
+			t.writes[u.key] = u.old
+		} else {
+			delete(t.writes, u.key)
+		}
+		t.writeBytes = u.bytes
+	}
+	t.undo = t.undo[:0]
+}
+
+// MaxTxnWriteBytes bounds what one transaction may write (keys, values and
+// a small overhead per write). A transaction's writes travel to each group
+// in one prepare or commit request and one Raft entry, and wait in the
+// gateway's memory until then: past this bound they would not fit one
+// message, so the write is refused up front with ErrTxnTooLarge.
+const MaxTxnWriteBytes = 8 << 20
+
+// ErrTxnTooLarge marks a write refused because the transaction would
+// exceed MaxTxnWriteBytes. The transaction is still usable (the write was
+// not buffered); retrying it unchanged fails again.
+var ErrTxnTooLarge = errors.New("txn: transaction too large")
+
+func writeCost(w Write) int { return len(w.Key) + len(w.Value) + 16 }
 
 // Rollback abandons the transaction and releases its locks.
 func (t *Txn) Rollback(ctx context.Context) {

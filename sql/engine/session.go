@@ -490,6 +490,8 @@ func userError(err error) error {
 		return se
 	case errors.Is(err, txn.ErrRetryable):
 		return sqlerr.Retryable(err.Error())
+	case errors.Is(err, txn.ErrTxnTooLarge):
+		return sqlerr.New(8004, "HY000", "Transaction is too large: its writes would exceed %d bytes, and the statement wrote nothing. Commit in smaller transactions (e.g. INSERT in batches, UPDATE/DELETE ... LIMIT n in a loop).", txn.MaxTxnWriteBytes)
 	case errors.Is(err, txn.ErrAmbiguous):
 		return sqlerr.New(1105, "HY000", "The transaction's outcome is unknown (it may or may not have committed): %v. Check before retrying.", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -603,7 +605,14 @@ func (s *Session) inExplicit(ctx context.Context, st ast.StmtNode, params []type
 			return userError(err)
 		}
 		bw := &limitedBuffer{w: w, max: 1 << 20}
+		// A failing statement leaves none of its writes in the
+		// transaction (MySQL rolls back the statement, not the
+		// transaction).
+		s.tx.Savepoint()
 		err := lostLocks(ctx, s.tx, s.run(s.newCtx(ctx, s.tx, params), st, bw, more))
+		if err != nil {
+			s.tx.RollbackToSavepoint()
+		}
 		if err == nil {
 			err = bw.flush()
 			s.txSent = true
