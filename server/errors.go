@@ -52,6 +52,8 @@ func toStatus(err error) error {
 		return status.Error(codes.Aborted, "retryable: "+err.Error())
 	case errors.Is(err, txn.ErrInvalidCommand):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, txn.ErrSnapshotTooOld):
+		return status.Error(codes.OutOfRange, err.Error())
 	case errors.Is(err, truetime.ErrCommitFenced):
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, txn.ErrSplitWithPrepared):

@@ -71,6 +71,11 @@ type Config struct {
 	TxnClockSkew time.Duration
 	// TxnCloseAhead overrides txn.ServerConfig.CloseAhead (0: default).
 	TxnCloseAhead time.Duration
+	// GCTTL is how long old versions are kept (--gc-ttl): snapshot reads
+	// older than this are refused, and the node's garbage collector
+	// removes what only such reads could see. Default DefaultGCTTL;
+	// negative: versions are kept forever.
+	GCTTL time.Duration
 	// MySQLAddr serves the MySQL protocol on this address; empty: off.
 	MySQLAddr string
 	// Network simulates the WAN (--latency): calls from clients and nodes
@@ -85,9 +90,15 @@ type Config struct {
 // as blocks are read).
 const DefaultCacheSize = 1 << 30
 
+// DefaultGCTTL is the default Config.GCTTL.
+const DefaultGCTTL = 10 * time.Minute
+
 func (c *Config) ensureDefaults() {
 	if c.Storage.CacheSize == 0 {
 		c.Storage.CacheSize = DefaultCacheSize
+	}
+	if c.GCTTL == 0 {
+		c.GCTTL = DefaultGCTTL
 	}
 	if c.ListenAddr == "" {
 		c.ListenAddr = "127.0.0.1:7400"
@@ -416,7 +427,7 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	}
 	ts := txn.NewServer(txn.ServerConfig{
 		Host: h, Clock: clock, Router: txnRouter{n}, ToStatus: toStatus, Logger: n.logger,
-		TestingKnobs: n.cfg.TxnKnobs, CloseAhead: n.cfg.TxnCloseAhead,
+		TestingKnobs: n.cfg.TxnKnobs, CloseAhead: n.cfg.TxnCloseAhead, GCTTL: max(n.cfg.GCTTL, 0),
 		// SQL scans push their WHERE conditions down to the groups.
 		CompileFilter: func(spec []byte) (txn.RowFilter, error) {
 			f, err := pushdown.Compile(spec)
@@ -440,7 +451,45 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	n.logger.Info("node started", "cluster", clusterID, "addr", n.Addr(), "region", n.cfg.Region, "zone", n.cfg.Zone)
 	n.wg.Add(1)
 	go n.saveNodesLoop()
+	if n.cfg.GCTTL > 0 {
+		n.wg.Add(1)
+		go n.gcLoop()
+	}
 	return nil
+}
+
+// gcMargin keeps the garbage collector this far behind the read horizon,
+// so that no node's clock (whose ε is bounded far below it) lets a read
+// that another node's horizon admits find its versions collected, also in
+// a Raft snapshot taken from another replica.
+const gcMargin = time.Minute
+
+// gcLoop removes, every GCTTL/2, the versions of this node's replicas that
+// no admitted read can see: those shadowed by a newer version at or below
+// TT.Now().earliest - GCTTL - gcMargin, and tombstones that are the
+// newest version there. Every replica collects on its own (nothing is
+// logged): reads below the horizon are refused everywhere
+// (txn.ServerConfig.GCTTL), and writes never land that far below the
+// closed timestamps.
+func (n *Node) gcLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.GCTTL / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopper:
+			return
+		case <-t.C:
+		}
+		threshold := n.clock.Now().Earliest - (n.cfg.GCTTL + gcMargin).Nanoseconds()
+		start := time.Now()
+		removed, err := n.engine.MVCCGC(nil, nil, threshold)
+		if err != nil {
+			n.logger.Warn("garbage collection of old versions", "err", err.Error())
+			continue
+		}
+		n.logger.Info("garbage collection of old versions", "removed", removed, "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // saveNodesLoop persists the address book so that a restarted node can

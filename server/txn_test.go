@@ -1071,3 +1071,27 @@ func TestTxnRepeatedOnePhaseCommit(t *testing.T) {
 		t.Fatalf("a repeat not marked as one: got %v, want a retryable abort", err)
 	}
 }
+
+// TestTxnSnapshotOlderThanGCTTLRefused: versions older than the GC TTL may
+// be collected, so a snapshot read that far back is refused with an error
+// that says what to do, while one inside it is served.
+func TestTxnSnapshotOlderThanGCTTLRefused(t *testing.T) {
+	c := txnCluster(t, nil, func(i int, cfg *server.Config) { cfg.GCTTL = 5 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := client(t, c, 0)
+	ts, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		return tx.Put([]byte("g1"), []byte("v"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, _ := cl.Begin(ctx, txn.Options{ReadOnly: true, ReadTimestamp: ts})
+	if _, found, err := inside.Get(ctx, []byte("g1")); err != nil || !found {
+		t.Fatalf("read inside the GC TTL: %v %v", found, err)
+	}
+	old, _ := cl.Begin(ctx, txn.Options{ReadOnly: true, ReadTimestamp: ts - (time.Minute).Nanoseconds()})
+	if _, _, err := old.Get(ctx, []byte("g1")); err == nil || !strings.Contains(err.Error(), "--gc-ttl") {
+		t.Fatalf("read a minute back with a 5s GC TTL: %v, want a refusal naming --gc-ttl", err)
+	}
+}

@@ -155,6 +155,8 @@ func classify(err error) error {
 			return errors.Mark(errors.New(s.Message()), ErrRetryable)
 		case codes.Unknown:
 			return errors.Mark(errors.New(s.Message()), ErrAmbiguous)
+		case codes.OutOfRange:
+			return errors.Mark(errors.New(s.Message()), ErrSnapshotTooOld)
 		}
 	}
 	return err
@@ -532,6 +534,11 @@ func (t *Txn) RollbackToSavepoint() {
 // gateway's memory until then: past this bound they would not fit one
 // message, so the write is refused up front with ErrTxnTooLarge.
 const MaxTxnWriteBytes = 8 << 20
+
+// ErrSnapshotTooOld marks a snapshot read refused because its timestamp
+// is older than the GC TTL (gRPC OutOfRange): the versions it needs may be
+// gone.
+var ErrSnapshotTooOld = errors.New("txn: snapshot too old")
 
 // ErrTxnTooLarge marks a write refused because the transaction would
 // exceed MaxTxnWriteBytes. The transaction is still usable (the write was

@@ -81,6 +81,10 @@ type ServerConfig struct {
 	// have broken) needs the ask, and it is delayed by this much.
 	// Default 20ms; negative: ask at once.
 	WoundPreparedGrace time.Duration
+	// GCTTL is how far back snapshot reads may go: versions older than
+	// that may have been garbage collected, so such reads are refused (0:
+	// no bound).
+	GCTTL time.Duration
 	// CompileFilter compiles a scan's row filter (the SQL engine's
 	// pushed-down predicate, wired in by the node; nil: filtered scans are
 	// refused).
@@ -543,6 +547,10 @@ func (s *Server) snapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) 
 	}
 	if ts <= 0 {
 		return nil, invalid("txn: snapshot read at timestamp %d", ts)
+	}
+	if ttl := s.cfg.GCTTL; ttl > 0 && ts < s.clock.Now().Latest-ttl.Nanoseconds() {
+		return nil, errors.Mark(errors.Newf("txn: snapshot read at %s is older than the versions kept (--gc-ttl %s): read at a later timestamp, or start the nodes with a longer --gc-ttl",
+			time.Unix(0, ts).UTC().Format(time.RFC3339Nano), ttl), ErrSnapshotTooOld)
 	}
 	if err := s.waitSafe(ctx, group, ts); err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	mysqlAddr := fs.String("mysql-addr", "", "also serve the MySQL protocol on `HOST:PORT` (default: off)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	cache := fs.String("cache", "1GiB", "block cache `SIZE` (bytes, or with KiB, MiB, GiB): memory for the data queries read")
+	gcTTL := fs.Duration("gc-ttl", server.DefaultGCTTL, "how long old versions are kept: snapshot reads (AS OF TIMESTAMP, stale reads) may go back this far, and older versions are garbage collected")
 	var clock truetime.Options
 	clock.RegisterFlags(fs)
 	timeMaster := fs.String("time-master", "", "also run an NTP time master on this UDP `HOST:PORT`")
@@ -50,6 +51,9 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *gcTTL < time.Minute {
+		return errors.Newf("--gc-ttl %s: keep old versions for at least 1m (snapshot reads and long read-only transactions need them)", *gcTTL)
+	}
 	cacheSize, err := parseSize(*cache)
 	if err != nil {
 		return errors.Wrap(err, "--cache")
@@ -59,7 +63,7 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 		StoreDir: *store, ListenAddr: *listen, AdvertiseAddr: *advertise, HTTPAddr: *httpAddr,
 		Region: *region, Zone: *zone, Join: splitList(*join), Logger: logger,
 		Clock: clock, TimeMasterAddr: *timeMaster, TimeMasterUncertainty: *tmUncertainty,
-		MySQLAddr: *mysqlAddr, Network: wan, Storage: storage.Options{CacheSize: cacheSize},
+		MySQLAddr: *mysqlAddr, Network: wan, Storage: storage.Options{CacheSize: cacheSize}, GCTTL: *gcTTL,
 	})
 	if err != nil {
 		return err

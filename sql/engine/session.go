@@ -490,6 +490,8 @@ func userError(err error) error {
 		return se
 	case errors.Is(err, txn.ErrRetryable):
 		return sqlerr.Retryable(err.Error())
+	case errors.Is(err, txn.ErrSnapshotTooOld):
+		return sqlerr.New(9006, "HY000", "%s", strings.TrimPrefix(err.Error(), "txn: "))
 	case errors.Is(err, txn.ErrTxnTooLarge):
 		return sqlerr.New(8004, "HY000", "Transaction is too large: its writes would exceed %d bytes, and the statement wrote nothing. Commit in smaller transactions (e.g. INSERT in batches, UPDATE/DELETE ... LIMIT n in a loop).", txn.MaxTxnWriteBytes)
 	case errors.Is(err, txn.ErrAmbiguous):
