@@ -963,6 +963,11 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 			waitDone <- s.commitWait(ctx, res.CommitTs)
 		}
 		if err := <-waitDone; err != nil {
+			s.spawn(func(ctx context.Context) {
+				if s.commitWait(ctx, res.CommitTs) == nil {
+					s.releaseOwnPart(ls, meta.ID, res.CommitTs)
+				}
+			})
 			return nil, errors.Mark(err, ErrAmbiguous)
 		}
 		resp.CommitWaitNanos = int64(time.Since(replicated))
@@ -975,7 +980,10 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 			keys[p] = req.ParticipantKeys[i]
 		}
 	}
-	d := DecisionRecord{ID: meta.ID, CommitTS: res.CommitTs, Participants: groupsOf(req.Participants)}
+	// The decision applied this group's own part (applyDecide): commit
+	// wait is over, so its locks go now, as a delivery's would.
+	s.releaseOwnPart(ls, meta.ID, res.CommitTs)
+	d := DecisionRecord{ID: meta.ID, CommitTS: res.CommitTs, Participants: groupsOf(req.Participants), Acked: []GroupID{group}}
 	d.Decision = DecisionAbort
 	if resp.Committed {
 		d.Decision = DecisionCommit
@@ -986,6 +994,17 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 	}
 	s.startDeliver(ls, d, keys)
 	return resp, nil
+}
+
+// releaseOwnPart releases the coordinator group's own locks of a decided
+// transaction (commitTS 0: aborted), after commit wait.
+func (s *Server) releaseOwnPart(ls *leaderState, id TxnID, commitTS int64) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if commitTS > 0 {
+		ls.tracker.Observe(commitTS)
+	}
+	ls.releaseLocked(id)
 }
 
 func groupsOf(ids []uint64) []GroupID {
@@ -1031,13 +1050,15 @@ func (s *Server) deliver(ctx context.Context, coord GroupID, d DecisionRecord, k
 		}()
 	}
 	wg.Wait()
+	var done []uint64
 	for i, p := range d.Participants {
-		if !acked[i] {
-			continue
+		if acked[i] {
+			done = append(done, uint64(p))
 		}
-		if _, err := s.propose(ctx, coord, &pb.TxnCommand{Cmd: &pb.TxnCommand_Ack{Ack: &pb.TxnAck{TxnId: d.ID[:], Participant: uint64(p)}}}); err != nil {
-			return
-		}
+	}
+	if len(done) > 0 {
+		// One entry for all of them.
+		_, _ = s.propose(ctx, coord, &pb.TxnCommand{Cmd: &pb.TxnCommand_Ack{Ack: &pb.TxnAck{TxnId: d.ID[:], Participant: done[0], MoreParticipants: done[1:]}}})
 	}
 }
 
@@ -1117,6 +1138,15 @@ func (s *Server) Inquire(ctx context.Context, req *pb.TxnInquireRequest) (*pb.Tx
 	out := &pb.TxnResolveRequest{GroupId: req.Participant, TxnId: id[:], Commit: res.Decision == pb.TxnResult_COMMIT, CommitTs: res.CommitTs}
 	if res.Decision == pb.TxnResult_ABORT {
 		s.metrics.aborts.WithLabelValues("presumed").Inc()
+		// The abort applied the coordinator group's own part too: its
+		// locks go now. (A commit's are released by its Decide, after
+		// commit wait.)
+		s.mu.Lock()
+		ls := s.groups[GroupID(req.Coordinator)]
+		s.mu.Unlock()
+		if ls != nil {
+			s.releaseOwnPart(ls, id, 0)
+		}
 	}
 	return out, nil
 }

@@ -114,7 +114,7 @@ func (sm *StateMachine) Apply(b *storage.Batch, ac *paxosgroup.ApplyContext, dat
 	case *pb.TxnCommand_OnePhase:
 		res, err = sm.applyOnePhase(b, ac, gs, cmd.OnePhase)
 	case *pb.TxnCommand_Decide:
-		res, err = sm.applyDecide(b, gs, cmd.Decide)
+		res, err = sm.applyDecide(b, ac, gs, cmd.Decide)
 	case *pb.TxnCommand_Ack:
 		res, err = applyAck(b, gs, cmd.Ack)
 	default:
@@ -387,7 +387,7 @@ func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyCont
 	return outcomeResult(o), nil
 }
 
-func (sm *StateMachine) applyDecide(b *storage.Batch, gs *groupState, c *pb.TxnDecide) (*pb.TxnResult, error) {
+func (sm *StateMachine) applyDecide(b *storage.Batch, ac *paxosgroup.ApplyContext, gs *groupState, c *pb.TxnDecide) (*pb.TxnResult, error) {
 	id, err := txnID(c.TxnId)
 	if err != nil {
 		return nil, err
@@ -440,9 +440,31 @@ func (sm *StateMachine) applyDecide(b *storage.Batch, gs *groupState, c *pb.TxnD
 		// evicted. Its outcome is forgotten: refuse.
 		return nil, invalid("txn: commit decision for %s, whose outcome this group no longer remembers", id)
 	}
+	if pr := p.prepared[id]; pr != nil && d == DecisionCommit && c.CommitTs <= pr.PrepareTS {
+		return nil, invalid("txn: commit of %s at %d not above its prepare timestamp %d here", id, c.CommitTs, pr.PrepareTS)
+	}
 	r, err := co.Decide(id, d, c.CommitTs, parts)
 	if err != nil {
 		return nil, err
+	}
+	// This group is one of the participants: the same entry applies the
+	// outcome to its own part and acknowledges it, saving the Resolve and
+	// the ack entry a delivery to itself would cost. The leader releases
+	// its locks after commit wait, as a delivery would have.
+	if r.Decision == DecisionCommit {
+		if _, err := p.Commit(id, r.CommitTS); err != nil {
+			return nil, err
+		}
+		ac.MaxWriteTS = max(ac.MaxWriteTS, r.CommitTS)
+	} else if _, err := p.Abort(id); err != nil {
+		return nil, err
+	}
+	if all, err := co.Acked(id, gs.group); err != nil {
+		return nil, err
+	} else if all {
+		if err := co.Forget(id); err != nil {
+			return nil, err
+		}
 	}
 	return outcomeResult(Outcome{Decision: r.Decision, CommitTS: r.CommitTS}), nil
 }
@@ -464,12 +486,14 @@ func applyAck(b *storage.Batch, gs *groupState, c *pb.TxnAck) (*pb.TxnResult, er
 		// Already forgotten (all acked earlier): a duplicate ack.
 		return &pb.TxnResult{AllAcked: true}, nil
 	}
-	if !containsGroup(r.Participants, GroupID(c.Participant)) {
-		return nil, invalid("txn: ack for %s from group %d, which is not a participant", id, c.Participant)
-	}
-	all, err := co.Acked(id, GroupID(c.Participant))
-	if err != nil {
-		return nil, err
+	var all bool
+	for _, p := range append([]uint64{c.Participant}, c.MoreParticipants...) {
+		if !containsGroup(r.Participants, GroupID(p)) {
+			return nil, invalid("txn: ack for %s from group %d, which is not a participant", id, p)
+		}
+		if all, err = co.Acked(id, GroupID(p)); err != nil {
+			return nil, err
+		}
 	}
 	if all {
 		// Rule 3: nobody needs the decision any more (applyDecide answers

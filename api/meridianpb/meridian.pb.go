@@ -1957,11 +1957,14 @@ func (x *TxnDecide) GetParticipants() []uint64 {
 }
 
 type TxnAck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TxnId         []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
-	Participant   uint64                 `protobuf:"varint,2,opt,name=participant,proto3" json:"participant,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	TxnId       []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	Participant uint64                 `protobuf:"varint,2,opt,name=participant,proto3" json:"participant,omitempty"`
+	// More participants acknowledged at once (one Raft entry for all the
+	// acknowledgements a delivery collected).
+	MoreParticipants []uint64 `protobuf:"varint,3,rep,packed,name=more_participants,json=moreParticipants,proto3" json:"more_participants,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *TxnAck) Reset() {
@@ -2006,6 +2009,13 @@ func (x *TxnAck) GetParticipant() uint64 {
 		return x.Participant
 	}
 	return 0
+}
+
+func (x *TxnAck) GetMoreParticipants() []uint64 {
+	if x != nil {
+		return x.MoreParticipants
+	}
+	return nil
 }
 
 // TxnResult is what applying a TxnCommand reports to its proposer.
@@ -7173,10 +7183,11 @@ const file_meridian_proto_rawDesc = "" +
 	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12\x16\n" +
 	"\x06commit\x18\x02 \x01(\bR\x06commit\x12\x1b\n" +
 	"\tcommit_ts\x18\x03 \x01(\x03R\bcommitTs\x12\"\n" +
-	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\"A\n" +
+	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\"n\n" +
 	"\x06TxnAck\x12\x15\n" +
 	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12 \n" +
-	"\vparticipant\x18\x02 \x01(\x04R\vparticipant\"\x96\x02\n" +
+	"\vparticipant\x18\x02 \x01(\x04R\vparticipant\x12+\n" +
+	"\x11more_participants\x18\x03 \x03(\x04R\x10moreParticipants\"\x96\x02\n" +
 	"\tTxnResult\x12%\n" +
 	"\x0eprepare_status\x18\x01 \x01(\tR\rprepareStatus\x12\x1d\n" +
 	"\n" +
