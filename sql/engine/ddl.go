@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -151,6 +152,10 @@ func (s *Session) columnDesc(c *stmtCtx, id uint32, def *ast.ColumnDef) (*Column
 		return nil, false, false, err
 	}
 	col := &ColumnDesc{ID: id, Name: def.Name.Name.O, Type: t}
+	if strings.Contains(col.Name, addingMark) {
+		// Reserved for the hidden columns of an ALTER TABLE in progress.
+		return nil, false, false, sqlerr.New(1166, "42000", "Incorrect column name '%s'", col.Name)
+	}
 	pk, unique := false, false
 	for _, o := range def.Options {
 		switch o.Tp {
@@ -288,14 +293,17 @@ func (s *Session) createTable(c *stmtCtx, n *ast.CreateTableStmt, w ResultWriter
 // allocating its id. An existing write-only index of the same name and
 // definition — one a crashed or failed CREATE INDEX left, or one another
 // session is building — is returned instead (created false), so that
-// running the CREATE INDEX again finishes it.
+// running the CREATE INDEX again finishes it; not while a public index has
+// the name too (an interrupted ALTER TABLE that redefines an index leaves
+// the new definition write-only beside the old one: only that ALTER,
+// which drops the old one, may finish it).
 func defineIndex(t *TableDesc, name string, unique bool, parts []*ast.IndexPartSpecification, state IndexState) (ix *IndexDesc, created bool, err error) {
 	ix = &IndexDesc{ID: t.NextIndexID, Name: name, Unique: unique, State: state}
 	for _, p := range parts {
 		if p.Column == nil {
 			return nil, false, sqlerr.NotSupported("expression indexes")
 		}
-		col := t.column(p.Column.Name.O)
+		col := userColumn(t, p.Column.Name.O)
 		if col == nil {
 			return nil, false, sqlerr.New(1072, "42000", "Key column '%s' doesn't exist in table", p.Column.Name.O)
 		}
@@ -308,11 +316,19 @@ func defineIndex(t *TableDesc, name string, unique bool, parts []*ast.IndexPartS
 			ix.Name = fmt.Sprintf("%s_%d", t.columnByID(ix.Columns[0]).Name, i)
 		}
 	}
-	if old := t.index(ix.Name); old != nil {
-		if old.State == IndexWriteOnly && state == IndexWriteOnly && old.sameDefinition(ix) {
-			return old, false, nil
+	var resume *IndexDesc
+	for _, old := range t.Indexes {
+		if old.State == IndexDropping || !strings.EqualFold(old.Name, ix.Name) {
+			continue
+		}
+		if resume == nil && old.State == IndexWriteOnly && state == IndexWriteOnly && old.sameDefinition(ix) {
+			resume = old
+			continue
 		}
 		return nil, false, sqlerr.DuplicateKeyName(ix.Name)
+	}
+	if resume != nil {
+		return resume, false, nil
 	}
 	if strings.EqualFold(ix.Name, "PRIMARY") {
 		return nil, false, sqlerr.DuplicateKeyName(ix.Name)
@@ -324,33 +340,137 @@ func defineIndex(t *TableDesc, name string, unique bool, parts []*ast.IndexPartS
 
 // dropIndex makes the named index dropping: from the descriptor's commit
 // on no statement reads or writes its entries, and the schema change
-// deletes them, then the index (schemachange.go). A name only a dropping
-// index still has (a DROP INDEX that did not finish) is not an error: the
+// deletes them, then the index (schemachange.go). It returns the index,
+// or nil when there was nothing to drop. A name only a dropping index
+// still has (a DROP INDEX that did not finish) is not an error: the
 // schema change finishes that drop.
-func dropIndex(t *TableDesc, name string, ifExists bool) error {
-	ix := t.index(name)
+//
+// Two indexes have one name only after an ALTER TABLE that redefines an
+// index (DROP INDEX i, ADD INDEX i ...) stopped mid-build: the old one
+// public, the new one write-only. DROP INDEX then drops the write-only
+// one, which takes the table back to before that ALTER; preferPublic (an
+// ALTER that adds an index of the name, as running that ALTER again
+// does) drops the public one.
+func dropIndex(t *TableDesc, name string, ifExists, preferPublic bool) (*IndexDesc, error) {
+	var ix *IndexDesc
+	for _, x := range t.Indexes {
+		if x.State == IndexDropping || !strings.EqualFold(x.Name, name) {
+			continue
+		}
+		if ix == nil || (x.State == IndexPublic) == preferPublic {
+			ix = x
+		}
+	}
 	if ix == nil {
 		for _, x := range t.Indexes {
 			if x.State == IndexDropping && strings.EqualFold(x.Name, name) {
-				return nil
+				return nil, nil
 			}
 		}
 		if ifExists {
-			return nil
+			return nil, nil
 		}
-		return sqlerr.CantDrop(name)
+		return nil, sqlerr.CantDrop(name)
 	}
 	ix.State = IndexDropping
+	return ix, nil
+}
+
+// Columns being added. An ALTER TABLE that adds columns and builds
+// indexes adds its columns hidden first (schemachange.go), under a name
+// no statement can use — the column's, then addingMark and the id of the
+// first index the statement builds, which links the column to its
+// statement — and shows them under their names only when the indexes are
+// built. Until then SELECT * skips them, no statement can name them, and
+// writers fill them as every column (DEFAULT on insert, carried on
+// update), so that the entries of an index on one can be computed.
+const addingMark = " (being added with index #"
+
+func addingName(name string, indexID uint32) string {
+	return name + addingMark + strconv.FormatUint(uint64(indexID), 10) + ")"
+}
+
+// adding returns, for a column being added, its name and the id of the
+// index that links it to its statement.
+func adding(col *ColumnDesc) (name string, indexID uint32, ok bool) {
+	if !col.Hidden {
+		return "", 0, false
+	}
+	i := strings.LastIndex(col.Name, addingMark)
+	if i < 0 || !strings.HasSuffix(col.Name, ")") {
+		return "", 0, false
+	}
+	id, err := strconv.ParseUint(col.Name[i+len(addingMark):len(col.Name)-1], 10, 32)
+	if err != nil {
+		return "", 0, false
+	}
+	return col.Name[:i], uint32(id), true
+}
+
+// userColumn returns the column named name that statements may use: not
+// one being added.
+func userColumn(t *TableDesc, name string) *ColumnDesc {
+	for _, c := range t.Columns {
+		if _, _, isAdding := adding(c); !isAdding && strings.EqualFold(c.Name, name) {
+			return c
+		}
+	}
 	return nil
 }
 
-// alter applies one ALTER TABLE clause to t (the statement's first
-// transaction), noting in p what the schema change does afterwards.
+// addingColumn returns a column being added under name with like's
+// definition, or nil: the one an ALTER TABLE that stopped mid-build left,
+// which running it again takes over (with the value it gave the existing
+// rows, which the entries built so far were computed with).
+func addingColumn(t *TableDesc, name string, like *ColumnDesc) *ColumnDesc {
+	for _, c := range t.Columns {
+		if n, _, ok := adding(c); ok && strings.EqualFold(n, name) && c.Type == like.Type && c.NotNull == like.NotNull &&
+			c.HasDefault == like.HasDefault && c.Default == like.Default && c.AutoInc == like.AutoInc && c.OnUpdateNow == like.OnUpdateNow {
+			return c
+		}
+	}
+	return nil
+}
+
+// dropOrphans removes the columns being added whose statement can no
+// longer finish: the index that links them is gone, dropping or public
+// (the statement failed and its clean-up did not finish, or it stopped
+// mid-build and its index was then dropped or finished by a CREATE
+// INDEX). A running statement's link is write-only until its last
+// transaction, which shows its columns. Rows may hold values of the
+// removed columns: it reports whether any went, for the rows to be
+// re-encoded.
+func dropOrphans(t *TableDesc) bool {
+	var kept []*ColumnDesc
+	removed := false
+	for _, c := range t.Columns {
+		if _, link, ok := adding(c); ok {
+			if ix := t.indexByID(link); ix == nil || ix.State != IndexWriteOnly {
+				// Its other indexes (write-only: no statement but its
+				// own can make them public) go with it.
+				for _, x := range t.Indexes {
+					if x.State != IndexDropping && slices.Contains(x.Columns, c.ID) {
+						x.State = IndexDropping
+					}
+				}
+				removed = true
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	t.Columns = kept
+	return removed
+}
+
+// alter applies one ALTER TABLE clause to t — the statement's copy of the
+// descriptor, from which describe (schemachange.go) works out what to
+// commit when — noting in p what the schema change does afterwards.
 func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *changePlan) error {
 	switch sp.Tp {
 	case ast.AlterTableAddColumns:
 		for _, def := range sp.NewColumns {
-			if t.column(def.Name.Name.O) != nil {
+			if userColumn(t, def.Name.Name.O) != nil {
 				if sp.IfNotExists {
 					continue
 				}
@@ -368,17 +488,24 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *cha
 				// type's zero value; we ask for an explicit default.
 				return sqlerr.New(1138, "22004", "Invalid use of NULL value: a NOT NULL column added to a table needs a DEFAULT")
 			}
-			if col.HasDefault {
-				// Existing rows are not rewritten: they read this value
-				// (evaluated once, so CURRENT_TIMESTAMP is the ALTER's).
-				d, err := s.defaultValue(c, t, col)
-				if err != nil {
-					return err
+			if old := addingColumn(t, col.Name, col); old != nil {
+				// Take over the column an interrupted run of this ALTER
+				// left (its id, and the value existing rows read).
+				old.Name, old.Hidden = col.Name, false
+				col = old
+			} else {
+				if col.HasDefault {
+					// Existing rows are not rewritten: they read this value
+					// (evaluated once, so CURRENT_TIMESTAMP is the ALTER's).
+					d, err := s.defaultValue(c, t, col)
+					if err != nil {
+						return err
+					}
+					col.AddedValue = rowenc.EncodeValue(nil, d)
 				}
-				col.AddedValue = rowenc.EncodeValue(nil, d)
+				t.NextColumnID++
+				t.Columns = append(t.Columns, col)
 			}
-			t.NextColumnID++
-			t.Columns = append(t.Columns, col)
 			if unique {
 				ix, _, err := defineIndex(t, col.Name, true, []*ast.IndexPartSpecification{{Column: def.Name}}, IndexWriteOnly)
 				if err != nil {
@@ -388,7 +515,7 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *cha
 			}
 		}
 	case ast.AlterTableDropColumn:
-		col := t.column(sp.OldColumnName.Name.O)
+		col := userColumn(t, sp.OldColumnName.Name.O)
 		if col == nil {
 			if sp.IfExists {
 				return nil
@@ -398,19 +525,22 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *cha
 		if slices.Contains(t.PK, col.ID) {
 			return sqlerr.NotSupported("dropping a primary key column")
 		}
+		if sp.IfExists {
+			p.dropColIfExists = append(p.dropColIfExists, col.ID)
+		}
 		for _, ix := range t.Indexes {
 			if ix.State != IndexDropping && slices.Contains(ix.Columns, col.ID) {
 				ix.State = IndexDropping
 			}
 		}
 		// Rows keep the old bytes; readers skip the dropped id. The
-		// schema change re-encodes them afterwards, chunk by chunk.
+		// schema change re-encodes them afterwards, chunk by chunk
+		// (describe sees the column gone and plans it).
 		i := t.colIndex(col.ID)
 		t.Columns = append(t.Columns[:i], t.Columns[i+1:]...)
 		if len(t.visibleColumns()) == 0 {
-			return sqlerr.New(1090, "42000", "You can't delete all columns with ALTER TABLE; use DROP TABLE instead")
+			return errDropAllColumns()
 		}
-		p.rewrite = true
 	case ast.AlterTableAddConstraint:
 		con := sp.Constraint
 		switch con.Tp {
@@ -425,7 +555,11 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *cha
 		}
 		return sqlerr.NotSupported("this ALTER TABLE ADD")
 	case ast.AlterTableDropIndex:
-		return dropIndex(t, sp.Name, sp.IfExists)
+		ix, err := dropIndex(t, sp.Name, sp.IfExists, p.adds[strings.ToLower(sp.Name)])
+		if ix != nil {
+			p.dropIdx = append(p.dropIdx, namedID{ix.ID, ix.Name, sp.IfExists})
+		}
+		return err
 	case ast.AlterTableOption, ast.AlterTableEnableKeys, ast.AlterTableDisableKeys:
 		// Table options and the DISABLE/ENABLE KEYS that dump tools wrap
 		// around data: nothing to do (indexes are always maintained).
@@ -434,6 +568,10 @@ func (s *Session) alter(c *stmtCtx, t *TableDesc, sp *ast.AlterTableSpec, p *cha
 		return sqlerr.NotSupported("this ALTER TABLE")
 	}
 	return nil
+}
+
+func errDropAllColumns() error {
+	return sqlerr.New(1090, "42000", "You can't delete all columns with ALTER TABLE; use DROP TABLE instead")
 }
 
 // showCreateTable renders CREATE TABLE as MySQL's SHOW CREATE TABLE does.
@@ -483,7 +621,7 @@ func showCreateTable(t *TableDesc) string {
 		case IndexPublic:
 			lines = append(lines, "  "+def)
 		case IndexWriteOnly:
-			pending = append(pending, fmt.Sprintf("/* %s is write-only: a CREATE INDEX is building it, or stopped before it finished (queries do not use it; run the CREATE INDEX again to finish it, or DROP INDEX it) */", def))
+			pending = append(pending, fmt.Sprintf("/* %s is write-only: a CREATE INDEX or ALTER TABLE is building it, or stopped before it finished (queries do not use it; run that statement again to finish it, or DROP INDEX it) */", def))
 		default:
 			pending = append(pending, fmt.Sprintf("/* %s is being dropped (queries do not use it; any later ALTER TABLE, CREATE or DROP INDEX on the table finishes the drop) */", def))
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -20,26 +21,68 @@ import (
 // several small transactions, so writes to the table go on while an index
 // is built or deleted; none waits for more than one chunk.
 //
-//	1. describe   one transaction applies the statement to the descriptor:
-//	              new indexes are added write-only, dropped ones become
-//	              dropping, columns are added or dropped. It commits.
+//	1. describe   one transaction applies the statement to a copy of the
+//	              descriptor, which checks it (every error that does not
+//	              depend on the rows is raised here, before anything
+//	              commits). If it builds no index, that copy commits and
+//	              the statement is done but for steps 5 and 6. Otherwise
+//	              only what the build needs commits: the new indexes
+//	              write-only, and the statement's new columns hidden
+//	              (ddl.go, addingMark). The columns and indexes it drops
+//	              stay public.
 //	2. backfill   for each chunk of primary-key rows (Config.
 //	              BackfillChunkRows), one transaction reads the rows under
 //	              lock and puts their entries in every index being built.
 //	3. validate   a UNIQUE index being built: one snapshot scan of its
 //	              entries looks for two with the same values.
-//	4. publish    one transaction makes the built indexes public, unless a
-//	              writer marked a duplicate in one (uniqueViolationKey).
+//	4. finish     one transaction, unless a writer marked a duplicate in a
+//	              built index (uniqueViolationKey), applies the rest of the
+//	              statement to the descriptor of that moment: the dropped
+//	              indexes become dropping, the dropped columns go, the new
+//	              columns show under their names, the built indexes become
+//	              public. So the statement's clauses all become visible at
+//	              one commit.
 //	5. purge      dropping indexes (the statement's, a failed build's, or
 //	              ones an earlier statement left): their entries are
 //	              deleted chunk by chunk, then one transaction removes them
 //	              from the descriptor.
-//	6. rewrite    after DROP COLUMN, rows are re-encoded chunk by chunk so
-//	              that the dropped column's bytes go.
+//	6. rewrite    after DROP COLUMN, or once hidden columns were removed,
+//	              rows are re-encoded chunk by chunk so that the removed
+//	              columns' bytes go.
 //
 // The statement returns after the last step. A duplicate found in steps 2
-// to 4 fails it with error 1062 after its new indexes were made dropping
-// and purged: nothing half-built stays.
+// to 4 fails it with error 1062. Before it returns that, or any other
+// error that stopped it before step 4 committed, its new indexes are made
+// dropping and purged, its hidden columns removed and the rows re-encoded:
+// the table is as before the statement, as MySQL leaves it after a failed
+// ALTER TABLE.
+//
+// Why the held-back clauses wait rather than being applied in step 1 and
+// undone on failure: a dropped index is not maintained by writers, so
+// bringing it back would need a rebuild, which for a UNIQUE one can fail
+// in turn (writers made duplicates meanwhile); a dropped column's values
+// are not written by writers any more, so they could not be brought back
+// at all. Holding them back leaves nothing visible to undo: until step 4
+// writers maintain the indexes being dropped and write the columns being
+// dropped, and no statement sees the columns being added. Step 4 checks
+// the held-back clauses again against the descriptor of its moment (which
+// other schema changes may have changed meanwhile): one that no longer
+// applies (its column or index dropped, its name taken) fails the
+// statement as if it had run after the other.
+//
+// Why the new columns are hidden in step 1 rather than added in step 4:
+// an index on one needs its values from the backfill's start, so that
+// column must exist for writers from step 1. The statement's other new
+// columns go with it: columns are kept in id order (rowenc decodes by
+// ascending id) and get their ids when added, so one added in step 4
+// would come after the hidden ones, out of the statement's order; and one
+// whose id step 1 allocated but that step 4 added would read as NULL
+// rather than its default in the rows writers wrote meanwhile (rowenc
+// gives a row a column's default only if the column's id is above every
+// id the row was written with). Hidden columns have a name no statement
+// can use: SELECT * skips them, no statement names them, and writers fill
+// them like every column; if the statement fails they are removed, and
+// the values writers put in them with them (step 6).
 //
 // Why the built index holds exactly the table's rows (catalog.go explains
 // why descriptor versions are totally ordered with the writers):
@@ -71,15 +114,14 @@ import (
 //
 // A node or session that dies mid-change leaves the descriptor at its last
 // committed step: a write-only index is maintained by writers, unused by
-// queries, and shown as write-only by SHOW INDEX and SHOW CREATE TABLE;
-// running the same CREATE INDEX again resumes it (the backfill is
-// idempotent), and DROP INDEX removes it. A dropping index is finished by
-// any later schema change of its table.
-//
-// Limits: the clauses of one ALTER TABLE other than new indexes commit in
-// step 1; if building one of its indexes then fails, the new indexes are
-// removed but those changes stay (an added column keeps whatever writers
-// put in it meanwhile).
+// queries, and shown as write-only by SHOW INDEX and SHOW CREATE TABLE
+// (an ALTER TABLE's hidden columns show only in the definition of a
+// write-only index on one, and its held-back clauses have not happened);
+// running the same statement again resumes it (the backfill is
+// idempotent; ALTER TABLE takes its hidden columns over), and DROP INDEX
+// removes it, and with it the hidden columns linked to it (dropOrphans).
+// A dropping index, and a hidden column whose statement can no longer
+// finish, are finished by any later schema change of the table.
 
 // changePlan is what a schema change does after its first transaction.
 type changePlan struct {
@@ -90,10 +132,28 @@ type changePlan struct {
 	build []uint32
 	// purge lists the dropping indexes whose entries go.
 	purge []uint32
-	// rewrite: a column was dropped; rows are re-encoded.
+	// rewrite: columns were removed; rows are re-encoded.
 	rewrite bool
+	// What step 4 applies, when there is a build (ALTER TABLE): the
+	// columns the statement adds (hidden until then), by id, with their
+	// names; the columns and indexes it drops.
+	addCols, dropCols, dropIdx []namedID
+	// adds holds the lower-case names of the indexes an ALTER TABLE adds
+	// (dropIndex's preferPublic).
+	adds map[string]bool
+	// dropColIfExists lists the columns an ALTER TABLE drops with DROP
+	// COLUMN IF EXISTS.
+	dropColIfExists []uint32
 	// chunks counts the chunk transactions run (for the testing knob).
 	chunks int
+}
+
+type namedID struct {
+	id   uint32
+	name string
+	// ifExists: a DROP ... IF EXISTS, which step 4 does not fail when
+	// another statement dropped the same meanwhile.
+	ifExists bool
 }
 
 // errAbandoned marks a schema change stopped by the testing knob
@@ -166,25 +226,32 @@ func (s *Session) schemaChange(ctx context.Context, st ast.StmtNode, w ResultWri
 		if errors.Is(err, errAbandoned) {
 			return err
 		}
-		// Remove what the statement built, also if its client went away.
+		// Take the table back to before the statement, also if its client
+		// went away.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		if cerr := s.abandonBuild(cctx, p); cerr != nil {
-			s.e.cfg.Logger.Warn("a failed CREATE INDEX left its index write-only", "table", p.table, "err", cerr)
-		} else if cerr := s.purge(cctx, p); cerr != nil && !errors.Is(cerr, errAbandoned) {
-			s.e.cfg.Logger.Warn("a failed CREATE INDEX left its index dropping", "table", p.table, "err", cerr)
+			s.e.cfg.Logger.Warn("a failed schema change left its indexes write-only", "table", p.table, "err", cerr)
+		} else if cerr := s.cleanUp(cctx, p); cerr != nil && !errors.Is(cerr, errAbandoned) {
+			s.e.cfg.Logger.Warn("a failed schema change left its indexes dropping or its rows not re-encoded", "table", p.table, "err", cerr)
 		}
 		return err
 	}
+	if err := s.cleanUp(ctx, p); err != nil {
+		return err
+	}
+	return w.Done(Result{More: more})
+}
+
+// cleanUp runs steps 5 and 6.
+func (s *Session) cleanUp(ctx context.Context, p *changePlan) error {
 	if err := s.purge(ctx, p); err != nil {
 		return err
 	}
 	if p.rewrite {
-		if err := s.rewriteRows(ctx, p); err != nil {
-			return err
-		}
+		return s.rewriteRows(ctx, p)
 	}
-	return w.Done(Result{More: more})
+	return nil
 }
 
 // describe is step 1: it applies st to the table's descriptor in c's
@@ -205,28 +272,38 @@ func (s *Session) describe(c *stmtCtx, st ast.StmtNode) (*changePlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	before, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
 	p := &changePlan{db: t.DBName, table: t.Name, tableID: t.ID}
-	changed := true
+	// next is the table as the statement leaves it: its clauses apply in
+	// order, each seeing what the earlier ones did, and raise here every
+	// error that does not depend on the rows.
+	next := t.clone()
 	switch n := st.(type) {
 	case *ast.CreateIndexStmt:
-		ix, created, err := defineIndex(t, n.IndexName, n.KeyType == ast.IndexKeyTypeUnique, n.IndexPartSpecifications, IndexWriteOnly)
+		ix, _, err := defineIndex(next, n.IndexName, n.KeyType == ast.IndexKeyTypeUnique, n.IndexPartSpecifications, IndexWriteOnly)
 		switch {
 		case err != nil && n.IfNotExists && sqlerr.Is(err, 1061):
-			changed = false
 		case err != nil:
 			return nil, err
 		default:
-			p.build, changed = []uint32{ix.ID}, created
+			p.build = []uint32{ix.ID}
 		}
 	case *ast.DropIndexStmt:
-		before := countState(t, IndexDropping)
-		if err := dropIndex(t, n.IndexName, n.IfExists); err != nil {
+		if _, err := dropIndex(next, n.IndexName, n.IfExists, false); err != nil {
 			return nil, err
 		}
-		changed = before != countState(t, IndexDropping)
 	case *ast.AlterTableStmt:
+		p.adds = map[string]bool{}
 		for _, sp := range n.Specs {
-			if err := s.alter(c, t, sp, p); err != nil {
+			if sp.Tp == ast.AlterTableAddConstraint && sp.Constraint != nil && sp.Constraint.Name != "" {
+				p.adds[strings.ToLower(sp.Constraint.Name)] = true
+			}
+		}
+		for _, sp := range n.Specs {
+			if err := s.alter(c, next, sp, p); err != nil {
 				return nil, err
 			}
 		}
@@ -235,32 +312,97 @@ func (s *Session) describe(c *stmtCtx, st ast.StmtNode) (*changePlan, error) {
 	// INDEX i): build only what is still write-only.
 	build := p.build[:0]
 	for _, id := range p.build {
-		if ix := t.indexByID(id); ix != nil && ix.State == IndexWriteOnly && !slices.Contains(build, id) {
+		if ix := next.indexByID(id); ix != nil && ix.State == IndexWriteOnly && !slices.Contains(build, id) {
 			build = append(build, id)
 		}
 	}
 	p.build = build
-	for _, ix := range t.Indexes {
+	p.diff(t, next)
+	commit := next
+	if len(p.build) == 0 {
+		// Nothing the statement does depends on the rows: all of it
+		// commits now, in this one transaction.
+		p.rewrite = len(p.dropCols) > 0
+		p.addCols, p.dropCols, p.dropIdx = nil, nil, nil
+	} else {
+		commit = p.hold(t, next)
+	}
+	if dropOrphans(commit) {
+		p.rewrite = true
+	}
+	for _, ix := range commit.Indexes {
 		if ix.State == IndexDropping {
 			p.purge = append(p.purge, ix.ID)
 		}
 	}
-	if changed {
-		if err := (catalog{c.tx}).putTable(t); err != nil {
+	after, err := json.Marshal(commit)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(before, after) {
+		if err := (catalog{c.tx}).putTable(commit); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-func countState(t *TableDesc, st IndexState) int {
-	n := 0
-	for _, ix := range t.Indexes {
-		if ix.State == st {
-			n++
+// diff notes in p what the statement changes from t to next, for step 4:
+// the columns it adds (new ones, and hidden ones an interrupted run of it
+// left, which it takes over) and drops, and the indexes its DROP INDEX
+// clauses drop (not ones a DROP COLUMN takes along: step 4 finds those
+// again, with any index created on the column meanwhile).
+func (p *changePlan) diff(t, next *TableDesc) {
+	for _, col := range next.Columns {
+		if col.Hidden {
+			continue // _rowid, or another statement's column being added
+		}
+		if old := t.columnByID(col.ID); old != nil {
+			if _, _, isAdding := adding(old); !isAdding {
+				continue
+			}
+		}
+		p.addCols = append(p.addCols, namedID{id: col.ID, name: col.Name})
+	}
+	for _, col := range t.Columns {
+		if col.Hidden {
+			continue
+		}
+		if next.columnByID(col.ID) == nil {
+			p.dropCols = append(p.dropCols, namedID{col.ID, col.Name, slices.Contains(p.dropColIfExists, col.ID)})
 		}
 	}
-	return n
+	dropIdx := p.dropIdx[:0]
+	for _, d := range p.dropIdx {
+		if t.indexByID(d.id) != nil { // not one the statement added
+			dropIdx = append(dropIdx, d)
+		}
+	}
+	p.dropIdx = dropIdx
+}
+
+// hold returns what step 1 commits when the statement builds indexes: t
+// with the new indexes, write-only, and the new columns, hidden and linked
+// to the first index built (dropOrphans); the rest of next waits for step
+// 4, as p describes it.
+func (p *changePlan) hold(t, next *TableDesc) *TableDesc {
+	link := p.build[0]
+	for _, a := range p.addCols {
+		if old := t.columnByID(a.id); old != nil {
+			old.Name = addingName(a.name, link) // taken over: linked anew
+			continue
+		}
+		col := *next.columnByID(a.id)
+		col.Name, col.Hidden = addingName(a.name, link), true
+		t.Columns = append(t.Columns, &col) // ids above every existing one
+	}
+	for _, ix := range next.Indexes {
+		if slices.Contains(p.build, ix.ID) && t.indexByID(ix.ID) == nil {
+			t.Indexes = append(t.Indexes, ix)
+		}
+	}
+	t.NextColumnID, t.NextIndexID = next.NextColumnID, next.NextIndexID
+	return t
 }
 
 // current reads the plan's table in c's transaction: the descriptor of
@@ -337,7 +479,7 @@ func (s *Session) build(ctx context.Context, p *changePlan) error {
 	if err := s.knob("validate", p); err != nil {
 		return err
 	}
-	return s.publish(ctx, p)
+	return s.finish(ctx, p)
 }
 
 // backfill is step 2: chunk by chunk of primary-key rows, each chunk's
@@ -484,32 +626,120 @@ func anyNull(vals []types.Datum) bool {
 	return false
 }
 
-// publish is step 4: the built indexes become public in one transaction,
-// unless a writer marked a duplicate in one of them.
-func (s *Session) publish(ctx context.Context, p *changePlan) error {
-	return s.chunkless(ctx, p, func(c *stmtCtx, t *TableDesc) (bool, error) {
-		ixs, err := p.building(t)
-		if err != nil {
-			return false, err
-		}
-		changed := false
-		for _, ix := range ixs {
-			if ix.State == IndexPublic {
-				continue // another session resumed and finished it
+// finish is step 4: in one transaction, unless a writer marked a
+// duplicate in a built index, the held-back clauses apply and the built
+// indexes become public (see the top of the file).
+//
+// It runs again after an ambiguous result, like every step; the run after
+// one is lenient: what it finds done (a column gone, an index dropping, a
+// column shown) is taken as done by the attempt that may have committed,
+// where the first run fails the statement (another statement did it).
+func (s *Session) finish(ctx context.Context, p *changePlan) error {
+	lenient := false
+	for attempt := 0; ; attempt++ {
+		_, err := s.e.cfg.Txn.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+			c := s.newCtx(ctx, tx, nil)
+			t, err := p.current(c)
+			if err != nil {
+				return err
 			}
-			if ix.Unique {
-				entry, dup, err := c.tx.Get(c.ctx, uniqueViolationKey(t.ID, ix.ID))
-				if err != nil {
-					return false, err
-				}
-				if dup {
-					return false, sqlerr.DuplicateEntry(string(entry), t.Name+"."+ix.Name)
-				}
+			changed, err := p.apply(c, t, lenient)
+			if err != nil || !changed {
+				return err
 			}
-			ix.State, changed = IndexPublic, true
+			return (catalog{tx}).putTable(t)
+		})
+		if err == nil || !errors.Is(err, txn.ErrAmbiguous) || attempt == maxAmbiguousRetries || ctx.Err() != nil {
+			return err
 		}
-		return changed, nil
-	})
+		lenient = true
+	}
+}
+
+// apply is finish's transaction over t, the descriptor of the moment.
+func (p *changePlan) apply(c *stmtCtx, t *TableDesc, lenient bool) (changed bool, err error) {
+	ixs, err := p.building(t)
+	if err != nil {
+		return false, err
+	}
+	for _, ix := range ixs {
+		if ix.State == IndexWriteOnly && ix.Unique {
+			entry, dup, err := c.tx.Get(c.ctx, uniqueViolationKey(t.ID, ix.ID))
+			if err != nil {
+				return false, err
+			}
+			if dup {
+				return false, sqlerr.DuplicateEntry(string(entry), t.Name+"."+ix.Name)
+			}
+		}
+	}
+	// Drops first: an ALTER may add what it drops under the same name.
+	for _, d := range p.dropIdx {
+		ix := t.indexByID(d.id)
+		if ix == nil || ix.State == IndexDropping {
+			if lenient || d.ifExists {
+				continue
+			}
+			return false, sqlerr.CantDrop(d.name)
+		}
+		ix.State, changed = IndexDropping, true
+	}
+	for _, d := range p.dropCols {
+		i := t.colIndex(d.id)
+		if i < 0 {
+			if lenient || d.ifExists {
+				continue
+			}
+			return false, sqlerr.CantDrop(d.name)
+		}
+		for _, ix := range t.Indexes {
+			if ix.State != IndexDropping && slices.Contains(ix.Columns, d.id) {
+				ix.State = IndexDropping
+			}
+		}
+		t.Columns = slices.Delete(t.Columns, i, i+1)
+		changed, p.rewrite = true, true
+	}
+	if len(p.dropCols) > 0 && len(t.visibleColumns()) == 0 {
+		return false, errDropAllColumns()
+	}
+	for _, a := range p.addCols {
+		col := t.columnByID(a.id)
+		if col == nil {
+			return false, sqlerr.New(1105, "HY000", "Column '%s' of table '%s' was removed while ALTER TABLE was adding it", a.name, t.Name)
+		}
+		if _, _, isAdding := adding(col); !isAdding {
+			if lenient && col.Name == a.name {
+				continue
+			}
+			return false, sqlerr.DuplicateColumn(a.name) // another statement showed it first
+		}
+		if userColumn(t, a.name) != nil {
+			return false, sqlerr.DuplicateColumn(a.name)
+		}
+		col.Name, col.Hidden, changed = a.name, false, true
+	}
+	for _, ix := range ixs {
+		if ix.State == IndexPublic {
+			continue // another session resumed and finished it
+		}
+		for _, x := range t.Indexes {
+			if x != ix && x.State != IndexDropping && strings.EqualFold(x.Name, ix.Name) {
+				return false, sqlerr.DuplicateKeyName(ix.Name)
+			}
+		}
+		ix.State, changed = IndexPublic, true
+	}
+	if dropOrphans(t) {
+		changed, p.rewrite = true, true
+	}
+	p.purge = p.purge[:0]
+	for _, ix := range t.Indexes {
+		if ix.State == IndexDropping {
+			p.purge = append(p.purge, ix.ID)
+		}
+	}
+	return changed, nil
 }
 
 // chunkless runs fn in one transaction over the plan's current descriptor
@@ -532,25 +762,29 @@ func (s *Session) chunkless(ctx context.Context, p *changePlan, fn func(c *stmtC
 }
 
 // abandonBuild undoes a failed build: the statement's write-only indexes
-// become dropping, and purge then deletes them. One another statement
-// already dropped, or finished, is left alone (purge skips an index that
-// is not dropping).
+// become dropping, its hidden columns go with them (dropOrphans), and
+// purge and rewriteRows then delete their entries and values. One another
+// statement already dropped, or finished, is left alone (purge skips an
+// index that is not dropping). The columns and indexes the statement
+// drops were never touched: step 4 did not commit.
 func (s *Session) abandonBuild(ctx context.Context, p *changePlan) error {
-	err := s.chunkless(ctx, p, func(c *stmtCtx, t *TableDesc) (bool, error) {
+	return s.chunkless(ctx, p, func(c *stmtCtx, t *TableDesc) (bool, error) {
 		changed := false
 		for _, id := range p.build {
 			if ix := t.indexByID(id); ix != nil && ix.State == IndexWriteOnly {
 				ix.State, changed = IndexDropping, true
 			}
 		}
+		if dropOrphans(t) {
+			changed, p.rewrite = true, true
+		}
+		for _, ix := range t.Indexes {
+			if ix.State == IndexDropping && !slices.Contains(p.purge, ix.ID) {
+				p.purge = append(p.purge, ix.ID)
+			}
+		}
 		return changed, nil
 	})
-	for _, id := range p.build {
-		if !slices.Contains(p.purge, id) {
-			p.purge = append(p.purge, id)
-		}
-	}
-	return err
 }
 
 // purge is step 5: the entries of the plan's dropping indexes are deleted
@@ -590,9 +824,10 @@ func (s *Session) purge(ctx context.Context, p *changePlan) error {
 	})
 }
 
-// rewriteRows is step 6 after DROP COLUMN: each row is re-encoded with
-// the current columns, so that the dropped column's bytes go (readers
-// already skip them: this only reclaims space).
+// rewriteRows is step 6 after DROP COLUMN, or after hidden columns were
+// removed: each row is re-encoded with the current columns, so that the
+// removed columns' bytes go (readers already skip them: this only
+// reclaims space).
 func (s *Session) rewriteRows(ctx context.Context, p *changePlan) error {
 	span := rowenc.IndexPrefix(p.tableID, rowenc.PrimaryIndexID)
 	return s.forEachChunk(ctx, p, "rewrite", span, func(c *stmtCtx, t *TableDesc) (func(txn.KeyValue) error, error) {
