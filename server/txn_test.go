@@ -1095,3 +1095,47 @@ func TestTxnSnapshotOlderThanGCTTLRefused(t *testing.T) {
 		t.Fatalf("read a minute back with a 5s GC TTL: %v, want a refusal naming --gc-ttl", err)
 	}
 }
+
+// TestTxnForUpdateLocksExclusively: a read for update holds its rows
+// exclusively, so a younger reader of the row (or of a span over it)
+// waits instead of sharing it; with a shared lock it would read at once.
+func TestTxnForUpdateLocksExclusively(t *testing.T) {
+	c := txnCluster(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := client(t, c, 0)
+	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		return tx.Put([]byte("u1"), []byte("0"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	older, _ := cl.Begin(ctx, txn.Options{})
+	if _, _, err := older.GetManyForUpdate(ctx, [][]byte{[]byte("u1")}); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func(ctx context.Context, tx *txn.Txn) error{
+		"get": func(ctx context.Context, tx *txn.Txn) error { _, _, err := tx.Get(ctx, []byte("u1")); return err },
+		"scan": func(ctx context.Context, tx *txn.Txn) error {
+			_, _, err := tx.ScanChunk(ctx, []byte("u"), []byte("v"), 0, nil)
+			return err
+		},
+	} {
+		younger, _ := cl.Begin(ctx, txn.Options{})
+		short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := read(short, younger)
+		stop()
+		younger.Rollback(ctx)
+		if err == nil {
+			t.Fatalf("%s of a row read for update by an older transaction went through", name)
+		}
+	}
+	_ = older.Put([]byte("u1"), []byte("1"))
+	if _, err := older.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := cl.Begin(ctx, txn.Options{})
+	if v, _, err := after.GetManyForUpdate(ctx, [][]byte{[]byte("u1")}); err != nil || string(v[0]) != "1" {
+		t.Fatalf("after the commit: %q %v", v, err)
+	}
+	after.Rollback(ctx)
+}

@@ -179,18 +179,31 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 
 // GetMany reads several keys, one request per group, groups in parallel.
 func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, error) {
+	return t.getManyRerouted(ctx, keys, false)
+}
+
+// GetManyForUpdate is GetMany under exclusive locks, for rows the
+// transaction is about to write (UPDATE, DELETE, SELECT ... FOR UPDATE):
+// two transactions after the same row then queue at the read, instead of
+// both reading it shared and one wounding the other when both write. A
+// read-only transaction reads as GetMany does.
+func (t *Txn) GetManyForUpdate(ctx context.Context, keys [][]byte) ([][]byte, []bool, error) {
+	return t.getManyRerouted(ctx, keys, true)
+}
+
+func (t *Txn) getManyRerouted(ctx context.Context, keys [][]byte, exclusive bool) ([][]byte, []bool, error) {
 	type result struct {
 		vals  [][]byte
 		found []bool
 	}
 	r, err := rerouted(func() (result, error) {
-		v, f, err := t.getMany(ctx, keys)
+		v, f, err := t.getMany(ctx, keys, exclusive)
 		return result{v, f}, err
 	})
 	return r.vals, r.found, err
 }
 
-func (t *Txn) getMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, error) {
+func (t *Txn) getMany(ctx context.Context, keys [][]byte, exclusive bool) ([][]byte, []bool, error) {
 	if t.finished {
 		return nil, nil, errors.New("txn: transaction already finished")
 	}
@@ -232,7 +245,7 @@ func (t *Txn) getMany(ctx context.Context, keys [][]byte) ([][]byte, []bool, err
 			for j, i := range idx {
 				ks[j] = keys[i]
 			}
-			vs, fs, err := t.readGroup(ctx, descs[g], ks)
+			vs, fs, err := t.readGroup(ctx, descs[g], ks, exclusive)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -287,7 +300,7 @@ func (t *Txn) readTerm(group uint64) uint64 {
 
 // readGroup reads keys of one group. A key that moved to another group
 // (a split) is re-routed.
-func (t *Txn) readGroup(ctx context.Context, d *pb.GroupDescriptor, keys [][]byte) ([][]byte, []bool, error) {
+func (t *Txn) readGroup(ctx context.Context, d *pb.GroupDescriptor, keys [][]byte, exclusive bool) ([][]byte, []bool, error) {
 	var vals [][]byte
 	var found []bool
 	if t.opts.ReadOnly {
@@ -303,7 +316,7 @@ func (t *Txn) readGroup(ctx context.Context, d *pb.GroupDescriptor, keys [][]byt
 	var resp *pb.TxnReadResponse
 	err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 		var err error
-		resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Keys: keys, ReadTerm: t.readTerm(d.GroupId)})
+		resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Keys: keys, ReadTerm: t.readTerm(d.GroupId), Exclusive: exclusive})
 		return err
 	})
 	if err != nil {
@@ -369,18 +382,28 @@ func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]KeyValu
 // rows, limit counting those; the transaction's own writes are merged in
 // unfiltered, so the caller re-checks its condition.
 func (t *Txn) ScanChunk(ctx context.Context, start, end []byte, limit int, filter []byte) (rows []KeyValue, resume []byte, err error) {
+	return t.scanChunkRerouted(ctx, start, end, limit, filter, false)
+}
+
+// ScanChunkForUpdate is ScanChunk with the rows it returns locked
+// exclusively (the span stays shared), as GetManyForUpdate.
+func (t *Txn) ScanChunkForUpdate(ctx context.Context, start, end []byte, limit int, filter []byte) (rows []KeyValue, resume []byte, err error) {
+	return t.scanChunkRerouted(ctx, start, end, limit, filter, true)
+}
+
+func (t *Txn) scanChunkRerouted(ctx context.Context, start, end []byte, limit int, filter []byte, exclusive bool) (rows []KeyValue, resume []byte, err error) {
 	type result struct {
 		rows   []KeyValue
 		resume []byte
 	}
 	r, err := rerouted(func() (result, error) {
-		rows, resume, err := t.scanChunk(ctx, start, end, limit, filter)
+		rows, resume, err := t.scanChunk(ctx, start, end, limit, filter, exclusive)
 		return result{rows, resume}, err
 	})
 	return r.rows, r.resume, err
 }
 
-func (t *Txn) scanChunk(ctx context.Context, start, end []byte, limit int, filter []byte) (rows []KeyValue, resume []byte, err error) {
+func (t *Txn) scanChunk(ctx context.Context, start, end []byte, limit int, filter []byte, exclusive bool) (rows []KeyValue, resume []byte, err error) {
 	if t.finished {
 		return nil, nil, errors.New("txn: transaction already finished")
 	}
@@ -406,7 +429,7 @@ func (t *Txn) scanChunk(ctx context.Context, start, end []byte, limit int, filte
 			var resp *pb.TxnReadResponse
 			err := callGroupLeader(ctx, t.c.router, d.GroupId, d.StartKey, func(ctx context.Context, cl pb.TxnClient) error {
 				var err error
-				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end, Limit: want, ReadTerm: t.readTerm(d.GroupId), Filter: filter})
+				resp, err = cl.Read(ctx, &pb.TxnReadRequest{GroupId: d.GroupId, Txn: t.pbMeta(), Scan: true, StartKey: cur, EndKey: end, Limit: want, ReadTerm: t.readTerm(d.GroupId), Filter: filter, Exclusive: exclusive})
 				return err
 			})
 			if err != nil {

@@ -465,7 +465,11 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	if req.ReadTerm != 0 && req.ReadTerm != ls.term {
 		return nil, retryableErr("txn: %s lost its read locks at group %d (its leader changed)", meta.ID, group)
 	}
-	if err := s.acquire(ctx, ls, meta, req.Keys, Shared); err != nil {
+	mode := Shared
+	if req.Exclusive {
+		mode = Exclusive
+	}
+	if err := s.acquire(ctx, ls, meta, req.Keys, mode); err != nil {
 		return nil, err
 	}
 	resp := &pb.TxnReadResponse{Term: ls.term}
@@ -512,6 +516,16 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	_, _, rows, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, end, req.Limit, filter)
 	if err != nil {
 		return nil, err
+	}
+	if req.Exclusive && len(rows) > 0 {
+		// The span lock keeps the rows as read: no writer gets into it.
+		keys := make([][]byte, len(rows))
+		for i, r := range rows {
+			keys[i] = r.Key
+		}
+		if err := s.acquire(ctx, ls, meta, keys, Exclusive); err != nil {
+			return nil, err
+		}
 	}
 	resp.Rows = rows
 	resp.ResumeKey = resume
@@ -819,7 +833,7 @@ func (s *Server) prepare(ctx context.Context, req *pb.TxnPrepareRequest) (*pb.Tx
 	rec := PrepareRecord{
 		ID: meta.ID, StartTS: meta.StartTS, PrepareTS: ts,
 		Coordinator: GroupID(req.Coordinator), Participants: parts,
-		Writes: writes, ReadKeys: ls.lt.heldKeys(meta.ID, Shared),
+		Writes: writes, ReadKeys: readOnlyKeys(ls.lt, meta.ID, writes),
 	}
 	ls.mu.Unlock()
 
@@ -1005,6 +1019,28 @@ func (s *Server) releaseOwnPart(ls *leaderState, id TxnID, commitTS int64) {
 		ls.tracker.Observe(commitTS)
 	}
 	ls.releaseLocked(id)
+}
+
+// readOnlyKeys are the keys id holds but does not write: shared ones, and
+// exclusive ones it read for update. Its prepare record keeps them locked
+// across a change of leader.
+func readOnlyKeys(lt *LockTable, id TxnID, writes []Write) [][]byte {
+	keys := lt.heldKeys(id, Shared)
+	ex := lt.heldKeys(id, Exclusive)
+	if len(ex) == len(writes) {
+		return keys // the writes, all locked exclusively here
+	}
+	written := make(map[string]bool, len(writes))
+	for _, w := range writes {
+		written[string(w.Key)] = true
+	}
+	for _, k := range ex {
+		if !written[string(k)] {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	return keys
 }
 
 func groupsOf(ids []uint64) []GroupID {

@@ -3056,7 +3056,13 @@ type TxnReadRequest struct {
 	// A scan's row filter (opaque to the transaction layer; the SQL engine's
 	// pushed-down predicate): only matching rows are returned, and limit
 	// counts them. The span read is still locked as a whole.
-	Filter        []byte `protobuf:"bytes,9,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter []byte `protobuf:"bytes,9,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Lock the keys (and the rows a scan returns) exclusively: a read of a
+	// row the transaction is about to write (UPDATE, DELETE, SELECT ... FOR
+	// UPDATE). Two such transactions then queue at the read instead of
+	// both reading under shared locks and one wounding the other when
+	// both want to write. A scan's span stays shared.
+	Exclusive     bool `protobuf:"varint,10,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3152,6 +3158,13 @@ func (x *TxnReadRequest) GetFilter() []byte {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *TxnReadRequest) GetExclusive() bool {
+	if x != nil {
+		return x.Exclusive
+	}
+	return false
 }
 
 type TxnReadResponse struct {
@@ -7278,7 +7291,7 @@ const file_meridian_proto_rawDesc = "" +
 	"\x0fGROUP_NOT_FOUND\x10\x02\"6\n" +
 	"\tTxnMetaPB\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x19\n" +
-	"\bstart_ts\x18\x02 \x01(\x03R\astartTs\"\xfe\x01\n" +
+	"\bstart_ts\x18\x02 \x01(\x03R\astartTs\"\x9c\x02\n" +
 	"\x0eTxnReadRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12\x12\n" +
@@ -7288,7 +7301,9 @@ const file_meridian_proto_rawDesc = "" +
 	"\x05limit\x18\x06 \x01(\rR\x05limit\x12\x12\n" +
 	"\x04scan\x18\a \x01(\bR\x04scan\x12\x1b\n" +
 	"\tread_term\x18\b \x01(\x04R\breadTerm\x12\x16\n" +
-	"\x06filter\x18\t \x01(\fR\x06filter\"\xb4\x01\n" +
+	"\x06filter\x18\t \x01(\fR\x06filter\x12\x1c\n" +
+	"\texclusive\x18\n" +
+	" \x01(\bR\texclusive\"\xb4\x01\n" +
 	"\x0fTxnReadResponse\x12-\n" +
 	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.KeyValueR\x06values\x12\x14\n" +
 	"\x05found\x18\x02 \x03(\bR\x05found\x12)\n" +

@@ -379,9 +379,18 @@ func (it *tableIter) fill(c *stmtCtx) error {
 	if it.done {
 		return nil
 	}
+	getMany, scan := c.tx.GetMany, c.tx.ScanChunk
+	if it.a.forWrite {
+		// Rows about to be written are read under exclusive locks; a
+		// secondary index's entries stay shared.
+		getMany = c.tx.GetManyForUpdate
+		if !it.lookup {
+			scan = c.tx.ScanChunkForUpdate
+		}
+	}
 	if it.keys != nil || it.a.kind == pointGet {
 		it.done = true
-		vals, found, err := c.tx.GetMany(c.ctx, it.keys)
+		vals, found, err := getMany(c.ctx, it.keys)
 		if err != nil {
 			return err
 		}
@@ -392,7 +401,7 @@ func (it *tableIter) fill(c *stmtCtx) error {
 		}
 		return nil
 	}
-	rows, resume, err := c.tx.ScanChunk(c.ctx, it.start, it.end, scanChunk, it.pushed)
+	rows, resume, err := scan(c.ctx, it.start, it.end, scanChunk, it.pushed)
 	if err != nil {
 		return err
 	}
@@ -419,7 +428,7 @@ func (it *tableIter) fill(c *stmtCtx) error {
 		}
 		keys = append(keys, rowenc.EncodeIndexKey(t.ID, rowenc.PrimaryIndexID, pk, nil))
 	}
-	vals, found, err := c.tx.GetMany(c.ctx, keys)
+	vals, found, err := getMany(c.ctx, keys)
 	if err != nil {
 		return err
 	}
