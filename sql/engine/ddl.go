@@ -90,11 +90,21 @@ func (s *Session) ddl(c *stmtCtx, st ast.StmtNode, w ResultWriter, more bool) er
 			}
 		}
 	case *ast.TruncateTableStmt:
+		// A new id gives the table new, empty keys (and resets its
+		// AUTO_INCREMENT, as in MySQL); the old ones are purged.
 		t, err := c.table(s.dbOf(n.Table), n.Table.Name.O)
 		if err != nil {
 			return err
 		}
-		if err := deleteSpan(c, rowenc.TablePrefix(t.ID)); err != nil {
+		id, err := cat.newID(ctx)
+		if err != nil {
+			return err
+		}
+		if err := schedulePurge(c, t); err != nil {
+			return err
+		}
+		t.ID = id
+		if err := cat.putTable(t); err != nil {
 			return err
 		}
 	default:
@@ -110,37 +120,12 @@ func (s *Session) dbOf(tn *ast.TableName) string {
 	return s.db
 }
 
-// deleteSpan deletes every key under prefix in the transaction.
-func deleteSpan(c *stmtCtx, prefix []byte) error {
-	start, end := prefix, rowenc.PrefixEnd(prefix)
-	for start != nil {
-		rows, resume, err := c.tx.ScanChunk(c.ctx, start, end, 1024, nil)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if err := c.tx.Delete(r.Key); err != nil {
-				return err
-			}
-		}
-		start = resume
-	}
-	return nil
-}
-
+// dropTableData drops t's descriptor; its data is purged after the
+// statement commits (purge.go).
 func dropTableData(c *stmtCtx, t *TableDesc) error {
-	if err := deleteSpan(c, rowenc.TablePrefix(t.ID)); err != nil {
+	if err := schedulePurge(c, t); err != nil {
 		return err
 	}
-	if err := deleteSpan(c, uniqueViolationsPrefix(t.ID)); err != nil {
-		return err
-	}
-	if err := c.tx.Delete(autoIncKey(t.ID)); err != nil {
-		return err
-	}
-	c.s.e.autoMu.Lock()
-	delete(c.s.e.autoInc, t.ID)
-	c.s.e.autoMu.Unlock()
 	tableDescs.Delete(string(tableKey(t.DBID, t.Name)))
 	return c.tx.Delete(tableKey(t.DBID, t.Name))
 }

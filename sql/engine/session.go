@@ -375,6 +375,16 @@ func (s *Session) exec(ctx context.Context, st ast.StmtNode, params []types.Datu
 		case *ast.CreateIndexStmt, *ast.DropIndexStmt, *ast.AlterTableStmt:
 			// Online: several transactions (schemachange.go).
 			return userError(s.schemaChange(ctx, st, w, more))
+		case *ast.DropDatabaseStmt, *ast.DropTableStmt, *ast.TruncateTableStmt:
+			if err := s.autocommitWrite(ctx, st, params, w, more); err != nil {
+				return err
+			}
+			// The dropped data goes now, in small transactions; what
+			// an interruption leaves, the next drop purges.
+			if err := s.e.purgePending(ctx); err != nil {
+				s.e.cfg.Logger.Warn("purging dropped table data (the next DROP or TRUNCATE resumes it)", "err", err.Error())
+			}
+			return nil
 		}
 		return s.autocommitWrite(ctx, st, params, w, more)
 	case *ast.ExplainStmt:
