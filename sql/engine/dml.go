@@ -279,13 +279,17 @@ func (s *Session) insert(c *stmtCtx, n *ast.InsertStmt, w ResultWriter, more boo
 		if len(q.out) != len(targets) {
 			return sqlerr.ColumnCountMismatch(1)
 		}
-		rows, err := materialize(c, q.root)
+		rows, err := materialize(c, q.root, "INSERT ... SELECT")
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
+		defer rows.close()
+		for _, r := range rows.all(&err) {
 			source = append(source, r[:len(targets)])
 			sourceDefault = append(sourceDefault, make([]bool, len(targets)))
+		}
+		if err != nil {
+			return err
 		}
 	}
 	// ON DUPLICATE KEY UPDATE: compiled over the table's row, with
@@ -555,13 +559,14 @@ func (s *Session) update(c *stmtCtx, n *ast.UpdateStmt, w ResultWriter, more boo
 		exprs = append(exprs, e)
 	}
 	// Read every target row first (the statement sees the table as it was).
-	rows, err := materialize(c, root)
+	rows, err := materialize(c, root, "UPDATE")
 	if err != nil {
 		return err
 	}
+	defer rows.close()
 	tw := &tableWriter{c: c, t: t}
 	var matched, changed uint64
-	for ri, old := range rows {
+	for ri, old := range rows.all(&err) {
 		matched++
 		upd, err := assign(c, t, old, cols, exprs, ri+1, true)
 		if err != nil {
@@ -590,6 +595,9 @@ func (s *Session) update(c *stmtCtx, n *ast.UpdateStmt, w ResultWriter, more boo
 			return err
 		}
 	}
+	if err != nil {
+		return err
+	}
 	s.rowCount = int64(changed)
 	return w.Done(Result{AffectedRows: changed, Info: fmt.Sprintf("Rows matched: %d  Changed: %d  Warnings: %d", matched, changed, len(c.warnings)), Warnings: uint16(len(c.warnings)), More: more})
 }
@@ -602,18 +610,22 @@ func (s *Session) delete(c *stmtCtx, n *ast.DeleteStmt, w ResultWriter, more boo
 	if err != nil {
 		return err
 	}
-	rows, err := materialize(c, root)
+	rows, err := materialize(c, root, "DELETE")
 	if err != nil {
 		return err
 	}
+	defer rows.close()
 	tw := &tableWriter{c: c, t: t}
-	for _, r := range rows {
+	for _, r := range rows.all(&err) {
 		if err := tw.del(r); err != nil {
 			return err
 		}
 	}
-	s.rowCount = int64(len(rows))
-	return w.Done(Result{AffectedRows: uint64(len(rows)), More: more})
+	if err != nil {
+		return err
+	}
+	s.rowCount = rows.len()
+	return w.Done(Result{AffectedRows: uint64(rows.len()), More: more})
 }
 
 // assign applies SET col = expr assignments to a copy of old, converting

@@ -56,10 +56,18 @@
 // all of them together stay under the bound) and given back when it
 // closes; past that it keeps what it holds and partitions the rest to
 // disk by a hash of the key, re-partitioning with a new seed what still
-// does not fit (spill.go, spillhash.go). Results are those of an
-// in-memory run; only their order may differ, which ORDER BY fixes. What
-// cannot spill fails the statement with error 1038 at the bound: a nested
-// loop join's inner side (joins without an equality between the sides),
-// the rows INSERT ... SELECT, UPDATE and DELETE materialize, and a GROUP
-// BY or DISTINCT partition that six re-partitionings did not split.
+// does not fit (spill.go, spillhash.go). Rows read whole before they are
+// used — a nested loop join's inner side (joins without an equality
+// between the sides), the rows INSERT ... SELECT, UPDATE and DELETE read
+// before they write — are held the same way up to a quarter and appended
+// to a file past it; a nested loop whose inner side spilled reads it once
+// per block of outer rows that fits another quarter. Spill files are
+// unlinked when created and closed when the statement ends, failed or
+// not. Results are those of an in-memory run; only their order may
+// differ, which ORDER BY fixes. What cannot spill fails the statement
+// with error 1038 at the bound: a GROUP BY or DISTINCT partition that six
+// re-partitionings did not split (and an operator whose first row finds
+// the bound already held by the statement's others). Not counted against
+// the bound: the writes a transaction buffers, and the rows INSERT
+// converts (all of them, read back from the buffer) before it writes.
 package engine

@@ -20,11 +20,15 @@ type Config struct {
 	Version string
 	Logger  *slog.Logger
 	// MaxStatementMemory bounds what one statement may hold in memory for
-	// sorts, hash tables and buffered results (default 256 MiB). Sorts and
-	// hash tables each hold at most a quarter of it and spill to disk past
-	// that (spill.go); what cannot spill (a nested loop join's inner side,
-	// the rows a DML statement materializes) fails the statement over the
-	// bound with a clear error instead of taking the node down.
+	// sorts, hash tables and buffered rows (default 256 MiB). Each of
+	// them — a sort, a hash table, a nested loop join's inner side and the
+	// block of outer rows it is joined with, the rows INSERT ... SELECT,
+	// UPDATE and DELETE read before writing — holds at most a quarter of
+	// it and spills to disk past that (spill.go). What cannot spill — a
+	// GROUP BY or DISTINCT partition that six re-partitionings did not
+	// split — fails the statement over the bound with a clear error
+	// instead of taking the node down. (Not counted: a transaction's
+	// buffered writes, and the rows INSERT converts before writing.)
 	MaxStatementMemory int64
 	// BackfillChunkRows is how many rows one transaction of an online
 	// schema change reads (CREATE INDEX backfill, index deletion, the row
@@ -46,6 +50,12 @@ type TestingKnobs struct {
 	// they write to their first partition: a deliberately wrong engine,
 	// the negative control of the spill tests.
 	DropSpilledPartition bool
+	// RowSpill, if set, is called for each row a row buffer (a nested
+	// loop join's inner side, the rows INSERT ... SELECT, UPDATE and
+	// DELETE read before writing; op names it) writes to disk, and the
+	// row is written only if it returns true: the spill tests count spills
+	// with it, and one that drops a row is their negative control.
+	RowSpill func(op string) bool
 	// SkipWriteOnlyIndexWrites makes writers leave write-only indexes
 	// alone: a deliberately wrong engine whose CREATE INDEX misses the
 	// writes made during its backfill, the negative control of the index

@@ -374,9 +374,14 @@ func (n *unionNode) open(c *stmtCtx) (rowIter, error) {
 		}}, nil
 }
 
-// nestedJoin: for each left row, every right row (re-read per left row
-// only once: the right side is materialized). With leftOuter, unmatched
-// left rows get NULLs.
+// nestedJoin joins every left row with every right row that passes on;
+// with leftOuter, unmatched left rows get NULLs. The right (inner) side is
+// read once into a rowBuffer and re-read from it. While it fits in memory
+// the left rows are taken one at a time, so rows come out left row by left
+// row and a LIMIT above stops early; once it spilled, the left rows are
+// taken in blocks that fit a quarter of the statement's memory and the
+// inner side is read from disk once per block (a block nested loop), not
+// once per left row.
 type nestedJoin struct {
 	left, right node
 	rightW      int
@@ -395,70 +400,168 @@ func (n *nestedJoin) explain(ind string, out *[]string) {
 	n.right.explain(ind+"  ", out)
 }
 
-func materialize(c *stmtCtx, n node) ([][]types.Datum, error) {
+// materialize reads n's rows into a buffer that spills to disk past a
+// quarter of the statement's memory; op names the reader in errors. The
+// caller closes the buffer (which gives back its memory and its file).
+func materialize(c *stmtCtx, n node, op string) (*rowBuffer, error) {
 	it, err := n.open(c)
 	if err != nil {
 		return nil, err
 	}
 	defer it.close()
-	var rows [][]types.Datum
+	b := newRowBuffer(c, op)
 	for {
 		r, err := it.next(c)
+		if err == nil && r != nil {
+			err = b.add(r)
+		}
 		if err != nil {
+			b.close()
 			return nil, err
 		}
 		if r == nil {
-			return rows, nil
+			return b, nil
 		}
-		if err := c.charge(rowSize(r)); err != nil {
-			return nil, err
-		}
-		rows = append(rows, r)
 	}
 }
 
 func (n *nestedJoin) open(c *stmtCtx) (rowIter, error) {
-	right, err := materialize(c, n.right)
+	inner, err := materialize(c, n.right, "nested loop join")
 	if err != nil {
 		return nil, err
 	}
 	left, err := n.left.open(c)
 	if err != nil {
+		inner.close()
 		return nil, err
 	}
-	var cur []types.Datum
-	i, matched := 0, false
-	return &funcIter{closeFn: left.close, nextFn: func(c *stmtCtx) ([]types.Datum, error) {
-		for {
-			if cur == nil {
-				if cur, err = left.next(c); cur == nil || err != nil {
-					return nil, err
-				}
-				i, matched = 0, false
-			}
-			for i < len(right) {
-				row := append(append([]types.Datum{}, cur...), right[i]...)
-				i++
-				ok, err := passes(c, n.on, row)
+	return &nestedIter{n: n, left: left, inner: inner, mem: newHashMem(c), ext: -1}, nil
+}
+
+// nestedIter joins a block of left rows with each inner row in turn.
+type nestedIter struct {
+	n       *nestedJoin
+	left    rowIter // nil once read through
+	carry   []types.Datum
+	inner   *rowBuffer
+	mem     hashMem // the block's rows
+	block   [][]types.Datum
+	matched []bool
+	scratch []types.Datum // the joined row being tested
+
+	scanning bool          // inner is being read for the block
+	r        []types.Datum // the inner row being joined with the block
+	bi       int           // the next block row to join r with
+	ext      int           // leftOuter: the next block row to NULL-extend once the scan ended; -1 otherwise
+}
+
+func (it *nestedIter) next(c *stmtCtx) ([]types.Datum, error) {
+	lw := it.n.left.width()
+	for {
+		if it.r != nil {
+			for it.bi < len(it.block) {
+				l := it.block[it.bi]
+				it.bi++
+				it.scratch = append(append(it.scratch[:0], l...), it.r...)
+				ok, err := passes(c, it.n.on, it.scratch)
 				if err != nil {
 					return nil, err
 				}
 				if ok {
-					matched = true
+					it.matched[it.bi-1] = true
+					row := make([]types.Datum, lw+len(it.r))
+					copy(row, it.scratch)
 					return row, nil
 				}
 			}
-			l := cur
-			cur = nil
-			if n.leftOuter && !matched {
-				row := append([]types.Datum{}, l...)
-				for range n.rightW {
-					row = append(row, types.Null())
-				}
-				return row, nil
+			it.r = nil
+		}
+		if it.scanning {
+			r, err := it.inner.next()
+			if err != nil {
+				return nil, err
+			}
+			if r != nil {
+				it.r, it.bi = r, 0
+				continue
+			}
+			it.scanning, it.ext = false, -1
+			if it.n.leftOuter {
+				it.ext = 0
 			}
 		}
-	}}, nil
+		if it.ext >= 0 {
+			for it.ext < len(it.block) {
+				i := it.ext
+				it.ext++
+				if !it.matched[i] {
+					row := make([]types.Datum, lw, lw+it.n.rightW)
+					copy(row, it.block[i])
+					for range it.n.rightW {
+						row = append(row, types.Null())
+					}
+					return row, nil
+				}
+			}
+			it.ext = -1
+		}
+		if err := it.nextBlock(c); err != nil || len(it.block) == 0 {
+			return nil, err
+		}
+	}
+}
+
+// nextBlock reads the next block of left rows and starts reading the inner
+// side for it: one row while the inner side is in memory, else as many as
+// fit (at least one).
+func (it *nestedIter) nextBlock(c *stmtCtx) error {
+	it.mem.release()
+	it.block, it.matched, it.ext = it.block[:0], it.matched[:0], -1
+	for it.left != nil || it.carry != nil {
+		l := it.carry
+		it.carry = nil
+		if l == nil {
+			var err error
+			if l, err = it.left.next(c); err != nil {
+				return err
+			}
+			if l == nil {
+				it.left.close()
+				it.left = nil
+				break
+			}
+		}
+		if it.inner.spilled() {
+			size := rowSize(l) + rowSliceBytes
+			if !it.mem.fits(size) { // never for the first row
+				it.carry = l
+				break
+			}
+			if err := it.mem.add(size); err != nil {
+				return err
+			}
+		} else if len(it.block) > 0 {
+			it.carry = l
+			break
+		}
+		it.block = append(it.block, l)
+		it.matched = append(it.matched, false)
+	}
+	if len(it.block) == 0 {
+		return nil
+	}
+	it.scanning = true
+	return it.inner.rewind()
+}
+
+func (it *nestedIter) close() {
+	if it.left != nil {
+		it.left.close()
+		it.left = nil
+	}
+	it.inner.close()
+	it.mem.release()
+	it.block, it.carry = nil, nil
 }
 
 // lookupJoin reads the right table's rows by primary key for each batch of

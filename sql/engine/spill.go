@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"io"
+	"iter"
 	"os"
 
 	"github.com/cockroachdb/errors"
@@ -23,7 +24,12 @@ import (
 //     what they hold and write the rows of the keys they cannot hold to
 //     partition files by a hash of the key, then process the partitions one
 //     by one, re-partitioning with another hash seed when one is still too
-//     big (spillhash.go, agg.go, hashjoin.go).
+//     big (spillhash.go, agg.go, hashjoin.go);
+//   - rows read whole before they are used — a nested loop join's inner
+//     side, the rows INSERT ... SELECT, UPDATE and DELETE read before they
+//     write — keep their first rows in memory and append the rest to one
+//     file, read back in order (rowBuffer here); a nested loop whose inner
+//     side spilled reads it once per block of outer rows (ops.go).
 //
 // Every spill file is unlinked as soon as it is created, so it goes with
 // the statement whatever happens to the process; rows are written with
@@ -225,5 +231,119 @@ func (m *mergeIter) next(*stmtCtx) ([]types.Datum, error) {
 func (m *mergeIter) close() {
 	for _, r := range m.runs {
 		r.close()
+	}
+}
+
+// rowBuffer holds rows in the order they were added: in memory while they
+// fit a quarter of the statement's memory (charged to the statement, given
+// back by close), then in a spill file. It is written once, then read from
+// its start as many times as needed (rewind, next) — a nested loop re-reads
+// its inner side, DML reads its rows once. The order is kept because
+// callers observe it: a DML statement writes rows in the order it read
+// them (errors, AUTO_INCREMENT values), and a nested loop whose inner side
+// fits produces its rows in the same order as before any spill existed.
+type rowBuffer struct {
+	c    *stmtCtx
+	op   string
+	mem  hashMem
+	rows [][]types.Datum // the first rows
+	file *spillFile      // the rest; nil while every row fits
+	n    int64
+
+	// Reading: pos indexes rows; past them, file is read.
+	pos     int
+	reading bool
+}
+
+func newRowBuffer(c *stmtCtx, op string) *rowBuffer {
+	return &rowBuffer{c: c, op: op, mem: newHashMem(c)}
+}
+
+// add appends a row. Once one row went to disk every later one does, so
+// that reading back keeps the order.
+func (b *rowBuffer) add(r []types.Datum) error {
+	if b.reading {
+		return errors.AssertionFailedf("engine: %s: row added to a buffer being read", b.op)
+	}
+	b.n++
+	if b.file == nil {
+		if size := rowSize(r) + rowSliceBytes; b.mem.fits(size) {
+			b.rows = append(b.rows, r)
+			return b.mem.add(size)
+		}
+		f, err := createSpillFile(b.op)
+		if err != nil {
+			return err
+		}
+		b.file = f
+	}
+	if k := b.c.s.e.cfg.TestingKnobs.RowSpill; k != nil && !k(b.op) {
+		return nil
+	}
+	return b.file.write(r)
+}
+
+// rowSliceBytes approximates what a held row costs besides its values (its
+// slice header in the buffer).
+const rowSliceBytes = 24
+
+// spilled reports whether some rows are on disk.
+func (b *rowBuffer) spilled() bool { return b.file != nil }
+
+// len is the number of rows added.
+func (b *rowBuffer) len() int64 { return b.n }
+
+// rewind ends writing (the first time) and positions reading at the first
+// row.
+func (b *rowBuffer) rewind() error {
+	b.reading, b.pos = true, 0
+	if b.file != nil {
+		return b.file.rewind()
+	}
+	return nil
+}
+
+// next returns the next row, nil at the end. A row from disk is fresh; a
+// row from memory is the one added, shared with the caller (rows are never
+// mutated once produced).
+func (b *rowBuffer) next() ([]types.Datum, error) {
+	if b.pos < len(b.rows) {
+		b.pos++
+		return b.rows[b.pos-1], nil
+	}
+	if b.file == nil {
+		return nil, nil
+	}
+	return b.file.next()
+}
+
+// all reads the rows once from the start; a read error ends the loop and
+// is left in *errp.
+func (b *rowBuffer) all(errp *error) iter.Seq2[int, []types.Datum] {
+	return func(yield func(int, []types.Datum) bool) {
+		if *errp = b.rewind(); *errp != nil {
+			return
+		}
+		for i := 0; ; i++ {
+			r, err := b.next()
+			if err != nil {
+				*errp = err
+				return
+			}
+			if r == nil || !yield(i, r) {
+				return
+			}
+		}
+	}
+}
+
+// close gives the memory back and removes the file (it was unlinked when
+// created, so closing it frees its space). It may be called again.
+func (b *rowBuffer) close() {
+	b.mem.release()
+	b.rows = nil
+	if b.file != nil {
+		b.file.close()
+		b.file = nil
 	}
 }
