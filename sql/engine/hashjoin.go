@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -22,6 +23,14 @@ import (
 // side that fit, each against the whole probe partition, and for a left
 // join a bitmap of the probe rows that matched says which come out
 // NULL-extended at the end.
+//
+// Keys hash in the terms in which = compares their two sides (keyDomain):
+// an INT with a VARCHAR as doubles, so that 1 meets '1', ' 1' and '1.0';
+// an INT with a DECIMAL as decimals. An equality whose sides no hashing
+// can reproduce (a time with a string) is tested row by row instead, as
+// is a row whose key value is not of its expression's declared class:
+// such build rows make the whole join a nested loop, such probe rows are
+// joined with the whole build side at the end.
 type hashJoin struct {
 	left, right  node
 	lkeys, rkeys []expr
@@ -31,19 +40,24 @@ type hashJoin struct {
 
 func (n *hashJoin) width() int { return n.left.width() + n.right.width() }
 func (n *hashJoin) explain(ind string, out *[]string) {
+	p := n.plan()
+	if len(p.lkeys) == 0 {
+		n.nested(p, n.left).explain(ind, out)
+		return
+	}
 	kind := "hash join"
 	if n.leftOuter {
 		kind = "hash left join"
 	}
-	*out = append(*out, fmt.Sprintf("%s%s (%d key(s))", ind, kind, len(n.lkeys)))
+	*out = append(*out, fmt.Sprintf("%s%s (%d key(s))", ind, kind, len(p.lkeys)))
 	n.left.explain(ind+"  ", out)
 	n.right.explain(ind+"  ", out)
 }
 
 // leftJoin plans a LEFT JOIN (on: the ON conjuncts over the joined row): a
 // hash join on its equalities between a column of each side, else a
-// nested loop. An equality is a key only when its columns' values hash
-// alike exactly when they compare equal, as evalKeys makes them.
+// nested loop. An equality is a key only when some hashing of its columns'
+// values makes them hash alike exactly when they compare equal (keyDomain).
 func leftJoin(left, right node, on []expr) node {
 	lw := left.width()
 	var lk, rk, rest []expr
@@ -54,7 +68,7 @@ func leftJoin(left, right node, on []expr) node {
 			if aok && bok && a.i >= lw {
 				a, b = b, a
 			}
-			if aok && bok && a.i < lw && b.i >= lw && hashComparable(a.t, b.t) {
+			if aok && bok && a.i < lw && b.i >= lw && domainOf(a.t, b.t) != domainNone {
 				lk, rk = append(lk, a), append(rk, &colRef{i: b.i - lw, t: b.t})
 				continue
 			}
@@ -67,37 +81,198 @@ func leftJoin(left, right node, on []expr) node {
 	return &hashJoin{left: left, right: right, lkeys: lk, rkeys: rk, on: rest, leftOuter: true}
 }
 
-// hashComparable: exact numbers with exact numbers (compared and hashed as
-// decimals), strings with strings (bytewise both ways), times with times
-// (by instant). A DOUBLE compares through float64 and a string with a
-// number through conversion, which a key cannot reproduce.
-func hashComparable(a, b types.T) bool {
-	exact := func(t types.T) bool { return t.IsInteger() || t.Kind == types.Decimal }
-	str := func(t types.T) bool { return t.IsString() || t.IsBinary() }
-	return (exact(a) && exact(b)) || (str(a) && str(b)) || (a.IsTime() && b.IsTime())
+// keyDomain is how the values of a pair of join keys compare (MySQL's
+// rules, as types.Compare applies them), and so how they are hashed: the
+// two sides' values must hash alike exactly when they compare equal.
+type keyDomain uint8
+
+const (
+	// domainNone: no hashing reproduces the comparison (a time with a
+	// string compares as times only when the string reads as one; a time
+	// with a number by its digits); the equality is tested row by row.
+	domainNone keyDomain = iota
+	// domainExact: integers with integers or decimals compare exactly,
+	// and hash as decimals (1 = 1.0).
+	domainExact
+	// domainDouble: a double with any number, or a string with a number,
+	// compare as doubles (1 = '1.0' = ' 1' = 1e0, 0 = 'abc'), and hash as
+	// the double.
+	domainDouble
+	// domainString: strings compare bytewise, and hash as they are.
+	domainString
+	// domainTime: times compare as instants (DATE 2024-01-02 = DATETIME
+	// 2024-01-02 00:00:00), and hash as the instant.
+	domainTime
+)
+
+// typeClass groups column types by how they compare.
+type typeClass uint8
+
+const (
+	classOther  typeClass = iota
+	classExact            // integers, decimals
+	classApprox           // FLOAT, DOUBLE
+	classString           // character and byte strings
+	classTime             // DATE, DATETIME, TIMESTAMP
+)
+
+func classOf(t types.T) typeClass {
+	switch {
+	case t.IsInteger() || t.Kind == types.Decimal:
+		return classExact
+	case t.Kind == types.Float || t.Kind == types.Double:
+		return classApprox
+	case t.IsString() || t.IsBinary():
+		return classString
+	case t.IsTime():
+		return classTime
+	}
+	return classOther
 }
 
-func evalKeys(c *stmtCtx, es []expr, row []types.Datum) (string, bool, error) {
+// kindClass is the class of a value, which may differ from its
+// expression's declared type (a CASE is typed by its first branch).
+func kindClass(k types.Kind) typeClass {
+	switch k {
+	case types.KindInt, types.KindUint, types.KindDecimal:
+		return classExact
+	case types.KindFloat:
+		return classApprox
+	case types.KindString, types.KindBytes:
+		return classString
+	case types.KindTime:
+		return classTime
+	}
+	return classOther
+}
+
+// domainOf is the domain of an equality between values of types a and b.
+func domainOf(a, b types.T) keyDomain {
+	ca, cb := classOf(a), classOf(b)
+	number := func(c typeClass) bool { return c == classExact || c == classApprox }
+	switch {
+	case ca == classExact && cb == classExact:
+		return domainExact
+	case ca == classString && cb == classString:
+		return domainString
+	case ca == classTime && cb == classTime:
+		return domainTime
+	case (number(ca) || ca == classString) && (number(cb) || cb == classString):
+		return domainDouble
+	}
+	return domainNone
+}
+
+// hashable reports whether a value of class c, on a side declared of
+// class decl, hashes correctly in dom: hashing alike is then comparing
+// equal, against any value of the other side's declared class. That holds
+// for values of the declared class, and in domainDouble for doubles too
+// (a double compares with anything as doubles). A value of another class
+// (from an expression typed loosely: a CASE is typed by its first branch)
+// could compare differently — an integer with an integer exactly, not as
+// doubles — and is joined row by row instead.
+func (dom keyDomain) hashable(c, decl typeClass) bool {
+	return dom != domainNone && (c == decl || (dom == domainDouble && c == classApprox))
+}
+
+// hashPlan is how a hashJoin runs: the key pairs it hashes, their
+// domains, and the conditions tested on each joined row — its ON
+// conditions and the equalities no hashing reproduces.
+type hashPlan struct {
+	lkeys, rkeys []expr
+	doms         []keyDomain
+	lcls, rcls   []typeClass // the keys' declared classes
+	on           []expr
+	eqs          []expr // every key equality, for rows joined row by row
+}
+
+func (n *hashJoin) plan() hashPlan {
+	lw := n.left.width()
+	p := hashPlan{on: n.on}
+	for i, l := range n.lkeys {
+		r := n.rkeys[i]
+		eq := &keyEq{l: l, r: r, lw: lw}
+		p.eqs = append(p.eqs, eq)
+		if d := domainOf(l.typ(), r.typ()); d != domainNone {
+			p.lkeys, p.rkeys, p.doms = append(p.lkeys, l), append(p.rkeys, r), append(p.doms, d)
+			p.lcls, p.rcls = append(p.lcls, classOf(l.typ())), append(p.rcls, classOf(r.typ()))
+			continue
+		}
+		p.on = append(slices.Clip(p.on), eq)
+	}
+	return p
+}
+
+// nested is the join as a nested loop over left: the plan when no key
+// can be hashed, and the way rows whose key values cannot be hashed are
+// joined.
+func (n *hashJoin) nested(p hashPlan, left node) *nestedJoin {
+	on := append(slices.Clip(p.eqs), n.on...)
+	return &nestedJoin{left: left, right: n.right, rightW: n.right.width(), on: on, leftOuter: n.leftOuter}
+}
+
+// keyEq is a join key equality over the joined row: l over the left
+// columns, r over the right ones, compared as = compares.
+type keyEq struct {
+	l, r expr
+	lw   int
+}
+
+func (e *keyEq) eval(c *stmtCtx, row []types.Datum) (types.Datum, error) {
+	a, err := e.l.eval(c, row[:e.lw:e.lw])
+	if err != nil {
+		return types.Datum{}, err
+	}
+	b, err := e.r.eval(c, row[e.lw:])
+	if err != nil || a.IsNull() || b.IsNull() {
+		return types.Null(), err
+	}
+	k, err := types.Compare(a, b)
+	if err != nil {
+		return types.Datum{}, err
+	}
+	return boolDatum(k == 0), nil
+}
+func (e *keyEq) typ() types.T { return tBigInt }
+
+// keyState is what evalKeys found.
+type keyState uint8
+
+const (
+	keyOK   keyState = iota
+	keyNull          // a NULL key matches nothing
+	keyOdd           // a value that cannot be hashed in its domain
+)
+
+// evalKeys evaluates a row's keys (es, declared of classes cls) and hashes
+// them in their domains.
+func evalKeys(c *stmtCtx, es []expr, doms []keyDomain, cls []typeClass, row []types.Datum) (string, keyState, error) {
 	vals := make([]types.Datum, len(es))
 	for i, e := range es {
 		v, err := e.eval(c, row)
 		if err != nil {
-			return "", false, err
+			return "", keyNull, err
 		}
 		if v.IsNull() {
-			return "", false, nil
+			return "", keyNull, nil
 		}
-		// Numbers hash as decimals, so that 1 = 1.0 match as Compare
-		// says they do; strings and times keep their form (leftJoin
-		// pairs only columns of one family; an inner join's keys are
-		// the planner's).
-		if v.Kind() != types.KindString && v.Kind() != types.KindBytes && v.Kind() != types.KindTime {
+		if !doms[i].hashable(kindClass(v.Kind()), cls[i]) {
+			return "", keyOdd, nil
+		}
+		switch doms[i] {
+		case domainExact:
 			d, _ := types.ToDecimal(v)
 			v = types.NewDecimal(d)
+		case domainDouble:
+			f, _ := types.ToFloat64(v) // strings by their numeric prefix, as Compare reads them
+			v = types.NewFloat(f)
 		}
+		// Strings and times keep their form: the key encoding of a
+		// string is its bytes whether it is text or binary, and of a time
+		// its instant whatever its type.
 		vals[i] = v
 	}
-	return keyOf(vals), true, nil
+	return keyOf(vals), keyOK, nil
 }
 
 // keyed is a row with its join key appended, as partitions store it (so
@@ -110,10 +285,22 @@ func unkeyed(r []types.Datum) ([]types.Datum, string) {
 	return r[: len(r)-1 : len(r)-1], r[len(r)-1].Str()
 }
 
+// errOddBuildKey stops building a hash table when a build row's key
+// cannot be hashed (see keyDomain.hashable): the join then runs as a
+// nested loop.
+var errOddBuildKey = errors.New("engine: a hash join build key cannot be hashed")
+
 func (n *hashJoin) open(c *stmtCtx) (rowIter, error) {
-	j := &joinIter{n: n, mem: newHashMem(c), bits: newHashMem(c), table: map[string][][]types.Datum{}}
+	p := n.plan()
+	if len(p.lkeys) == 0 {
+		return n.nested(p, n.left).open(c)
+	}
+	j := &joinIter{n: n, p: p, mem: newHashMem(c), bits: newHashMem(c), table: map[string][][]types.Datum{}}
 	if err := j.buildSide(c); err != nil {
 		j.close()
+		if err == errOddBuildKey {
+			return n.nested(p, n.left).open(c)
+		}
 		return nil, err
 	}
 	left, err := n.left.open(c)
@@ -134,6 +321,7 @@ type joinPart struct {
 
 type joinIter struct {
 	n       *hashJoin
+	p       hashPlan
 	mem     hashMem // the table
 	bits    hashMem // a chunked left join's bitmap
 	table   map[string][][]types.Datum
@@ -142,6 +330,11 @@ type joinIter struct {
 	probe   *spillParts
 	todo    []joinPart
 	pending [][]types.Datum
+
+	// Probe rows whose key cannot be hashed, joined at the end by a
+	// nested loop (oddIt).
+	odd   *rowBuffer
+	oddIt rowIter
 
 	// The pair being joined.
 	cur     *joinPart
@@ -166,12 +359,14 @@ func (j *joinIter) buildSide(c *stmtCtx) error {
 		if err != nil || r == nil {
 			return err
 		}
-		k, ok, err := evalKeys(c, j.n.rkeys, r)
-		if err != nil {
+		k, st, err := evalKeys(c, j.p.rkeys, j.p.doms, j.p.rcls, r)
+		switch {
+		case err != nil:
 			return err
-		}
-		if !ok {
+		case st == keyNull:
 			continue // a NULL key matches nothing
+		case st == keyOdd:
+			return errOddBuildKey
 		}
 		if j.build == nil {
 			if size := rowSize(r) + len(k) + setEntryBytes; j.mem.fits(size) {
@@ -236,6 +431,8 @@ func (j *joinIter) next(c *stmtCtx) ([]types.Datum, error) {
 			p := j.todo[len(j.todo)-1]
 			j.todo = j.todo[:len(j.todo)-1]
 			err = j.startPart(c, p)
+		case j.odd != nil:
+			return j.nextOdd(c)
 		default:
 			return nil, nil
 		}
@@ -260,16 +457,21 @@ func (j *joinIter) stepLeft(c *stmtCtx) error {
 		}
 		return j.queue(j.build, j.probe, 1)
 	}
-	k, ok, err := evalKeys(c, j.n.lkeys, l)
+	k, st, err := evalKeys(c, j.p.lkeys, j.p.doms, j.p.lcls, l)
 	if err != nil {
 		return err
 	}
 	switch {
-	case !ok:
+	case st == keyNull:
 		if j.n.leftOuter {
 			j.pending = append(j.pending, j.nullExtend(l))
 		}
 		return nil
+	case st == keyOdd:
+		if j.odd == nil {
+			j.odd = newRowBuffer(c, "hash join")
+		}
+		return j.odd.add(l)
 	case j.build != nil:
 		return j.probe.add(k, keyed(l, k))
 	}
@@ -324,7 +526,7 @@ func (j *joinIter) probeRow(c *stmtCtx, l []types.Datum, k string) (bool, error)
 	for _, r := range j.table[k] {
 		row := make([]types.Datum, 0, len(l)+len(r))
 		row = append(append(row, l...), r...)
-		pass, err := passes(c, j.n.on, row)
+		pass, err := passes(c, j.p.on, row)
 		if err != nil {
 			return false, err
 		}
@@ -487,9 +689,35 @@ func (j *joinIter) endPart() {
 	j.bits.release()
 }
 
+// nextOdd joins the probe rows whose key could not be hashed with the
+// whole build side, row by row, once everything else is done.
+func (j *joinIter) nextOdd(c *stmtCtx) ([]types.Datum, error) {
+	if j.oddIt == nil {
+		j.forget() // the table is done with; its memory serves the loop
+		it, err := j.n.nested(j.p, &bufferNode{b: j.odd, w: j.n.left.width()}).open(c)
+		if err != nil {
+			return nil, err
+		}
+		j.oddIt = it
+	}
+	r, err := j.oddIt.next(c)
+	if r == nil && err == nil {
+		j.oddIt.close()
+		j.odd.close()
+		j.oddIt, j.odd = nil, nil
+	}
+	return r, err
+}
+
 func (j *joinIter) close() {
 	if j.left != nil {
 		j.left.close()
+	}
+	if j.oddIt != nil {
+		j.oddIt.close()
+	}
+	if j.odd != nil {
+		j.odd.close()
 	}
 	if j.cur != nil {
 		j.endPart()

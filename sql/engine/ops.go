@@ -566,6 +566,17 @@ func (it *nestedIter) close() {
 
 // lookupJoin reads the right table's rows by primary key for each batch of
 // left rows (batched point gets).
+//
+// A left value is converted to its key column's type, which finds exactly
+// the rows = matches only when the two compare in the column's terms:
+// integers and decimals with an integer or decimal column, doubles with a
+// double column, integers and decimals with a double column (each number
+// is one double), strings with a string column, times with a time column.
+// Otherwise = compares otherwise — a number with a string as doubles, so
+// 1 matches '1', ' 1' and '1.0' — and a lookup would miss rows: with key
+// types that do not fit, the join runs as a hash join instead (whose keys
+// hash in the comparison's terms); a left row whose value does not fit
+// (an expression typed loosely) is joined row by row at the end.
 type lookupJoin struct {
 	left  node
 	right *tableAccess
@@ -575,11 +586,66 @@ type lookupJoin struct {
 
 func (n *lookupJoin) width() int { return n.left.width() + len(n.right.t.Columns) }
 func (n *lookupJoin) explain(ind string, out *[]string) {
+	if h := n.hashJoin(); h != nil {
+		h.explain(ind, out)
+		return
+	}
 	*out = append(*out, fmt.Sprintf("%sindex lookup join on %s PRIMARY", ind, n.right.t.Name))
 	n.left.explain(ind+"  ", out)
 }
 
+// lookupFits reports whether looking a value of class c up in a key
+// column of type col finds exactly the rows = matches.
+func lookupFits(c typeClass, col types.T) bool {
+	cc := classOf(col)
+	return c != classOther && (c == cc || (c == classExact && cc == classApprox))
+}
+
+// hashJoin is the join as a hash join when a key's declared type does not
+// fit its column; nil when the lookup is exact.
+func (n *lookupJoin) hashJoin() *hashJoin {
+	t := n.right.t
+	pkT := t.pkTypes()
+	fits := true
+	for i, k := range n.keys {
+		fits = fits && lookupFits(classOf(k.typ()), pkT[i])
+	}
+	if fits {
+		return nil
+	}
+	rk := make([]expr, len(t.PK))
+	for i, id := range t.PK {
+		ci := t.colIndex(id)
+		rk[i] = &colRef{i: ci, t: t.Columns[ci].Type}
+	}
+	return &hashJoin{left: n.left, right: n.right, lkeys: n.keys, rkeys: rk, on: n.on}
+}
+
+// lookupKey is the primary key a left row looks up: nil, false when no row
+// can match (a NULL, a value no key column value equals), nil, true when
+// the row must be joined row by row (a value that does not fit).
+func (n *lookupJoin) lookupKey(c *stmtCtx, pkT []types.T, row []types.Datum) ([]byte, bool, error) {
+	vals := make([]types.Datum, len(n.keys))
+	for i, e := range n.keys {
+		d, err := e.eval(c, row)
+		if err != nil || d.IsNull() {
+			return nil, false, err
+		}
+		if !lookupFits(kindClass(d.Kind()), pkT[i]) {
+			return nil, true, nil
+		}
+		var ok bool
+		if vals[i], ok = convertKey(d, pkT[i]); !ok {
+			return nil, false, nil
+		}
+	}
+	return rowenc.EncodeIndexKey(n.right.t.ID, rowenc.PrimaryIndexID, vals, nil), false, nil
+}
+
 func (n *lookupJoin) open(c *stmtCtx) (rowIter, error) {
+	if h := n.hashJoin(); h != nil {
+		return h.open(c)
+	}
 	left, err := n.left.open(c)
 	if err != nil {
 		return nil, err
@@ -589,10 +655,42 @@ func (n *lookupJoin) open(c *stmtCtx) (rowIter, error) {
 	descs := c.rowDescs(t)
 	var pending [][]types.Datum
 	done := false
-	return &funcIter{closeFn: left.close, nextFn: func(c *stmtCtx) ([]types.Datum, error) {
+	// Left rows to join row by row, and that join once they are all read.
+	var odd *rowBuffer
+	var oddIt rowIter
+	closeAll := func() {
+		if left != nil {
+			left.close()
+		}
+		if oddIt != nil {
+			oddIt.close()
+		}
+		if odd != nil {
+			odd.close()
+		}
+		left, oddIt, odd = nil, nil, nil
+	}
+	return &funcIter{closeFn: closeAll, nextFn: func(c *stmtCtx) ([]types.Datum, error) {
 		for len(pending) == 0 {
 			if done {
-				return nil, nil
+				if odd == nil {
+					return nil, nil
+				}
+				if oddIt == nil {
+					nj := &nestedJoin{left: &bufferNode{b: odd, w: n.left.width()}, right: n.right, rightW: len(t.Columns), on: n.on}
+					it, err := nj.open(c)
+					if err != nil {
+						return nil, err
+					}
+					oddIt = it
+				}
+				r, err := oddIt.next(c)
+				if r == nil && err == nil {
+					oddIt.close()
+					odd.close()
+					oddIt, odd = nil, nil
+				}
+				return r, err
 			}
 			// A batch of left rows, then one GetMany.
 			var batch [][]types.Datum
@@ -607,12 +705,19 @@ func (n *lookupJoin) open(c *stmtCtx) (rowIter, error) {
 					done = true
 					break
 				}
-				batch = append(batch, l)
-				k, err := pkKey(c, t.ID, pkT, n.keys, l)
-				if err != nil {
+				k, isOdd, err := n.lookupKey(c, pkT, l)
+				switch {
+				case err != nil:
 					return nil, err
-				}
-				if k != nil {
+				case isOdd:
+					if odd == nil {
+						odd = newRowBuffer(c, "index lookup join")
+					}
+					if err := odd.add(l); err != nil {
+						return nil, err
+					}
+				case k != nil:
+					batch = append(batch, l)
 					keys = append(keys, k)
 					keyRow = append(keyRow, len(batch)-1)
 				}
@@ -652,6 +757,22 @@ func (n *lookupJoin) open(c *stmtCtx) (rowIter, error) {
 		pending = pending[1:]
 		return r, nil
 	}}, nil
+}
+
+// bufferNode serves a rowBuffer's rows, from the start each time it is
+// opened; the buffer stays its owner's to close.
+type bufferNode struct {
+	b *rowBuffer
+	w int
+}
+
+func (n *bufferNode) width() int                        { return n.w }
+func (n *bufferNode) explain(ind string, out *[]string) { *out = append(*out, ind+"buffered rows") }
+func (n *bufferNode) open(*stmtCtx) (rowIter, error) {
+	if err := n.b.rewind(); err != nil {
+		return nil, err
+	}
+	return &funcIter{nextFn: func(*stmtCtx) ([]types.Datum, error) { return n.b.next() }}, nil
 }
 
 // restore writes an expression's SQL text.

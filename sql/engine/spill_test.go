@@ -109,6 +109,14 @@ var spillQueries = []string{
 	`SELECT t.id, h.id FROM t LEFT JOIN h ON h.k = t.id AND h.id < 0`,
 	// A join into an aggregate, both spilling.
 	`SELECT u.k, count(*), sum(t.d), count(DISTINCT t.s) FROM u LEFT JOIN t ON t.id = u.k GROUP BY u.k`,
+	// Keys of different types, hashed as = compares them: an INT with a
+	// string (as doubles: t.s, 's12xx', reads as 0), an INT with a DECIMAL.
+	`SELECT t.id, u.id, u.v FROM t JOIN u ON t.id = concat(u.k, '')`,
+	`SELECT u.id, t.id FROM u LEFT JOIN t ON u.k = t.s`,
+	`SELECT u.id, t.id, t.d FROM u LEFT JOIN t ON u.k = t.d`,
+	// A key typed INT (a CASE is typed by its first branch) whose value is
+	// sometimes a string: those probe rows are joined row by row.
+	`SELECT u.id, t.id FROM u JOIN t ON CASE WHEN u.id >= 100 THEN u.k ELSE concat(u.k, '.0') END = t.id`,
 }
 
 // TestHashSpill: with a 256 KiB statement bound, GROUP BY, DISTINCT,
