@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/server/servertest"
 	"github.com/meridiandb/meridian/sql/engine"
 	"github.com/meridiandb/meridian/sql/sqlerr"
@@ -276,7 +277,12 @@ func spillFiles(t *testing.T) int {
 func TestRowSpill(t *testing.T) {
 	seed := spillSeed(t)
 	t.Logf("seed %d (MERIDIAN_SPILL_SEED=%d replays it)", seed, seed)
-	c := servertest.Start(t, servertest.Options{})
+	// Production Raft timings: the nested loops keep both cores of a test
+	// machine busy, and a scheduling stall past the fast test election
+	// timeout (300 ms) would cost a leader and fail a write as ambiguous.
+	c := servertest.Start(t, servertest.Options{Paxos: func(o *paxosgroup.Options) {
+		o.TickInterval, o.SupportDuration, o.LeaseMargin = 100*time.Millisecond, 1500*time.Millisecond, 50*time.Millisecond
+	}})
 	c.WaitReplicated(3)
 	session := func(cfg engine.Config) (*engine.Engine, *engine.Session) {
 		cfg.Txn, cfg.NodeID = c.Nodes[0].TxnClient(), 1
