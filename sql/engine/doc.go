@@ -44,10 +44,10 @@
 // Correlated subqueries run once per outer row (the outer row on a stack
 // the subquery's outer references read); they are refused in grouped
 // queries. Limits today: NATURAL joins, window
-// functions, views and SQL-level PREPARE are refused with error 1235; the
-// clauses of one ALTER TABLE other than new indexes commit before the
-// indexes are built, so an index that then fails (a duplicate) is removed
-// but they stay.
+// functions, views and SQL-level PREPARE are refused with error 1235.
+// An ALTER TABLE applies all its clauses or none (schemachange.go). DROP
+// and TRUNCATE change the catalog and purge the old data afterwards
+// (purge.go).
 //
 // Memory: a sort holds at most a quarter of Config.MaxStatementMemory;
 // past that it spills sorted runs to disk and merges them. A hash table —
