@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cockroachdb/errors"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/meridiandb/meridian/sql/rowenc"
@@ -284,7 +285,16 @@ func (s *Session) insert(c *stmtCtx, n *ast.InsertStmt, w ResultWriter, more boo
 			return err
 		}
 		defer rows.close()
+		held := 0
 		for _, r := range rows.all(&err) {
+			// The rows to insert are held until they are written. Past
+			// eight times what a transaction may write (a row in memory
+			// is at most ~5x its encoded write), their writes could not
+			// commit: fail now, before they take the node's memory.
+			if held += rowSize(r); held > 8*txn.MaxTxnWriteBytes {
+				err = errors.Mark(errors.Newf("INSERT ... SELECT of more than %d bytes of rows", held), txn.ErrTxnTooLarge)
+				break
+			}
 			source = append(source, r[:len(targets)])
 			sourceDefault = append(sourceDefault, make([]bool, len(targets)))
 		}
