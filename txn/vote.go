@@ -58,9 +58,6 @@ func (s *Server) vote(ctx context.Context, req *pb.TxnVoteRequest) (*pb.TxnVoteR
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.CloseAhead <= 0 {
-		return nil, retryableErr("txn: group %d cannot vote without CloseAhead", group)
-	}
 	if req.CoverTs > 0 {
 		if err := s.clock.WaitUntilAfter(ctx, req.CoverTs-s.cfg.CloseAhead.Nanoseconds()); err != nil {
 			return nil, err
