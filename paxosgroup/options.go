@@ -47,7 +47,12 @@ type Options struct {
 	// applied entries. Default 10,000.
 	LogKeepEntries uint64
 	// SplitSizeBytes: a leader splits its group when the span's data grows
-	// past this. Default 64 MiB. Negative disables size-based splits.
+	// past this. Default 512 MiB (CockroachDB's range size): a transaction
+	// whose writes stay in one group commits in one Raft round, where one
+	// spanning two needs five entries and two rounds, so smaller groups
+	// turn more transactions two-phase. The cost is coarser placement and
+	// larger Raft snapshots, which a follower receives whole in memory
+	// before writing them in one batch. Negative disables size-based splits.
 	SplitSizeBytes int64
 	// TargetReplicas is how many voters each group aims for (capped by the
 	// number of live nodes). Default 3.
@@ -90,6 +95,10 @@ type TestingKnobs struct {
 	DisableMaintenance bool
 }
 
+// DefaultSplitSizeBytes is the size past which a group splits, unless
+// Options.SplitSizeBytes says otherwise.
+const DefaultSplitSizeBytes = 512 << 20
+
 // EnsureDefaults fills zero fields with defaults.
 func (o *Options) EnsureDefaults() {
 	if o.Logger == nil {
@@ -120,7 +129,7 @@ func (o *Options) EnsureDefaults() {
 		o.LogKeepEntries = 10000
 	}
 	if o.SplitSizeBytes == 0 {
-		o.SplitSizeBytes = 64 << 20
+		o.SplitSizeBytes = DefaultSplitSizeBytes
 	}
 	if o.TargetReplicas == 0 {
 		o.TargetReplicas = 3

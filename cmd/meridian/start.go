@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 	"github.com/meridiandb/meridian/netsim"
+	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/storage"
 	"github.com/meridiandb/meridian/truetime"
 
@@ -31,6 +32,7 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	mysqlAddr := fs.String("mysql-addr", "", "also serve the MySQL protocol on `HOST:PORT` (default: off)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	cache := fs.String("cache", "1GiB", "block cache `SIZE` (bytes, or with KiB, MiB, GiB): memory for the data queries read")
+	splitSize := fs.String("split-size", "512MiB", "a group splits in two when its data grows past `SIZE` (bytes, or with KiB, MiB, GiB); a transaction that writes one group commits in one Raft round")
 	gcTTL := fs.Duration("gc-ttl", server.DefaultGCTTL, "how long old versions are kept: snapshot reads (AS OF TIMESTAMP, stale reads) may go back this far, and older versions are garbage collected")
 	var clock truetime.Options
 	clock.RegisterFlags(fs)
@@ -58,12 +60,20 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return errors.Wrap(err, "--cache")
 	}
+	splitBytes, err := parseSize(*splitSize)
+	if err != nil {
+		return errors.Wrap(err, "--split-size")
+	}
+	if splitBytes < 1<<20 {
+		return errors.Newf("--split-size %s: give at least 1MiB (smaller groups split on every few writes)", *splitSize)
+	}
 	tuneGC()
 	n, err := server.Start(server.Config{
 		StoreDir: *store, ListenAddr: *listen, AdvertiseAddr: *advertise, HTTPAddr: *httpAddr,
 		Region: *region, Zone: *zone, Join: splitList(*join), Logger: logger,
 		Clock: clock, TimeMasterAddr: *timeMaster, TimeMasterUncertainty: *tmUncertainty,
 		MySQLAddr: *mysqlAddr, Network: wan, Storage: storage.Options{CacheSize: cacheSize}, GCTTL: *gcTTL,
+		Paxos: paxosgroup.Options{SplitSizeBytes: splitBytes},
 	})
 	if err != nil {
 		return err
