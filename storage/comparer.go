@@ -21,6 +21,7 @@ import "github.com/cockroachdb/pebble/v2"
 var comparer = func() *pebble.Comparer {
 	c := *pebble.DefaultComparer
 	c.Split = splitMVCC
+	c.ImmediateSuccessor = immediateSuccessor
 	c.Name = "meridian.MVCCBytewiseComparator.v1"
 	return &c
 }()
@@ -39,4 +40,22 @@ func splitMVCC(key []byte) int {
 		return n
 	}
 	return n - tsLen
+}
+
+// immediateSuccessor is the smallest key that sorts after every key with
+// prefix a, for Iterator.NextPrefix. For an MVCC prefix (escaped user key
+// + terminator) that is the prefix with the terminator's last byte raised
+// to escPastTerm: its versions (a + timestamp) sort below it, and every
+// longer user key escapes to bytes at or above it. Pebble's default (a +
+// 0x00) would sort below the versions, which all start with a byte of
+// at least 0x80 (inverted timestamps). Other keys are all prefix; for them
+// the default is right.
+func immediateSuccessor(dst, a []byte) []byte {
+	n := len(a)
+	dst = append(dst, a...)
+	if n >= 3 && a[0] == prefixMVCC && a[n-2] == escByte && a[n-1] == escTerm {
+		dst[len(dst)-1] = escPastTerm
+		return dst
+	}
+	return append(dst, 0x00)
 }

@@ -160,14 +160,15 @@ func mvccScan(
 			}
 		}
 		// Skip the older versions of this key. Most keys have one, so a
-		// couple of Next calls usually land on the next key, much more
-		// cheaply than a seek through every level.
+		// couple of Next calls usually land on the next key; past that,
+		// NextPrefix skips the rest without a seek through every level
+		// (sstable blocks mark where prefixes change; comparer.go gives
+		// the successor it seeks to otherwise).
 		seekBuf = append(seekBuf[:0], prefix...)
 		valid = it.Next()
 		for i := 0; valid && bytes.HasPrefix(it.Key(), seekBuf); i++ {
 			if i == scanNextsBeforeSeek {
-				seekBuf[len(seekBuf)-1] = escPastTerm
-				valid = it.SeekGE(seekBuf)
+				valid = it.NextPrefix()
 				break
 			}
 			valid = it.Next()
