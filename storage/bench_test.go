@@ -161,3 +161,45 @@ func BenchmarkRaftEntries(b *testing.B) {
 		next += 8
 	}
 }
+
+// BenchmarkMVCCScan scans 100 consecutive keys of 10,000 at the newest
+// timestamp, each key with 1 or 50 versions, in the memtable or flushed:
+// sysbench's range queries over rows that are updated often.
+func BenchmarkMVCCScan(b *testing.B) {
+	for _, versions := range []int{1, 3, 50} {
+		for _, flushed := range []bool{false, true} {
+			b.Run(fmt.Sprintf("versions=%d/flushed=%v", versions, flushed), func(b *testing.B) {
+				e := openMem(b, vfs.NewMem())
+				defer func() { _ = e.Close() }()
+				const keys = 10000
+				for v := 1; v <= versions; v++ {
+					batch := e.NewBatch()
+					for i := 0; i < keys; i++ {
+						if err := batch.MVCCPut([]byte(fmt.Sprintf("key%06d", i)), int64(v), []byte("value-value-value")); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := batch.Commit(false); err != nil {
+						b.Fatal(err)
+					}
+					batch.Close()
+				}
+				if flushed {
+					if err := e.Flush(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					start := (i * 7919) % (keys - 100)
+					n := 0
+					err := e.MVCCScan([]byte(fmt.Sprintf("key%06d", start)), []byte(fmt.Sprintf("key%06d", start+100)), int64(versions), 0,
+						func([]byte, []byte, int64) error { n++; return nil })
+					if err != nil || n != 100 {
+						b.Fatal(n, err)
+					}
+				}
+			})
+		}
+	}
+}
