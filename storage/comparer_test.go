@@ -141,15 +141,7 @@ func TestPrefixReadsMatchBoundedIteration(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := b.Commit(false); err != nil {
-				t.Fatal(err)
-			}
-			b.Close()
-			if rapid.Bool().Draw(t, "flush") {
-				if err := e.Flush(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			commitMaybeFlush(t, e, b)
 		}
 		snap := e.NewSnapshot()
 		defer func() { _ = snap.Close() }()
@@ -166,11 +158,7 @@ func TestPrefixReadsMatchBoundedIteration(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		readers := []struct {
-			name string
-			r    Reader
-			pr   pebble.Reader
-		}{{"engine", e, e.db}, {"snapshot", snap, snap.s}, {"batch", staged, staged.b}}
+		readers := allReaders(e, snap, staged)
 		for i, n := 0, rapid.IntRange(1, 30).Draw(t, "reads"); i < n; i++ {
 			k, ts := userKeyGen().Draw(t, "rk"), rapid.Int64Range(0, 9).Draw(t, "rts")
 			for _, rd := range readers {
@@ -228,15 +216,7 @@ func TestScanMatchesNaiveIteration(t *testing.T) {
 			for i, n := 0, rapid.IntRange(0, 30).Draw(t, "writes"); i < n; i++ {
 				write(b, "")
 			}
-			if err := b.Commit(false); err != nil {
-				t.Fatal(err)
-			}
-			b.Close()
-			if rapid.Bool().Draw(t, "flush") {
-				if err := e.Flush(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			commitMaybeFlush(t, e, b)
 		}
 		snap := e.NewSnapshot()
 		defer func() { _ = snap.Close() }()
@@ -245,11 +225,7 @@ func TestScanMatchesNaiveIteration(t *testing.T) {
 		for i, n := 0, rapid.IntRange(0, 8).Draw(t, "staged"); i < n; i++ {
 			write(staged, "s")
 		}
-		readers := []struct {
-			name string
-			r    Reader
-			pr   pebble.Reader
-		}{{"engine", e, e.db}, {"snapshot", snap, snap.s}, {"batch", staged, staged.b}}
+		readers := allReaders(e, snap, staged)
 		for i, n := 0, rapid.IntRange(1, 10).Draw(t, "scans"); i < n; i++ {
 			start, end := keyGen.Draw(t, "start"), keyGen.Draw(t, "end")
 			if rapid.Bool().Draw(t, "open") {
@@ -307,4 +283,30 @@ func naiveScan(r pebble.Reader, start, end []byte, ts int64, limit int) ([]strin
 		}
 	}
 	return out, it.Error()
+}
+
+// commitMaybeFlush commits and closes b, then flushes the memtable to an
+// sstable when rapid says so.
+func commitMaybeFlush(t *rapid.T, e *Engine, b *Batch) {
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if rapid.Bool().Draw(t, "flush") {
+		if err := e.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// testReader is one of the three views the property tests read through,
+// with the raw Pebble reader the reference implementations use.
+type testReader struct {
+	name string
+	r    Reader
+	pr   pebble.Reader
+}
+
+func allReaders(e *Engine, snap *Snapshot, staged *Batch) []testReader {
+	return []testReader{{"engine", e, e.db}, {"snapshot", snap, snap.s}, {"batch", staged, staged.b}}
 }
