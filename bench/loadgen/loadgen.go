@@ -17,6 +17,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -42,6 +43,13 @@ type Config struct {
 	// Total, when positive, ends the measured period after this many
 	// operations (successful or not).
 	Total int
+	// Grace is how long operations in flight when the measured period
+	// ends may still take. Default 10s.
+	Grace time.Duration
+	// OnStuck, if set, is called with the number of operations still in
+	// flight when Grace runs out, before they are cancelled: the moment
+	// to capture what the servers are doing.
+	OnStuck func(inflight int64)
 }
 
 // Op runs one operation for client (0 <= client < Clients); seq is
@@ -58,9 +66,10 @@ type Result struct {
 	Errors       int64
 	ErrorSamples []string
 	Elapsed      time.Duration
-	// Stuck counts the operations still unanswered graceDuration after
-	// the measured period ended (they were then cancelled).
+	// Stuck counts the operations still unanswered Grace after the
+	// measured period ended (they were then cancelled).
 	Stuck   int64
+	Grace   time.Duration
 	Latency *hdrhistogram.Histogram // nanoseconds
 }
 
@@ -83,7 +92,7 @@ func Run(ctx context.Context, cfg Config, op Op) *Result {
 		mu       sync.Mutex
 		seen     = map[string]bool{}
 	)
-	res := &Result{Latency: NewHistogram()}
+	res := &Result{Latency: NewHistogram(), Grace: cmp.Or(cfg.Grace, graceDuration)}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var start, end time.Time
@@ -165,8 +174,11 @@ func Run(ctx context.Context, cfg Config, op Op) *Result {
 		go func() { wg.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(graceDuration):
+		case <-time.After(res.Grace):
 			res.Stuck = inflight.Load()
+			if cfg.OnStuck != nil {
+				cfg.OnStuck(res.Stuck)
+			}
 			cancel()
 			<-done
 		}
@@ -214,7 +226,7 @@ func (r *Result) Print(w io.Writer, title, unit string) {
 		ms(h.Min()), ms(int64(h.Mean())), ms(h.ValueAtPercentile(50)), ms(h.ValueAtPercentile(90)),
 		ms(h.ValueAtPercentile(99)), ms(h.ValueAtPercentile(99.9)), ms(h.Max()))
 	if r.Stuck > 0 {
-		fmt.Fprintf(w, "  stuck:\t%d operations unanswered %s after the end (cancelled)\n", r.Stuck, graceDuration)
+		fmt.Fprintf(w, "  stuck:\t%d operations unanswered %s after the end (cancelled)\n", r.Stuck, r.Grace)
 	}
 	for _, e := range r.ErrorSamples {
 		fmt.Fprintf(w, "  error: %s\n", e)

@@ -3,10 +3,12 @@ package txnbench
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,4 +196,32 @@ func printMetrics(w io.Writer, d sample) {
 	for _, c := range counters {
 		fmt.Fprintln(w, c)
 	}
+}
+
+// dumpGoroutines saves every node's goroutines (pprof, with stacks) to
+// files in dir and returns their paths: what the servers were doing about
+// operations that did not come back.
+func dumpGoroutines(ctx context.Context, httpAddrs []string, dir string) ([]string, error) {
+	var paths []string
+	for i, a := range httpAddrs {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a+"/debug/pprof/goroutine?debug=2", nil)
+		if err != nil {
+			return paths, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return paths, fmt.Errorf("txnbench: goroutines of %s: %w", a, err)
+		}
+		f, err := os.CreateTemp(dir, fmt.Sprintf("meridian-stuck-n%d-*.txt", i+1))
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			err = errors.Join(err, f.Close())
+			paths = append(paths, f.Name())
+		}
+		_ = resp.Body.Close()
+		if err != nil {
+			return paths, err
+		}
+	}
+	return paths, nil
 }

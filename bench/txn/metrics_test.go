@@ -1,7 +1,12 @@
 package txnbench
 
 import (
+	"context"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +44,32 @@ func TestHistogramDelta(t *testing.T) {
 	}
 	if c := delta(before, after).histogramOf("meridian_txn_commit_seconds", `kind="2pc"`); len(c.counts) != 1 || c.counts[0] != 4 {
 		t.Errorf("2pc buckets %v, want [4]", c.counts)
+	}
+}
+
+// TestDumpGoroutines saves one file per node with what its pprof
+// endpoint answered.
+func TestDumpGoroutines(t *testing.T) {
+	var addrs []string
+	for _, body := range []string{"goroutine 1 [select]:\nnode one", "goroutine 7 [chan receive]:\nnode two"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/debug/pprof/goroutine" || r.URL.Query().Get("debug") != "2" {
+				http.NotFound(w, r)
+				return
+			}
+			_, _ = w.Write([]byte(body))
+		}))
+		defer srv.Close()
+		addrs = append(addrs, strings.TrimPrefix(srv.URL, "http://"))
+	}
+	paths, err := dumpGoroutines(context.Background(), addrs, t.TempDir())
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("paths %v, err %v", paths, err)
+	}
+	for i, want := range []string{"node one", "node two"} {
+		b, err := os.ReadFile(paths[i])
+		if err != nil || !strings.Contains(string(b), want) || !strings.Contains(paths[i], "-n"+string(rune('1'+i))+"-") {
+			t.Errorf("%s: %q, %v; want it to hold %q", paths[i], b, err, want)
+		}
 	}
 }

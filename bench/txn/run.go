@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
@@ -84,7 +85,17 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*loadgen.Result, error
 	for _, n := range cl.nodes {
 		httpAddrs = append(httpAddrs, n.HttpAddress)
 	}
-	lcfg := loadgen.Config{Clients: cfg.Clients, Warmup: cfg.Warmup, Duration: cfg.Duration}
+	lcfg := loadgen.Config{Clients: cfg.Clients, Warmup: cfg.Warmup, Duration: cfg.Duration,
+		OnStuck: func(n int64) {
+			// Taken while the operations are still waiting, so that the
+			// dumps show what they wait for.
+			paths, err := dumpGoroutines(ctx, httpAddrs, os.TempDir())
+			fmt.Fprintf(out, "%d operations unanswered after the grace period; goroutines of every node: %v", n, paths)
+			if err != nil {
+				fmt.Fprintf(out, " (%v)", err)
+			}
+			fmt.Fprintln(out)
+		}}
 	// The scrape that opens the measured period runs when the warm-up
 	// ends: a timer rather than a hook keeps loadgen generic; the few
 	// milliseconds of skew do not matter against a 20 s period.
