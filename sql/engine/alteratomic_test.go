@@ -125,11 +125,7 @@ func TestIndexAlterAtomicUnderWrites(t *testing.T) {
 	rng, seed := newRand(t)
 	e, s, k := newEngine(t, 50, false)
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, b VARCHAR(8), u INT, c INT, KEY b_i (b), KEY c_i (c))")
-	var rows []string
-	for i := range 2000 {
-		rows = append(rows, fmt.Sprintf("(%d, 'v%d', %d, %d)", 2*i, rng.IntN(20), 2*i, i))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 2000, func(i int) string { return fmt.Sprintf("(%d, 'v%d', %d, %d)", 2*i, rng.IntN(20), 2*i, i) })
 	create := mustRun(t, s, "SHOW CREATE TABLE t")
 	const alter = "ALTER TABLE t ADD COLUMN d INT NOT NULL DEFAULT 7, DROP INDEX b_i, DROP COLUMN c, ADD INDEX d_i (d, b), ADD UNIQUE INDEX u_u (u)"
 	observer := session(t, e, "ix")
@@ -242,11 +238,7 @@ func TestIndexAlterAtomicUnderWrites(t *testing.T) {
 func TestIndexAlterInterrupted(t *testing.T) {
 	e, s, k := newEngine(t, 50, false)
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, b VARCHAR(8), u INT, KEY b_i (b))")
-	var rows []string
-	for i := range 500 {
-		rows = append(rows, fmt.Sprintf("(%d, 'v%d', %d)", i, i%13, i))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 500, func(i int) string { return fmt.Sprintf("(%d, 'v%d', %d)", i, i%13, i) })
 	crash := func(at int) {
 		k.set(func(step string, n int) error {
 			if step == "backfill" && n == at {
@@ -333,11 +325,7 @@ func TestIndexAlterInterrupted(t *testing.T) {
 func TestIndexAlterConflict(t *testing.T) {
 	e, s, k := newEngine(t, 50, false)
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, b VARCHAR(8), u INT, KEY b_i (b))")
-	var rows []string
-	for i := range 300 {
-		rows = append(rows, fmt.Sprintf("(%d, 'v%d', %d)", i, i%13, i))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 300, func(i int) string { return fmt.Sprintf("(%d, 'v%d', %d)", i, i%13, i) })
 	other := session(t, e, "ix")
 	for _, c := range []struct {
 		meanwhile, wantErr, wantIndexes string

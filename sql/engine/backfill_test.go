@@ -82,6 +82,17 @@ func newEngine(t *testing.T, chunkRows int, skipWriteOnly bool) (*engine.Engine,
 	return e, s, k
 }
 
+// insertRows inserts n rows into t in one statement, row(i) giving the
+// VALUES tuple of the i-th.
+func insertRows(t *testing.T, s *engine.Session, n int, row func(i int) string) {
+	t.Helper()
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = row(i)
+	}
+	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+}
+
 func mustRun(t *testing.T, s *engine.Session, q string) string {
 	t.Helper()
 	out, err := run(t, s, q)
@@ -183,11 +194,7 @@ func backfillUnderWrites(t *testing.T, skipWriteOnly bool) *engine.IndexCheck {
 	rng, seed := newRand(t)
 	e, s, k := newEngine(t, 50, skipWriteOnly)
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, b VARCHAR(8), c INT)")
-	var rows []string
-	for i := range 2000 {
-		rows = append(rows, fmt.Sprintf("(%d, 'v%d', %d)", 2*i, rng.IntN(20), i))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 2000, func(i int) string { return fmt.Sprintf("(%d, 'v%d', %d)", 2*i, rng.IntN(20), i) })
 
 	p := newProgress()
 	stop := make(chan struct{})
@@ -321,11 +328,7 @@ func TestIndexBackfillQueries(t *testing.T) {
 	rng, _ := newRand(t)
 	e, s, _ := newEngine(t, 100, false)
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, b VARCHAR(8), c INT)")
-	var rows []string
-	for i := range 1500 {
-		rows = append(rows, fmt.Sprintf("(%d, 'v%d', %d)", i, rng.IntN(20), i))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 1500, func(i int) string { return fmt.Sprintf("(%d, 'v%d', %d)", i, rng.IntN(20), i) })
 	p := newProgress()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -395,11 +398,7 @@ func wantDuplicate(t *testing.T, err error, what string) {
 func TestUniqueIndexDuplicates(t *testing.T) {
 	e, s, k := newEngine(t, 50, false)
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, u INT, b VARCHAR(8), KEY b_i (b))")
-	var rows []string
-	for i := range 1000 {
-		rows = append(rows, fmt.Sprintf("(%d, %d, 'v%d')", i, i, i%7))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 1000, func(i int) string { return fmt.Sprintf("(%d, %d, 'v%d')", i, i, i%7) })
 	create := mustRun(t, s, "SHOW CREATE TABLE t")
 	writerSession := session(t, e, "ix")
 
@@ -463,11 +462,7 @@ func TestUniqueIndexDuplicates(t *testing.T) {
 func TestIndexBuildInterrupted(t *testing.T) {
 	e, s, k := newEngine(t, 50, false)
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, b VARCHAR(8), c INT)")
-	var rows []string
-	for i := range 500 {
-		rows = append(rows, fmt.Sprintf("(%d, 'v%d', %d)", i, i%13, i))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 500, func(i int) string { return fmt.Sprintf("(%d, 'v%d', %d)", i, i%13, i) })
 	crash := func(step string, at int) {
 		k.set(func(st string, n int) error {
 			if st == step && n == at {
@@ -563,11 +558,7 @@ func TestAddColumnDefault(t *testing.T) {
 	e, s, _ := newEngine(t, 40, false)
 	ctx := context.Background()
 	mustRun(t, s, "CREATE DATABASE ix; USE ix; CREATE TABLE t (id INT PRIMARY KEY, b VARCHAR(8))")
-	var rows []string
-	for i := range 200 {
-		rows = append(rows, fmt.Sprintf("(%d, 'v%d')", i, i%5))
-	}
-	mustRun(t, s, "INSERT INTO t VALUES "+strings.Join(rows, ","))
+	insertRows(t, s, 200, func(i int) string { return fmt.Sprintf("(%d, 'v%d')", i, i%5) })
 	before, err := engine.RowBytesForTest(ctx, e, "ix", "t")
 	if err != nil {
 		t.Fatal(err)
