@@ -152,32 +152,11 @@ func TestHashSpill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows := func(s *engine.Session, q string) ([]string, error) {
-		out, err := run(t, s, q)
-		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-		slices.Sort(lines)
-		return lines, err
-	}
+	rows := func(s *engine.Session, q string) ([]string, error) { return sortedRows(t, s, q) }
 
 	for i, q := range spillQueries {
-		want, err := rows(ample, q)
-		if err != nil {
-			t.Fatalf("query %d with ample memory: %v", i, err)
-		}
-		before := small.HashSpills()
-		got, err := rows(tight, q)
-		if err != nil {
-			t.Fatalf("query %d with 256 KiB: %v", i, err)
-		}
-		spills := small.HashSpills() - before
-		if spills == 0 {
-			t.Fatalf("query %d did not spill: it does not test what it should", i)
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("query %d spilled %d times and returned %d rows, want %d; first difference: %s",
-				i, spills, len(got), len(want), firstDiff(got, want))
-		}
-		t.Logf("query %d: %d rows through %d spills", i, len(got), spills)
+		want, spills := spilledMatches(t, i, q, ample, tight, "256 KiB", "times", small.HashSpills)
+		t.Logf("query %d: %d rows through %d spills", i, len(want), spills)
 		if strings.Contains(q, "JOIN") && !strings.Contains(q, "GROUP BY") {
 			if got, err := rows(fanout1, q); err != nil || !slices.Equal(got, want) {
 				t.Fatalf("query %d with fan-out 1 (chunked join): %v, %d rows, want %d", i, err, len(got), len(want))
@@ -306,12 +285,7 @@ func TestRowSpill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows := func(s *engine.Session, q string) ([]string, error) {
-		out, err := run(t, s, q)
-		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-		slices.Sort(lines)
-		return lines, err
-	}
+	rows := func(s *engine.Session, q string) ([]string, error) { return sortedRows(t, s, q) }
 	noFiles := func(what string) {
 		t.Helper()
 		if n := spillFiles(t); n > 0 {
@@ -323,25 +297,9 @@ func TestRowSpill(t *testing.T) {
 	}
 
 	for i, q := range rowSpillQueries {
-		want, err := rows(ample, q)
-		if err != nil {
-			t.Fatalf("query %d with ample memory: %v", i, err)
-		}
-		before := spilled.Load()
-		got, err := rows(tight, q)
-		if err != nil {
-			t.Fatalf("query %d with 64 KiB: %v", i, err)
-		}
-		n := spilled.Load() - before
-		if n == 0 {
-			t.Fatalf("query %d did not spill: it does not test what it should", i)
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("query %d spilled %d rows and returned %d rows, want %d; first difference: %s",
-				i, n, len(got), len(want), firstDiff(got, want))
-		}
+		want, n := spilledMatches(t, i, q, ample, tight, "64 KiB", "rows", spilled.Load)
 		noFiles(fmt.Sprintf("query %d", i))
-		t.Logf("query %d: %d rows, %d inner rows on disk", i, len(got), n)
+		t.Logf("query %d: %d rows, %d inner rows on disk", i, len(want), n)
 		if slices.Contains(rowSpillControls, i) {
 			drop.Store(true)
 			if got, err := rows(dropping, q); err == nil && slices.Equal(got, want) {
@@ -436,4 +394,38 @@ func TestRowSpill(t *testing.T) {
 		t.Fatalf("a failing spilled nested loop: %v, %d rows spilled", err, spilled.Load()-before)
 	}
 	noFiles("a failed nested loop")
+}
+
+// sortedRows runs q and returns its output lines, sorted.
+func sortedRows(t *testing.T, s *engine.Session, q string) ([]string, error) {
+	out, err := run(t, s, q)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	slices.Sort(lines)
+	return lines, err
+}
+
+// spilledMatches runs query i with ample memory and with tight (limit
+// names it), and fails unless the tight run spilled (count grew) and
+// returned the same rows. It returns the rows and how much count grew
+// (unit names what it counts).
+func spilledMatches(t *testing.T, i int, q string, ample, tight *engine.Session, limit, unit string, count func() int64) ([]string, int64) {
+	t.Helper()
+	want, err := sortedRows(t, ample, q)
+	if err != nil {
+		t.Fatalf("query %d with ample memory: %v", i, err)
+	}
+	before := count()
+	got, err := sortedRows(t, tight, q)
+	if err != nil {
+		t.Fatalf("query %d with %s: %v", i, limit, err)
+	}
+	n := count() - before
+	if n == 0 {
+		t.Fatalf("query %d did not spill: it does not test what it should", i)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("query %d spilled %d %s and returned %d rows, want %d; first difference: %s",
+			i, n, unit, len(got), len(want), firstDiff(got, want))
+	}
+	return want, n
 }
