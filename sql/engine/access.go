@@ -223,30 +223,34 @@ func (a *tableAccess) open(c *stmtCtx) (rowIter, error) {
 // before; sysbench's and TPC-C's range queries keep none, so their rows
 // are no longer decoded in storage to test what the span already says.
 func (a *tableAccess) exactFilter(keyTypes []types.T, loExact, hiExact bool) []expr {
-	decided := map[expr]bool{}
+	var decided []expr
 	for i, src := range a.prefixSrc {
 		if keyTypes[i].IsInteger() {
-			decided[src] = true
+			decided = append(decided, src)
 		}
 	}
-	if a.loSrc != nil && loExact && (a.loSrc != a.hiSrc || hiExact) {
-		decided[a.loSrc] = true
-	}
-	if a.hiSrc != nil && hiExact && (a.loSrc != a.hiSrc || loExact) {
-		decided[a.hiSrc] = true
-	}
-	if _, ok := a.loSrc.(*logicExpr); ok && a.loSrc != a.hiSrc {
-		delete(decided, a.loSrc) // one side of an AND, the other not a bound here
-	}
-	if _, ok := a.hiSrc.(*logicExpr); ok && a.loSrc != a.hiSrc {
-		delete(decided, a.hiSrc)
+	if a.loSrc == a.hiSrc {
+		// Both bounds from one conjunct (BETWEEN), or none.
+		if a.loSrc != nil && loExact && hiExact {
+			decided = append(decided, a.loSrc)
+		}
+	} else {
+		for _, b := range []struct {
+			src   expr
+			exact bool
+		}{{a.loSrc, loExact}, {a.hiSrc, hiExact}} {
+			// An AND that gave only this bound says more than the span.
+			if _, and := b.src.(*logicExpr); b.src != nil && b.exact && !and {
+				decided = append(decided, b.src)
+			}
+		}
 	}
 	if len(decided) == 0 {
 		return a.filter
 	}
 	rest := make([]expr, 0, len(a.filter))
 	for _, e := range a.filter {
-		if !decided[e] {
+		if !slices.Contains(decided, e) {
 			rest = append(rest, e)
 		}
 	}
