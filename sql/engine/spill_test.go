@@ -133,15 +133,7 @@ func TestHashSpill(t *testing.T) {
 	t.Logf("seed %d (MERIDIAN_SPILL_SEED=%d replays it)", seed, seed)
 	c := servertest.Start(t, servertest.Options{})
 	c.WaitReplicated(3)
-	session := func(cfg engine.Config) (*engine.Engine, *engine.Session) {
-		cfg.Txn, cfg.NodeID = c.Nodes[0].TxnClient(), 1
-		e := engine.New(cfg)
-		s, err := e.NewSession(context.Background(), "root", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e, s
-	}
+	session := func(cfg engine.Config) (*engine.Engine, *engine.Session) { return engineOn(t, c, cfg) }
 	_, ample := session(engine.Config{})
 	small, tight := session(engine.Config{MaxStatementMemory: 256 << 10})
 	_, dropping := session(engine.Config{MaxStatementMemory: 256 << 10, TestingKnobs: engine.TestingKnobs{DropSpilledPartition: true}})
@@ -263,15 +255,7 @@ func TestRowSpill(t *testing.T) {
 		o.TickInterval, o.SupportDuration, o.LeaseMargin = 100*time.Millisecond, 1500*time.Millisecond, 50*time.Millisecond
 	}})
 	c.WaitReplicated(3)
-	session := func(cfg engine.Config) (*engine.Engine, *engine.Session) {
-		cfg.Txn, cfg.NodeID = c.Nodes[0].TxnClient(), 1
-		e := engine.New(cfg)
-		s, err := e.NewSession(context.Background(), "root", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e, s
-	}
+	session := func(cfg engine.Config) (*engine.Engine, *engine.Session) { return engineOn(t, c, cfg) }
 	var spilled atomic.Int64
 	var drop atomic.Bool // the dropping engine loses the next spilled row
 	ampleE, ample := session(engine.Config{})
@@ -428,4 +412,16 @@ func spilledMatches(t *testing.T, i int, q string, ample, tight *engine.Session,
 			i, n, unit, len(got), len(want), firstDiff(got, want))
 	}
 	return want, n
+}
+
+// engineOn starts an engine with cfg on node 1 of c and opens a session.
+func engineOn(t *testing.T, c *servertest.Cluster, cfg engine.Config) (*engine.Engine, *engine.Session) {
+	t.Helper()
+	cfg.Txn, cfg.NodeID = c.Nodes[0].TxnClient(), 1
+	e := engine.New(cfg)
+	s, err := e.NewSession(context.Background(), "root", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, s
 }
