@@ -296,6 +296,14 @@ func (p *Participant) CommitOnePhase(id TxnID, ts int64, writes []Write) (Outcom
 	if err != nil {
 		return Outcome{}, err
 	}
+	return p.commitOnePhase(id, ts, writes, t, ok)
+}
+
+// commitOnePhase is CommitOnePhase once the tombstone of id (if ok) was
+// looked up: the state machine looks it up first, to refuse a
+// conflicting duplicate as an invalid command rather than panic, and the
+// lookup is a storage read worth making once.
+func (p *Participant) commitOnePhase(id TxnID, ts int64, writes []Write, t tombstone, ok bool) (Outcome, error) {
 	if ok {
 		if t.Decision == DecisionCommit && t.CommitTS != ts {
 			panic(errors.AssertionFailedf("txn: one-phase commit of %s at %d after it committed at %d",
@@ -391,7 +399,8 @@ func (p *Participant) install(writes []Write, ts int64) error {
 }
 
 // decide drops the prepared record of id (if any) and records its
-// tombstone, evicting the oldest ones beyond MaxTombstones.
+// tombstone. Beyond MaxTombstones it evicts the oldest tombstones, a
+// batch of evictBatch at a time (see evictOldest).
 func (p *Participant) decide(id TxnID, o Outcome) error {
 	if err := p.store.DeleteRecord(txnKey(p.group, kindPrepared, id)); err != nil {
 		return err
@@ -400,14 +409,18 @@ func (p *Participant) decide(id TxnID, o Outcome) error {
 	t := tombstone{Outcome: o, seq: m.nextSeq}
 	m.nextSeq++
 	m.tombstones++
-	if err := p.store.PutRecord(txnKey(p.group, kindTombstone, id), encodeTombstone(t)); err != nil {
+	enc := encodeTombstone(t)
+	if err := p.store.PutRecord(txnKey(p.group, kindTombstone, id), enc); err != nil {
 		return err
 	}
-	if err := p.store.PutRecord(ageKey(p.group, t.seq, id), nil); err != nil {
+	// The age entry repeats the tombstone so that eviction reads it from
+	// the age scan instead of looking each evicted tombstone up.
+	if err := p.store.PutRecord(ageKey(p.group, t.seq, id), enc); err != nil {
 		return err
 	}
-	for m.tombstones > uint64(p.opts.MaxTombstones) {
-		if err := p.evictOldest(&m); err != nil {
+	if m.tombstones > uint64(p.opts.MaxTombstones) {
+		n := m.tombstones - uint64(p.opts.MaxTombstones) + p.evictBatch() - 1
+		if err := p.evictOldest(&m, n); err != nil {
 			return err
 		}
 	}
@@ -418,33 +431,65 @@ func (p *Participant) decide(id TxnID, o Outcome) error {
 	return nil
 }
 
-func (p *Participant) evictOldest(m *participantMeta) error {
+// evictBatch is how many tombstones one eviction drops: 1/64 of the
+// bound (at least one), so that the scan that finds the oldest runs once
+// per evictBatch decisions rather than once per decision. Evicting early
+// is always safe (see Participant); it only forgets sooner.
+func (p *Participant) evictBatch() uint64 {
+	return max(1, uint64(p.opts.MaxTombstones)/64)
+}
+
+// evictOldest drops the n oldest tombstones in one scan of the age order.
+func (p *Participant) evictOldest(m *participantMeta, n uint64) error {
 	prefix := recordKey(p.group, kindAgeOrder)
-	var oldest TxnID
-	found := false
-	err := p.store.ScanRecords(ageKey(p.group, p.ageFloor, TxnID{}), bytesPrefixEnd(prefix), func(k, _ []byte) bool {
-		found = len(k) == len(prefix)+8+len(oldest)
-		if found {
-			p.ageFloor = binary.BigEndian.Uint64(k[len(prefix):])
-			copy(oldest[:], k[len(prefix)+8:])
+	type aged struct {
+		id  TxnID
+		t   tombstone
+		has bool // the age entry carried the tombstone
+	}
+	var victims []aged
+	var decodeErr error
+	err := p.store.ScanRecords(ageKey(p.group, p.ageFloor, TxnID{}), bytesPrefixEnd(prefix), func(k, v []byte) bool {
+		var a aged
+		if len(k) != len(prefix)+8+len(a.id) {
+			decodeErr = errors.Mark(errors.Newf("txn: malformed age entry %x", k), ErrCorruptRecord)
+			return false
 		}
-		return false
+		p.ageFloor = binary.BigEndian.Uint64(k[len(prefix):])
+		copy(a.id[:], k[len(prefix)+8:])
+		// Entries written before the age order carried tombstones are
+		// empty; their tombstones are looked up below.
+		if len(v) > 0 {
+			if a.t, decodeErr = decodeTombstone(v); decodeErr != nil {
+				decodeErr = errors.Wrapf(decodeErr, "txn: age entry of %s", a.id)
+				return false
+			}
+			a.has = true
+		}
+		victims = append(victims, a)
+		return uint64(len(victims)) < n
 	})
-	if err != nil {
+	if err = errors.CombineErrors(err, decodeErr); err != nil {
 		return err
 	}
-	if !found {
-		return errors.Mark(errors.Newf("txn: %d tombstones counted, none in age order", m.tombstones),
+	if uint64(len(victims)) < n {
+		return errors.Mark(errors.Newf("txn: %d tombstones counted, %d in age order", m.tombstones, len(victims)),
 			ErrCorruptRecord)
 	}
-	t, ok, err := p.tombstone(oldest)
-	if err != nil {
-		return err
+	for _, a := range victims {
+		if !a.has {
+			var ok bool
+			if a.t, ok, err = p.tombstone(a.id); err != nil {
+				return err
+			} else if !ok {
+				return errors.Mark(errors.Newf("txn: age order names %s without tombstone", a.id), ErrCorruptRecord)
+			}
+		}
+		if err := p.dropTombstone(m, a.id, a.t); err != nil {
+			return err
+		}
 	}
-	if !ok {
-		return errors.Mark(errors.Newf("txn: age order names %s without tombstone", oldest), ErrCorruptRecord)
-	}
-	return p.dropTombstone(m, oldest, t)
+	return nil
 }
 
 func (p *Participant) dropTombstone(m *participantMeta, id TxnID, t tombstone) error {

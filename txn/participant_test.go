@@ -630,3 +630,56 @@ func TestParticipantDuplicateDelivery(t *testing.T) {
 		}
 	})
 }
+
+// TestParticipantEvictsInBatches checks eviction beyond MaxTombstones
+// when a batch holds more than one tombstone (MaxTombstones/64): the
+// oldest go first, the horizon is the largest commit timestamp evicted,
+// the count never exceeds the bound, and age entries written without a
+// copy of their tombstone (stores from before the copy) still evict.
+func TestParticipantEvictsInBatches(t *testing.T) {
+	const max = 128 // evictBatch 2
+	store := NewMemStore()
+	opts := ParticipantOptions{MaxTombstones: max}
+	p, err := OpenParticipant(1, store, opts)
+	check(t, err)
+	id := func(i int) TxnID { return testID(fmt.Sprintf("t%03d", i)) }
+	commit := func(i int) {
+		t.Helper()
+		o, err := p.CommitOnePhase(id(i), int64(i+1), []Write{{Key: []byte(fmt.Sprint("k", i)), Value: []byte("v")}})
+		check(t, err)
+		if o.Decision != DecisionCommit {
+			t.Fatalf("txn %d: %+v", i, o)
+		}
+		if p.meta.tombstones > max {
+			t.Fatalf("txn %d: %d tombstones, bound %d", i, p.meta.tombstones, max)
+		}
+	}
+	for i := range max {
+		commit(i)
+	}
+	// The oldest two lose their copies, as if written before the copy.
+	for i := range 2 {
+		check(t, store.PutRecord(ageKey(1, uint64(i), id(i)), nil))
+	}
+	p, err = OpenParticipant(1, store, opts)
+	check(t, err)
+	commit(max) // 129 tombstones: evict t000 and t001
+	if got := p.meta.tombstones; got != max-1 {
+		t.Fatalf("after the first eviction: %d tombstones, want %d", got, max-1)
+	}
+	if got := p.ForgottenTS(); got != 2 {
+		t.Fatalf("horizon %d, want 2 (t001's commit)", got)
+	}
+	commit(max + 1) // 128: no eviction
+	commit(max + 2) // 129: evict t002 and t003 from their copies
+	if got := p.ForgottenTS(); got != 4 {
+		t.Fatalf("horizon %d, want 4 (t003's commit)", got)
+	}
+	for i := range max + 3 {
+		_, ok, err := p.Decided(id(i))
+		check(t, err)
+		if want := i >= 4; ok != want {
+			t.Fatalf("txn %d: remembered %t, want %t", i, ok, want)
+		}
+	}
+}

@@ -372,12 +372,13 @@ func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyCont
 	if p.prepared[id] != nil {
 		return nil, invalid("txn: one-phase commit of %s, which is prepared here", id)
 	}
-	if o, ok, err := p.Decided(id); err != nil {
+	t, ok, err := p.tombstone(id)
+	if err != nil {
 		return nil, err
-	} else if ok && o.Decision == DecisionCommit && o.CommitTS != c.Ts {
-		return nil, invalid("txn: one-phase commit of %s at %d after it committed at %d", id, c.Ts, o.CommitTS)
+	} else if ok && t.Decision == DecisionCommit && t.CommitTS != c.Ts {
+		return nil, invalid("txn: one-phase commit of %s at %d after it committed at %d", id, c.Ts, t.CommitTS)
 	}
-	o, err := p.CommitOnePhase(id, c.Ts, writes)
+	o, err := p.commitOnePhase(id, c.Ts, writes, t, ok)
 	if err != nil {
 		return nil, err
 	}
