@@ -156,8 +156,21 @@ func (s kvService) Get(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse
 // getLocal reads the latest committed value at the leader under a
 // shared lock held for the read alone, so that it waits for a prepared
 // transaction writing the key and sees every acknowledged commit.
+//
+// Most reads meet no lock: those are served without entering the lock
+// table (txn.Server.ReadLatestUnlocked), which is the same read.
 func (s kvService) getLocal(ctx context.Context, req *pb.GetRequest) (*pb.GetResponse, error) {
 	out := &pb.GetResponse{}
+	if srv := s.n.txnServer(); srv != nil {
+		kv, found, ok, err := srv.ReadLatestUnlocked(ctx, txn.GroupID(req.Routing.GroupId), req.Key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out.Found, out.Value, out.Timestamp = found, kv.Value, kv.Timestamp
+			return out, nil
+		}
+	}
 	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error {
 		resp, err := srv.Read(ctx, &pb.TxnReadRequest{GroupId: req.Routing.GroupId, Txn: meta, Keys: [][]byte{req.Key}})
 		_, _ = srv.Release(context.WithoutCancel(ctx), &pb.TxnReleaseRequest{GroupId: req.Routing.GroupId, TxnId: meta.Id})

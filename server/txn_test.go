@@ -1139,3 +1139,39 @@ func TestTxnForUpdateLocksExclusively(t *testing.T) {
 	}
 	after.Rollback(ctx)
 }
+
+// TestKVGetWaitsForExclusiveLock: a single-key get, which most of the time
+// reads without entering the lock table, still waits for an older
+// transaction that holds its key exclusively, rather than return the
+// version that transaction may be replacing; once it committed, the get
+// returns its write.
+func TestKVGetWaitsForExclusiveLock(t *testing.T) {
+	c := txnCluster(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv := c.KV(0)
+	if _, err := kv.Put(ctx, &pb.PutRequest{Key: []byte("g1"), Value: []byte("0")}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := kv.Get(ctx, &pb.GetRequest{Key: []byte("g1")}); err != nil || string(r.Value) != "0" {
+		t.Fatalf("unlocked get: %v %v", r, err)
+	}
+	cl := client(t, c, 0)
+	holder, _ := cl.Begin(ctx, txn.Options{})
+	if _, _, err := holder.GetManyForUpdate(ctx, [][]byte{[]byte("g1")}); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	r, err := kv.Get(short, &pb.GetRequest{Key: []byte("g1")})
+	stop()
+	if err == nil {
+		t.Fatalf("the get of a key held exclusively by an older transaction returned %q", r.Value)
+	}
+	_ = holder.Put([]byte("g1"), []byte("1"))
+	if _, err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := kv.Get(ctx, &pb.GetRequest{Key: []byte("g1")}); err != nil || string(r.Value) != "1" {
+		t.Fatalf("the get after the holder committed: %v %v, want \"1\"", r, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cockroachdb/errors"
 )
@@ -185,6 +186,10 @@ type LockTable struct {
 	// rangeQueue the parked span requests, oldest first.
 	ranges     []*rangeEntry
 	rangeQueue []*rangeEntry
+	// exclusiveGrants counts exclusive locks granted (upgrades included).
+	// It is atomic so that a reader validating an unlocked read
+	// (Server.ReadLatestUnlocked) needs no mutex.
+	exclusiveGrants atomic.Uint64
 }
 
 type txnState struct {
@@ -455,7 +460,28 @@ func (lt *LockTable) regrant(k string, grants []Grant) []Grant {
 func (lt *LockTable) noteGranted(k string, e *lockEntry) {
 	delete(e.txn.waiting, k)
 	e.txn.held[k] = e.mode
+	if e.mode == Exclusive {
+		lt.exclusiveGrants.Add(1)
+	}
 }
+
+// HeldExclusive reports whether a transaction holds key exclusively.
+func (lt *LockTable) HeldExclusive(key []byte) bool {
+	kl := lt.locks[string(key)]
+	if kl == nil {
+		return false
+	}
+	for _, h := range kl.holders {
+		if h.mode == Exclusive {
+			return true
+		}
+	}
+	return false
+}
+
+// ExclusiveGrants returns how many exclusive locks the table has granted;
+// it may be called without the caller's mutex.
+func (lt *LockTable) ExclusiveGrants() uint64 { return lt.exclusiveGrants.Load() }
 
 // Rebuild discards the whole table and installs exclusive locks on the
 // write keys of the prepared transactions, as read from the Raft log by a
@@ -487,6 +513,7 @@ func (lt *LockTable) Rebuild(prepared []PreparedTxn) (dropped []TxnID) {
 			}
 			lt.locks[k] = &keyLocks{holders: []*lockEntry{{txn: t, mode: Exclusive}}}
 			t.held[k] = Exclusive
+			lt.exclusiveGrants.Add(1)
 		}
 	}
 	for id := range old {

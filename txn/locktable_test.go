@@ -688,3 +688,35 @@ func TestLockTableCallerBugsPanic(t *testing.T) {
 		})
 	}
 }
+
+// TestLockTableCountsExclusiveGrants: every way a key becomes held
+// exclusively (a grant, an upgrade, a queued writer granted on release, a
+// rebuild from prepared transactions) moves ExclusiveGrants, and shared
+// grants do not. An unlocked read relies on it (Server.ReadLatestUnlocked).
+func TestLockTableCountsExclusiveGrants(t *testing.T) {
+	lt := NewLockTable(LockTableOptions{})
+	a, b := TxnMeta{ID: testID("a"), StartTS: 1}, TxnMeta{ID: testID("b"), StartTS: 2}
+	step := func(what string, want uint64, held bool) {
+		t.Helper()
+		if got := lt.ExclusiveGrants(); got != want {
+			t.Fatalf("after %s: %d exclusive grants, want %d", what, got, want)
+		}
+		if got := lt.HeldExclusive([]byte("k")); got != held {
+			t.Fatalf("after %s: k held exclusively %t, want %t", what, got, held)
+		}
+	}
+	lt.Acquire(a, []byte("k"), Shared)
+	step("a shared grant", 0, false)
+	lt.Acquire(a, []byte("k"), Exclusive)
+	step("an upgrade", 1, true)
+	if res := lt.Acquire(b, []byte("k"), Exclusive); res.Status != Waiting {
+		t.Fatalf("b's request: %v", res.Status)
+	}
+	step("a queued request", 1, true)
+	lt.Release(a.ID)
+	step("b granted on a's release", 2, true)
+	lt.Release(b.ID)
+	step("b's release", 2, false)
+	lt.Rebuild([]PreparedTxn{{Txn: a, WriteKeys: [][]byte{[]byte("k")}}})
+	step("a rebuild", 3, true)
+}

@@ -535,6 +535,51 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	return resp, nil
 }
 
+// ReadLatestUnlocked reads key's newest committed version at group's
+// leaseholder without entering the lock table, when that is the same as
+// Read with a shared lock held for the read alone: no transaction held
+// key exclusively when the read began, and the group granted no exclusive
+// lock while it ran, so no write of key was being installed or could
+// start. A version is installed only under its writer's exclusive lock,
+// which is released after commit wait, so what it reads is acknowledged
+// or could have been. ok is false when that cannot be shown (the key is
+// locked, or a writer got a lock meanwhile); the caller then reads under
+// a lock. The lock table never hears of these reads, so they neither wait
+// for nor delay writers.
+func (s *Server) ReadLatestUnlocked(ctx context.Context, group GroupID, key []byte) (kv *pb.KeyValue, found, ok bool, err error) {
+	s.gateMu.Lock()
+	if s.stopped {
+		s.gateMu.Unlock()
+		return nil, false, false, s.status(errors.Mark(errors.New("txn: the node is stopping; retry on another node"), paxosgroup.ErrStopped))
+	}
+	s.inflight.Add(1)
+	s.gateMu.Unlock()
+	defer s.inflight.Done()
+	ls, info, err := s.leader(ctx, group)
+	if err != nil {
+		return nil, false, false, s.status(err)
+	}
+	keys := [][]byte{key}
+	if err := checkKeys(info.Descriptor, keys); err != nil {
+		return nil, false, false, s.status(err)
+	}
+	ls.mu.Lock()
+	locked := ls.dead || ls.lt.HeldExclusive(key)
+	grants := ls.lt.ExclusiveGrants()
+	ls.mu.Unlock()
+	if locked {
+		return nil, false, false, nil
+	}
+	vals, fnd, _, _, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, keys, false, nil, nil, 0, nil)
+	if err != nil {
+		return nil, false, false, s.status(err)
+	}
+	if ls.lt.ExclusiveGrants() != grants {
+		return nil, false, false, nil
+	}
+	return vals[0], fnd[0], true, nil
+}
+
 // SnapshotRead implements pb.TxnServer: a lock-free read at a timestamp at
 // this replica, once its safe time covers it (invariant 4).
 func (s *Server) SnapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) (*pb.SnapshotReadResponse, error) {
