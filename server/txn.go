@@ -143,6 +143,22 @@ func (p txnProxy) SnapshotRead(ctx context.Context, in *pb.SnapshotReadRequest) 
 	}
 	return s.SnapshotRead(ctx, in)
 }
+func (p txnProxy) SnapshotReadMany(ctx context.Context, in *pb.SnapshotReadManyRequest) (*pb.SnapshotReadManyResponse, error) {
+	s, err := p.srv()
+	if err != nil {
+		return nil, err
+	}
+	return s.SnapshotReadMany(ctx, in)
+}
+
+func (p txnProxy) CloseMany(ctx context.Context, in *pb.CloseManyRequest) (*pb.CloseManyResponse, error) {
+	s, err := p.srv()
+	if err != nil {
+		return nil, err
+	}
+	return s.CloseMany(ctx, in)
+}
+
 func (p txnProxy) Prepare(ctx context.Context, in *pb.TxnPrepareRequest) (*pb.TxnPrepareResponse, error) {
 	s, err := p.srv()
 	if err != nil {

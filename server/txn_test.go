@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -1173,5 +1174,78 @@ func TestKVGetWaitsForExclusiveLock(t *testing.T) {
 	}
 	if r, err := kv.Get(ctx, &pb.GetRequest{Key: []byte("g1")}); err != nil || string(r.Value) != "1" {
 		t.Fatalf("the get after the holder committed: %v %v, want \"1\"", r, err)
+	}
+}
+
+// TestTxnSnapshotReadMany: one request reads several groups at a
+// timestamp at one replica, which asks their leaders for the safe time it
+// lacks and waits for it, so it sees a commit at or below the timestamp
+// right after the commit is acknowledged, at every node. A request naming
+// a key outside its group fails as a whole (the client then reads group by
+// group), and a read-only transaction over the groups reads the same.
+func TestTxnSnapshotReadMany(t *testing.T) {
+	c := txnCluster(t, []string{"m2", "m4"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys := [][]byte{[]byte("m1"), []byte("m3"), []byte("m5")}
+	st, err := c.Admin(0).Status(ctx, &pb.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := make([]uint64, len(keys))
+	for i, k := range keys {
+		for _, g := range st.Groups {
+			if d := g.Descriptor_; bytes.Compare(d.StartKey, k) <= 0 && (len(d.EndKey) == 0 || bytes.Compare(k, d.EndKey) < 0) {
+				groups[i] = d.GroupId
+			}
+		}
+	}
+	if groups[0] == groups[1] || groups[1] == groups[2] {
+		t.Fatalf("keys share groups: %v", groups)
+	}
+	cl := client(t, c, 0)
+	for round := range 5 {
+		val := []byte(fmt.Sprint("v", round))
+		ts, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+			for _, k := range keys {
+				if err := tx.Put(k, val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range c.Nodes {
+			req := &pb.SnapshotReadManyRequest{Timestamp: ts}
+			for j, k := range keys {
+				req.Reads = append(req.Reads, &pb.SnapshotReadRequest{GroupId: groups[j], Keys: [][]byte{k}})
+			}
+			resp, err := pb.NewTxnClient(c.Conn(i)).SnapshotReadMany(ctx, req)
+			if err != nil {
+				t.Fatalf("round %d, node %d: %v", round, i+1, err)
+			}
+			for j, r := range resp.Reads {
+				if !r.Found[0] || !bytes.Equal(r.Values[0].Value, val) {
+					t.Fatalf("round %d, node %d, %s at the commit timestamp: %q found=%t, want %q", round, i+1, keys[j], r.Values[0].Value, r.Found[0], val)
+				}
+			}
+			ro, _ := client(t, c, i).Begin(ctx, txn.Options{ReadOnly: true})
+			vs, fs, err := ro.GetMany(ctx, keys)
+			if err != nil {
+				t.Fatalf("round %d, node %d: read-only transaction: %v", round, i+1, err)
+			}
+			for j := range keys {
+				if !fs[j] || !bytes.Equal(vs[j], val) {
+					t.Fatalf("round %d, node %d: read-only transaction read %s = %q, want %q", round, i+1, keys[j], vs[j], val)
+				}
+			}
+		}
+	}
+	bad := &pb.SnapshotReadManyRequest{Timestamp: time.Now().UnixNano(), Reads: []*pb.SnapshotReadRequest{
+		{GroupId: groups[0], Keys: [][]byte{keys[0]}}, {GroupId: groups[0], Keys: [][]byte{keys[2]}}}}
+	if _, err := pb.NewTxnClient(c.Conn(1)).SnapshotReadMany(ctx, bad); err == nil {
+		t.Fatal("a read of a key outside its group was served")
 	}
 }

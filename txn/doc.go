@@ -128,7 +128,10 @@
 // waits only for writes in flight) and publish closed timestamps of
 // every group they lead to the other replicas' nodes every
 // PublishInterval (the side channel that
-// serves idle groups and bounded staleness). Because a leader never
+// serves idle groups and bounded staleness). A read-only transaction
+// reads the groups that share their nearest replica node with one
+// SnapshotReadMany, and that node asks each leader node once (CloseMany)
+// for the groups it lacks, rather than once per group. Because a leader never
 // closes at or above a prepared transaction's prepare timestamp, the
 // closed timestamp is already below every undecided prepare: invariant
 // 4's min(closed, minPrepared-1) is the closed timestamp itself.

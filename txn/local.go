@@ -19,6 +19,12 @@ func (c localClient) Read(ctx context.Context, in *pb.TxnReadRequest, _ ...grpc.
 func (c localClient) SnapshotRead(ctx context.Context, in *pb.SnapshotReadRequest, _ ...grpc.CallOption) (*pb.SnapshotReadResponse, error) {
 	return c.s.SnapshotRead(ctx, in)
 }
+func (c localClient) SnapshotReadMany(ctx context.Context, in *pb.SnapshotReadManyRequest, _ ...grpc.CallOption) (*pb.SnapshotReadManyResponse, error) {
+	return c.s.SnapshotReadMany(ctx, in)
+}
+func (c localClient) CloseMany(ctx context.Context, in *pb.CloseManyRequest, _ ...grpc.CallOption) (*pb.CloseManyResponse, error) {
+	return c.s.CloseMany(ctx, in)
+}
 func (c localClient) Prepare(ctx context.Context, in *pb.TxnPrepareRequest, _ ...grpc.CallOption) (*pb.TxnPrepareResponse, error) {
 	return c.s.Prepare(ctx, in)
 }

@@ -604,16 +604,31 @@ func (s *Server) snapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) 
 		floor := s.clock.Now().Latest - req.MaxStalenessNanos
 		ts = max(floor, s.localSafeTime(group))
 	}
-	if ts <= 0 {
-		return nil, invalid("txn: snapshot read at timestamp %d", ts)
-	}
-	if ttl := s.cfg.GCTTL; ttl > 0 && ts < s.clock.Now().Latest-ttl.Nanoseconds() {
-		return nil, errors.Mark(errors.Newf("txn: snapshot read at %s is older than the versions kept (--gc-ttl %s): read at a later timestamp, or start the nodes with a longer --gc-ttl",
-			time.Unix(0, ts).UTC().Format(time.RFC3339Nano), ttl), ErrSnapshotTooOld)
+	if err := s.checkReadTS(ts); err != nil {
+		return nil, err
 	}
 	if err := s.waitSafe(ctx, group, ts); err != nil {
 		return nil, err
 	}
+	return s.readReplica(req, ts)
+}
+
+// checkReadTS refuses a snapshot read timestamp that is not positive or
+// older than the versions garbage collection keeps.
+func (s *Server) checkReadTS(ts int64) error {
+	if ts <= 0 {
+		return invalid("txn: snapshot read at timestamp %d", ts)
+	}
+	if ttl := s.cfg.GCTTL; ttl > 0 && ts < s.clock.Now().Latest-ttl.Nanoseconds() {
+		return errors.Mark(errors.Newf("txn: snapshot read at %s is older than the versions kept (--gc-ttl %s): read at a later timestamp, or start the nodes with a longer --gc-ttl",
+			time.Unix(0, ts).UTC().Format(time.RFC3339Nano), ttl), ErrSnapshotTooOld)
+	}
+	return nil
+}
+
+// readReplica serves req at ts from this node's replica of its group,
+// once the replica's safe time covers ts.
+func (s *Server) readReplica(req *pb.SnapshotReadRequest, ts int64) (*pb.SnapshotReadResponse, error) {
 	resp := &pb.SnapshotReadResponse{Timestamp: ts}
 	err := s.host.LocalReplicaRead(req.GroupId, func(d *pb.GroupDescriptor, r storage.Reader) error {
 		if err := checkKeys(d, req.Keys); err != nil {
@@ -628,6 +643,44 @@ func (s *Server) snapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) 
 		return err
 	})
 	return resp, err
+}
+
+// SnapshotReadMany implements pb.TxnServer: SnapshotRead of several
+// groups at one timestamp, asking each leader node once for the safe
+// times this replica lacks.
+func (s *Server) SnapshotReadMany(ctx context.Context, req *pb.SnapshotReadManyRequest) (*pb.SnapshotReadManyResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	resp, err := s.snapshotReadMany(ctx, req)
+	return resp, s.status(err)
+}
+
+func (s *Server) snapshotReadMany(ctx context.Context, req *pb.SnapshotReadManyRequest) (*pb.SnapshotReadManyResponse, error) {
+	ts := req.Timestamp
+	if err := s.checkReadTS(ts); err != nil {
+		return nil, err
+	}
+	groups := make([]GroupID, len(req.Reads))
+	for i, r := range req.Reads {
+		if r.Scan {
+			return nil, invalid("txn: SnapshotReadMany reads keys, not scans")
+		}
+		groups[i] = GroupID(r.GroupId)
+	}
+	if err := s.waitSafeMany(ctx, groups, ts); err != nil {
+		return nil, err
+	}
+	out := &pb.SnapshotReadManyResponse{Reads: make([]*pb.SnapshotReadResponse, len(req.Reads))}
+	for i, r := range req.Reads {
+		var err error
+		if out.Reads[i], err = s.readReplica(r, ts); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // localSafeTime is the largest timestamp this replica can serve now
@@ -679,6 +732,77 @@ func (s *Server) waitSafe(ctx context.Context, group GroupID, ts int64) error {
 	return s.host.WaitApplied(ctx, uint64(group), c.AppliedIndex)
 }
 
+// waitSafeMany is waitSafe for several groups: the groups whose safe
+// time this replica lacks are asked of their leader nodes, one request
+// per node, in parallel. A group whose batched ask fails, or whose leader
+// is this node or unknown, goes through waitSafe.
+func (s *Server) waitSafeMany(ctx context.Context, groups []GroupID, ts int64) error {
+	byNode := map[uint64][]uint64{}
+	var single []GroupID
+	for _, g := range groups {
+		if s.localSafeTime(g) >= ts {
+			s.metrics.snapshotReads.WithLabelValues("local").Inc()
+			continue
+		}
+		if leader := s.host.LeaderNode(uint64(g)); leader != 0 && leader != s.host.NodeID() {
+			byNode[leader] = append(byNode[leader], uint64(g))
+		} else {
+			single = append(single, g)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for node, gs := range byNode {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.askCloseMany(ctx, node, gs, ts); err != nil {
+				mu.Lock()
+				for _, g := range gs {
+					single = append(single, GroupID(g))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, g := range single {
+		if err := s.waitSafe(ctx, g, ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// askCloseMany asks node, the leader of groups, to close ts at each of
+// them, and waits until this replica applied what each answer names.
+func (s *Server) askCloseMany(ctx context.Context, node uint64, groups []uint64, ts int64) error {
+	cl, err := s.cfg.Router.Client(node)
+	if err != nil {
+		return err
+	}
+	resp, err := cl.CloseMany(ctx, &pb.CloseManyRequest{Timestamp: ts, GroupIds: groups})
+	if err != nil {
+		return err
+	}
+	if len(resp.Closed) != len(groups) {
+		return errors.Newf("txn: node %d closed %d of %d groups", node, len(resp.Closed), len(groups))
+	}
+	for _, c := range resp.Closed {
+		s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex)
+		s.metrics.snapshotReads.WithLabelValues("asked").Inc()
+	}
+	if s.cfg.TestingKnobs.NoSafeTimeWait {
+		return nil
+	}
+	for _, c := range resp.Closed {
+		if err := s.host.WaitApplied(ctx, c.GroupId, c.AppliedIndex); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // askClose asks the group's leader to close ts.
 func (s *Server) askClose(ctx context.Context, group GroupID, ts int64) (*pb.ClosedTimestamp, error) {
 	var out *pb.ClosedTimestamp
@@ -707,6 +831,29 @@ func (s *Server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.ClosedTim
 		return nil, s.status(err)
 	}
 	return &pb.ClosedTimestamp{GroupId: req.GroupId, ClosedTs: closed, AppliedIndex: index, Term: ls.term}, nil
+}
+
+// CloseMany implements pb.TxnServer: Close at several groups this node
+// leads. It fails as a whole if it leads any of them no longer.
+func (s *Server) CloseMany(ctx context.Context, req *pb.CloseManyRequest) (*pb.CloseManyResponse, error) {
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out := &pb.CloseManyResponse{Closed: make([]*pb.ClosedTimestamp, len(req.GroupIds))}
+	for i, g := range req.GroupIds {
+		ls, _, err := s.leader(ctx, GroupID(g))
+		if err != nil {
+			return nil, s.status(err)
+		}
+		closed, index, err := s.closeAt(ctx, ls, req.Timestamp)
+		if err != nil {
+			return nil, s.status(err)
+		}
+		out.Closed[i] = &pb.ClosedTimestamp{GroupId: g, ClosedTs: closed, AppliedIndex: index, Term: ls.term}
+	}
+	return out, nil
 }
 
 // PublishClosed implements pb.TxnServer: closed timestamps from the

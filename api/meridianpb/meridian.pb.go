@@ -362,7 +362,7 @@ func (x SQLType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SQLType_Kind.Descriptor instead.
 func (SQLType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{94, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{98, 0}
 }
 
 type SQLTime_Kind int32
@@ -411,7 +411,7 @@ func (x SQLTime_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SQLTime_Kind.Descriptor instead.
 func (SQLTime_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{97, 0}
+	return file_meridian_proto_rawDescGZIP(), []int{101, 0}
 }
 
 // NodeDescriptor names one node: where to reach it and where it lives.
@@ -3436,6 +3436,105 @@ func (x *SnapshotReadResponse) GetTimestamp() int64 {
 	return 0
 }
 
+type SnapshotReadManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The read timestamp (exact; bounded staleness reads group by group).
+	Timestamp int64 `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// One point read per group: group_id and keys (no scans).
+	Reads         []*SnapshotReadRequest `protobuf:"bytes,2,rep,name=reads,proto3" json:"reads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotReadManyRequest) Reset() {
+	*x = SnapshotReadManyRequest{}
+	mi := &file_meridian_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotReadManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotReadManyRequest) ProtoMessage() {}
+
+func (x *SnapshotReadManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotReadManyRequest.ProtoReflect.Descriptor instead.
+func (*SnapshotReadManyRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SnapshotReadManyRequest) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *SnapshotReadManyRequest) GetReads() []*SnapshotReadRequest {
+	if x != nil {
+		return x.Reads
+	}
+	return nil
+}
+
+type SnapshotReadManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per read of the request, in order.
+	Reads         []*SnapshotReadResponse `protobuf:"bytes,1,rep,name=reads,proto3" json:"reads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotReadManyResponse) Reset() {
+	*x = SnapshotReadManyResponse{}
+	mi := &file_meridian_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotReadManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotReadManyResponse) ProtoMessage() {}
+
+func (x *SnapshotReadManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotReadManyResponse.ProtoReflect.Descriptor instead.
+func (*SnapshotReadManyResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SnapshotReadManyResponse) GetReads() []*SnapshotReadResponse {
+	if x != nil {
+		return x.Reads
+	}
+	return nil
+}
+
 type TxnPrepareRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	GroupId      uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
@@ -3457,7 +3556,7 @@ type TxnPrepareRequest struct {
 
 func (x *TxnPrepareRequest) Reset() {
 	*x = TxnPrepareRequest{}
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3469,7 +3568,7 @@ func (x *TxnPrepareRequest) String() string {
 func (*TxnPrepareRequest) ProtoMessage() {}
 
 func (x *TxnPrepareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[43]
+	mi := &file_meridian_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3482,7 +3581,7 @@ func (x *TxnPrepareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnPrepareRequest.ProtoReflect.Descriptor instead.
 func (*TxnPrepareRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{43}
+	return file_meridian_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TxnPrepareRequest) GetGroupId() uint64 {
@@ -3550,7 +3649,7 @@ type TxnPrepareResponse struct {
 
 func (x *TxnPrepareResponse) Reset() {
 	*x = TxnPrepareResponse{}
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3562,7 +3661,7 @@ func (x *TxnPrepareResponse) String() string {
 func (*TxnPrepareResponse) ProtoMessage() {}
 
 func (x *TxnPrepareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[44]
+	mi := &file_meridian_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3575,7 +3674,7 @@ func (x *TxnPrepareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnPrepareResponse.ProtoReflect.Descriptor instead.
 func (*TxnPrepareResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{44}
+	return file_meridian_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TxnPrepareResponse) GetPrepareTs() int64 {
@@ -3605,7 +3704,7 @@ type TxnDecideRequest struct {
 
 func (x *TxnDecideRequest) Reset() {
 	*x = TxnDecideRequest{}
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3617,7 +3716,7 @@ func (x *TxnDecideRequest) String() string {
 func (*TxnDecideRequest) ProtoMessage() {}
 
 func (x *TxnDecideRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[45]
+	mi := &file_meridian_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3630,7 +3729,7 @@ func (x *TxnDecideRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnDecideRequest.ProtoReflect.Descriptor instead.
 func (*TxnDecideRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{45}
+	return file_meridian_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TxnDecideRequest) GetGroupId() uint64 {
@@ -3695,7 +3794,7 @@ type TxnDecideResponse struct {
 
 func (x *TxnDecideResponse) Reset() {
 	*x = TxnDecideResponse{}
-	mi := &file_meridian_proto_msgTypes[46]
+	mi := &file_meridian_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3707,7 +3806,7 @@ func (x *TxnDecideResponse) String() string {
 func (*TxnDecideResponse) ProtoMessage() {}
 
 func (x *TxnDecideResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[46]
+	mi := &file_meridian_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3720,7 +3819,7 @@ func (x *TxnDecideResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnDecideResponse.ProtoReflect.Descriptor instead.
 func (*TxnDecideResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{46}
+	return file_meridian_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TxnDecideResponse) GetCommitted() bool {
@@ -3762,7 +3861,7 @@ type TxnOnePhaseRequest struct {
 
 func (x *TxnOnePhaseRequest) Reset() {
 	*x = TxnOnePhaseRequest{}
-	mi := &file_meridian_proto_msgTypes[47]
+	mi := &file_meridian_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3774,7 +3873,7 @@ func (x *TxnOnePhaseRequest) String() string {
 func (*TxnOnePhaseRequest) ProtoMessage() {}
 
 func (x *TxnOnePhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[47]
+	mi := &file_meridian_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3787,7 +3886,7 @@ func (x *TxnOnePhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnOnePhaseRequest.ProtoReflect.Descriptor instead.
 func (*TxnOnePhaseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{47}
+	return file_meridian_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *TxnOnePhaseRequest) GetGroupId() uint64 {
@@ -3854,7 +3953,7 @@ type ReadOnlyGroup struct {
 
 func (x *ReadOnlyGroup) Reset() {
 	*x = ReadOnlyGroup{}
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3866,7 +3965,7 @@ func (x *ReadOnlyGroup) String() string {
 func (*ReadOnlyGroup) ProtoMessage() {}
 
 func (x *ReadOnlyGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[48]
+	mi := &file_meridian_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3879,7 +3978,7 @@ func (x *ReadOnlyGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOnlyGroup.ProtoReflect.Descriptor instead.
 func (*ReadOnlyGroup) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{48}
+	return file_meridian_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ReadOnlyGroup) GetGroupId() uint64 {
@@ -3918,7 +4017,7 @@ type TxnVoteRequest struct {
 
 func (x *TxnVoteRequest) Reset() {
 	*x = TxnVoteRequest{}
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3930,7 +4029,7 @@ func (x *TxnVoteRequest) String() string {
 func (*TxnVoteRequest) ProtoMessage() {}
 
 func (x *TxnVoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[49]
+	mi := &file_meridian_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3943,7 +4042,7 @@ func (x *TxnVoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnVoteRequest.ProtoReflect.Descriptor instead.
 func (*TxnVoteRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{49}
+	return file_meridian_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *TxnVoteRequest) GetGroupId() uint64 {
@@ -3988,7 +4087,7 @@ type TxnVoteResponse struct {
 
 func (x *TxnVoteResponse) Reset() {
 	*x = TxnVoteResponse{}
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4000,7 +4099,7 @@ func (x *TxnVoteResponse) String() string {
 func (*TxnVoteResponse) ProtoMessage() {}
 
 func (x *TxnVoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[50]
+	mi := &file_meridian_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4013,7 +4112,7 @@ func (x *TxnVoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnVoteResponse.ProtoReflect.Descriptor instead.
 func (*TxnVoteResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{50}
+	return file_meridian_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TxnVoteResponse) GetVoteTs() int64 {
@@ -4051,7 +4150,7 @@ type TxnReleaseRequest struct {
 
 func (x *TxnReleaseRequest) Reset() {
 	*x = TxnReleaseRequest{}
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4063,7 +4162,7 @@ func (x *TxnReleaseRequest) String() string {
 func (*TxnReleaseRequest) ProtoMessage() {}
 
 func (x *TxnReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[51]
+	mi := &file_meridian_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4076,7 +4175,7 @@ func (x *TxnReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReleaseRequest.ProtoReflect.Descriptor instead.
 func (*TxnReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{51}
+	return file_meridian_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *TxnReleaseRequest) GetGroupId() uint64 {
@@ -4129,7 +4228,7 @@ type TxnReleaseResponse struct {
 
 func (x *TxnReleaseResponse) Reset() {
 	*x = TxnReleaseResponse{}
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4141,7 +4240,7 @@ func (x *TxnReleaseResponse) String() string {
 func (*TxnReleaseResponse) ProtoMessage() {}
 
 func (x *TxnReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[52]
+	mi := &file_meridian_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4154,7 +4253,7 @@ func (x *TxnReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnReleaseResponse.ProtoReflect.Descriptor instead.
 func (*TxnReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{52}
+	return file_meridian_proto_rawDescGZIP(), []int{54}
 }
 
 type TxnResolveRequest struct {
@@ -4172,7 +4271,7 @@ type TxnResolveRequest struct {
 
 func (x *TxnResolveRequest) Reset() {
 	*x = TxnResolveRequest{}
-	mi := &file_meridian_proto_msgTypes[53]
+	mi := &file_meridian_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4184,7 +4283,7 @@ func (x *TxnResolveRequest) String() string {
 func (*TxnResolveRequest) ProtoMessage() {}
 
 func (x *TxnResolveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[53]
+	mi := &file_meridian_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4197,7 +4296,7 @@ func (x *TxnResolveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnResolveRequest.ProtoReflect.Descriptor instead.
 func (*TxnResolveRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{53}
+	return file_meridian_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *TxnResolveRequest) GetGroupId() uint64 {
@@ -4243,7 +4342,7 @@ type TxnResolveResponse struct {
 
 func (x *TxnResolveResponse) Reset() {
 	*x = TxnResolveResponse{}
-	mi := &file_meridian_proto_msgTypes[54]
+	mi := &file_meridian_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4255,7 +4354,7 @@ func (x *TxnResolveResponse) String() string {
 func (*TxnResolveResponse) ProtoMessage() {}
 
 func (x *TxnResolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[54]
+	mi := &file_meridian_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4268,7 +4367,7 @@ func (x *TxnResolveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnResolveResponse.ProtoReflect.Descriptor instead.
 func (*TxnResolveResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{54}
+	return file_meridian_proto_rawDescGZIP(), []int{56}
 }
 
 type TxnInquireRequest struct {
@@ -4283,7 +4382,7 @@ type TxnInquireRequest struct {
 
 func (x *TxnInquireRequest) Reset() {
 	*x = TxnInquireRequest{}
-	mi := &file_meridian_proto_msgTypes[55]
+	mi := &file_meridian_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4295,7 +4394,7 @@ func (x *TxnInquireRequest) String() string {
 func (*TxnInquireRequest) ProtoMessage() {}
 
 func (x *TxnInquireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[55]
+	mi := &file_meridian_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4308,7 +4407,7 @@ func (x *TxnInquireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnInquireRequest.ProtoReflect.Descriptor instead.
 func (*TxnInquireRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{55}
+	return file_meridian_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *TxnInquireRequest) GetCoordinator() uint64 {
@@ -4349,7 +4448,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_meridian_proto_msgTypes[56]
+	mi := &file_meridian_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4361,7 +4460,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[56]
+	mi := &file_meridian_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4374,7 +4473,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{56}
+	return file_meridian_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CloseRequest) GetGroupId() uint64 {
@@ -4404,7 +4503,7 @@ type ClosedTimestamp struct {
 
 func (x *ClosedTimestamp) Reset() {
 	*x = ClosedTimestamp{}
-	mi := &file_meridian_proto_msgTypes[57]
+	mi := &file_meridian_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4416,7 +4515,7 @@ func (x *ClosedTimestamp) String() string {
 func (*ClosedTimestamp) ProtoMessage() {}
 
 func (x *ClosedTimestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[57]
+	mi := &file_meridian_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4429,7 +4528,7 @@ func (x *ClosedTimestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosedTimestamp.ProtoReflect.Descriptor instead.
 func (*ClosedTimestamp) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{57}
+	return file_meridian_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ClosedTimestamp) GetGroupId() uint64 {
@@ -4460,6 +4559,103 @@ func (x *ClosedTimestamp) GetTerm() uint64 {
 	return 0
 }
 
+type CloseManyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Timestamp     int64                  `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	GroupIds      []uint64               `protobuf:"varint,2,rep,packed,name=group_ids,json=groupIds,proto3" json:"group_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseManyRequest) Reset() {
+	*x = CloseManyRequest{}
+	mi := &file_meridian_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseManyRequest) ProtoMessage() {}
+
+func (x *CloseManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseManyRequest.ProtoReflect.Descriptor instead.
+func (*CloseManyRequest) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *CloseManyRequest) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *CloseManyRequest) GetGroupIds() []uint64 {
+	if x != nil {
+		return x.GroupIds
+	}
+	return nil
+}
+
+type CloseManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per group of the request, in order.
+	Closed        []*ClosedTimestamp `protobuf:"bytes,1,rep,name=closed,proto3" json:"closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseManyResponse) Reset() {
+	*x = CloseManyResponse{}
+	mi := &file_meridian_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseManyResponse) ProtoMessage() {}
+
+func (x *CloseManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_meridian_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseManyResponse.ProtoReflect.Descriptor instead.
+func (*CloseManyResponse) Descriptor() ([]byte, []int) {
+	return file_meridian_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *CloseManyResponse) GetClosed() []*ClosedTimestamp {
+	if x != nil {
+		return x.Closed
+	}
+	return nil
+}
+
 type PublishClosedRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FromNode      uint64                 `protobuf:"varint,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
@@ -4470,7 +4666,7 @@ type PublishClosedRequest struct {
 
 func (x *PublishClosedRequest) Reset() {
 	*x = PublishClosedRequest{}
-	mi := &file_meridian_proto_msgTypes[58]
+	mi := &file_meridian_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4482,7 +4678,7 @@ func (x *PublishClosedRequest) String() string {
 func (*PublishClosedRequest) ProtoMessage() {}
 
 func (x *PublishClosedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[58]
+	mi := &file_meridian_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4495,7 +4691,7 @@ func (x *PublishClosedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishClosedRequest.ProtoReflect.Descriptor instead.
 func (*PublishClosedRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{58}
+	return file_meridian_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PublishClosedRequest) GetFromNode() uint64 {
@@ -4520,7 +4716,7 @@ type PublishClosedResponse struct {
 
 func (x *PublishClosedResponse) Reset() {
 	*x = PublishClosedResponse{}
-	mi := &file_meridian_proto_msgTypes[59]
+	mi := &file_meridian_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4532,7 +4728,7 @@ func (x *PublishClosedResponse) String() string {
 func (*PublishClosedResponse) ProtoMessage() {}
 
 func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[59]
+	mi := &file_meridian_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4545,7 +4741,7 @@ func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishClosedResponse.ProtoReflect.Descriptor instead.
 func (*PublishClosedResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{59}
+	return file_meridian_proto_rawDescGZIP(), []int{63}
 }
 
 type ProposeMetaResponse struct {
@@ -4557,7 +4753,7 @@ type ProposeMetaResponse struct {
 
 func (x *ProposeMetaResponse) Reset() {
 	*x = ProposeMetaResponse{}
-	mi := &file_meridian_proto_msgTypes[60]
+	mi := &file_meridian_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4569,7 +4765,7 @@ func (x *ProposeMetaResponse) String() string {
 func (*ProposeMetaResponse) ProtoMessage() {}
 
 func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[60]
+	mi := &file_meridian_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4582,7 +4778,7 @@ func (x *ProposeMetaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeMetaResponse.ProtoReflect.Descriptor instead.
 func (*ProposeMetaResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{60}
+	return file_meridian_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ProposeMetaResponse) GetFirstId() uint64 {
@@ -4600,7 +4796,7 @@ type InitRequest struct {
 
 func (x *InitRequest) Reset() {
 	*x = InitRequest{}
-	mi := &file_meridian_proto_msgTypes[61]
+	mi := &file_meridian_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4612,7 +4808,7 @@ func (x *InitRequest) String() string {
 func (*InitRequest) ProtoMessage() {}
 
 func (x *InitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[61]
+	mi := &file_meridian_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4625,7 +4821,7 @@ func (x *InitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
 func (*InitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{61}
+	return file_meridian_proto_rawDescGZIP(), []int{65}
 }
 
 type InitResponse struct {
@@ -4638,7 +4834,7 @@ type InitResponse struct {
 
 func (x *InitResponse) Reset() {
 	*x = InitResponse{}
-	mi := &file_meridian_proto_msgTypes[62]
+	mi := &file_meridian_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4650,7 +4846,7 @@ func (x *InitResponse) String() string {
 func (*InitResponse) ProtoMessage() {}
 
 func (x *InitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[62]
+	mi := &file_meridian_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4663,7 +4859,7 @@ func (x *InitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
 func (*InitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{62}
+	return file_meridian_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *InitResponse) GetClusterId() string {
@@ -4690,7 +4886,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_meridian_proto_msgTypes[63]
+	mi := &file_meridian_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4702,7 +4898,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[63]
+	mi := &file_meridian_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4715,7 +4911,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{63}
+	return file_meridian_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *JoinRequest) GetNode() *NodeDescriptor {
@@ -4744,7 +4940,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_meridian_proto_msgTypes[64]
+	mi := &file_meridian_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4756,7 +4952,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[64]
+	mi := &file_meridian_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4769,7 +4965,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{64}
+	return file_meridian_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *JoinResponse) GetNodeId() uint64 {
@@ -4809,7 +5005,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_meridian_proto_msgTypes[65]
+	mi := &file_meridian_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4821,7 +5017,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[65]
+	mi := &file_meridian_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4834,7 +5030,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{65}
+	return file_meridian_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *StatusRequest) GetLocalOnly() bool {
@@ -4857,7 +5053,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_meridian_proto_msgTypes[66]
+	mi := &file_meridian_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4869,7 +5065,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[66]
+	mi := &file_meridian_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4882,7 +5078,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{66}
+	return file_meridian_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *NodeStatus) GetNode() *NodeDescriptor {
@@ -4933,7 +5129,7 @@ type ClockStatus struct {
 
 func (x *ClockStatus) Reset() {
 	*x = ClockStatus{}
-	mi := &file_meridian_proto_msgTypes[67]
+	mi := &file_meridian_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4945,7 +5141,7 @@ func (x *ClockStatus) String() string {
 func (*ClockStatus) ProtoMessage() {}
 
 func (x *ClockStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[67]
+	mi := &file_meridian_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4958,7 +5154,7 @@ func (x *ClockStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockStatus.ProtoReflect.Descriptor instead.
 func (*ClockStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{67}
+	return file_meridian_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ClockStatus) GetEpsilonNanos() int64 {
@@ -5009,7 +5205,7 @@ type ClockSource struct {
 
 func (x *ClockSource) Reset() {
 	*x = ClockSource{}
-	mi := &file_meridian_proto_msgTypes[68]
+	mi := &file_meridian_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5021,7 +5217,7 @@ func (x *ClockSource) String() string {
 func (*ClockSource) ProtoMessage() {}
 
 func (x *ClockSource) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[68]
+	mi := &file_meridian_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5034,7 +5230,7 @@ func (x *ClockSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClockSource.ProtoReflect.Descriptor instead.
 func (*ClockSource) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{68}
+	return file_meridian_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ClockSource) GetAddress() string {
@@ -5088,7 +5284,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_meridian_proto_msgTypes[69]
+	mi := &file_meridian_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5100,7 +5296,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[69]
+	mi := &file_meridian_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5113,7 +5309,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{69}
+	return file_meridian_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GroupStatus) GetDescriptor_() *GroupDescriptor {
@@ -5184,7 +5380,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_meridian_proto_msgTypes[70]
+	mi := &file_meridian_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5196,7 +5392,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[70]
+	mi := &file_meridian_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5209,7 +5405,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{70}
+	return file_meridian_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *StatusResponse) GetClusterId() string {
@@ -5251,7 +5447,7 @@ type RangeLookupRequest struct {
 
 func (x *RangeLookupRequest) Reset() {
 	*x = RangeLookupRequest{}
-	mi := &file_meridian_proto_msgTypes[71]
+	mi := &file_meridian_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5263,7 +5459,7 @@ func (x *RangeLookupRequest) String() string {
 func (*RangeLookupRequest) ProtoMessage() {}
 
 func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[71]
+	mi := &file_meridian_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5276,7 +5472,7 @@ func (x *RangeLookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupRequest.ProtoReflect.Descriptor instead.
 func (*RangeLookupRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{71}
+	return file_meridian_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RangeLookupRequest) GetKey() []byte {
@@ -5303,7 +5499,7 @@ type RangeLookupResponse struct {
 
 func (x *RangeLookupResponse) Reset() {
 	*x = RangeLookupResponse{}
-	mi := &file_meridian_proto_msgTypes[72]
+	mi := &file_meridian_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5315,7 +5511,7 @@ func (x *RangeLookupResponse) String() string {
 func (*RangeLookupResponse) ProtoMessage() {}
 
 func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[72]
+	mi := &file_meridian_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5328,7 +5524,7 @@ func (x *RangeLookupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeLookupResponse.ProtoReflect.Descriptor instead.
 func (*RangeLookupResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{72}
+	return file_meridian_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *RangeLookupResponse) GetDescriptor_() *GroupDescriptor {
@@ -5354,7 +5550,7 @@ type SplitRequest struct {
 
 func (x *SplitRequest) Reset() {
 	*x = SplitRequest{}
-	mi := &file_meridian_proto_msgTypes[73]
+	mi := &file_meridian_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5366,7 +5562,7 @@ func (x *SplitRequest) String() string {
 func (*SplitRequest) ProtoMessage() {}
 
 func (x *SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[73]
+	mi := &file_meridian_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5379,7 +5575,7 @@ func (x *SplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRequest.ProtoReflect.Descriptor instead.
 func (*SplitRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{73}
+	return file_meridian_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SplitRequest) GetSplitKey() []byte {
@@ -5399,7 +5595,7 @@ type SplitResponse struct {
 
 func (x *SplitResponse) Reset() {
 	*x = SplitResponse{}
-	mi := &file_meridian_proto_msgTypes[74]
+	mi := &file_meridian_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5411,7 +5607,7 @@ func (x *SplitResponse) String() string {
 func (*SplitResponse) ProtoMessage() {}
 
 func (x *SplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[74]
+	mi := &file_meridian_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5424,7 +5620,7 @@ func (x *SplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitResponse.ProtoReflect.Descriptor instead.
 func (*SplitResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{74}
+	return file_meridian_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SplitResponse) GetLeft() *GroupDescriptor {
@@ -5451,7 +5647,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_meridian_proto_msgTypes[75]
+	mi := &file_meridian_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5463,7 +5659,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[75]
+	mi := &file_meridian_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5476,7 +5672,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{75}
+	return file_meridian_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *TransferLeaderRequest) GetGroupId() uint64 {
@@ -5501,7 +5697,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_meridian_proto_msgTypes[76]
+	mi := &file_meridian_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5513,7 +5709,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[76]
+	mi := &file_meridian_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5526,7 +5722,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{76}
+	return file_meridian_proto_rawDescGZIP(), []int{80}
 }
 
 type ChangeReplicasRequest struct {
@@ -5540,7 +5736,7 @@ type ChangeReplicasRequest struct {
 
 func (x *ChangeReplicasRequest) Reset() {
 	*x = ChangeReplicasRequest{}
-	mi := &file_meridian_proto_msgTypes[77]
+	mi := &file_meridian_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5552,7 +5748,7 @@ func (x *ChangeReplicasRequest) String() string {
 func (*ChangeReplicasRequest) ProtoMessage() {}
 
 func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[77]
+	mi := &file_meridian_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5565,7 +5761,7 @@ func (x *ChangeReplicasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasRequest.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{77}
+	return file_meridian_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ChangeReplicasRequest) GetGroupId() uint64 {
@@ -5598,7 +5794,7 @@ type ChangeReplicasResponse struct {
 
 func (x *ChangeReplicasResponse) Reset() {
 	*x = ChangeReplicasResponse{}
-	mi := &file_meridian_proto_msgTypes[78]
+	mi := &file_meridian_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5610,7 +5806,7 @@ func (x *ChangeReplicasResponse) String() string {
 func (*ChangeReplicasResponse) ProtoMessage() {}
 
 func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[78]
+	mi := &file_meridian_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5623,7 +5819,7 @@ func (x *ChangeReplicasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeReplicasResponse.ProtoReflect.Descriptor instead.
 func (*ChangeReplicasResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{78}
+	return file_meridian_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ChangeReplicasResponse) GetDescriptor_() *GroupDescriptor {
@@ -5654,7 +5850,7 @@ type SQLRequest struct {
 
 func (x *SQLRequest) Reset() {
 	*x = SQLRequest{}
-	mi := &file_meridian_proto_msgTypes[79]
+	mi := &file_meridian_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5666,7 +5862,7 @@ func (x *SQLRequest) String() string {
 func (*SQLRequest) ProtoMessage() {}
 
 func (x *SQLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[79]
+	mi := &file_meridian_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5679,7 +5875,7 @@ func (x *SQLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRequest.ProtoReflect.Descriptor instead.
 func (*SQLRequest) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{79}
+	return file_meridian_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *SQLRequest) GetId() uint64 {
@@ -5839,7 +6035,7 @@ type SQLOpen struct {
 
 func (x *SQLOpen) Reset() {
 	*x = SQLOpen{}
-	mi := &file_meridian_proto_msgTypes[80]
+	mi := &file_meridian_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5851,7 +6047,7 @@ func (x *SQLOpen) String() string {
 func (*SQLOpen) ProtoMessage() {}
 
 func (x *SQLOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[80]
+	mi := &file_meridian_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5864,7 +6060,7 @@ func (x *SQLOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLOpen.ProtoReflect.Descriptor instead.
 func (*SQLOpen) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{80}
+	return file_meridian_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *SQLOpen) GetUser() string {
@@ -5911,7 +6107,7 @@ type SQLQuery struct {
 
 func (x *SQLQuery) Reset() {
 	*x = SQLQuery{}
-	mi := &file_meridian_proto_msgTypes[81]
+	mi := &file_meridian_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5923,7 +6119,7 @@ func (x *SQLQuery) String() string {
 func (*SQLQuery) ProtoMessage() {}
 
 func (x *SQLQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[81]
+	mi := &file_meridian_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5936,7 +6132,7 @@ func (x *SQLQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLQuery.ProtoReflect.Descriptor instead.
 func (*SQLQuery) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{81}
+	return file_meridian_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *SQLQuery) GetSql() string {
@@ -5971,7 +6167,7 @@ type SQLPrepare struct {
 
 func (x *SQLPrepare) Reset() {
 	*x = SQLPrepare{}
-	mi := &file_meridian_proto_msgTypes[82]
+	mi := &file_meridian_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5983,7 +6179,7 @@ func (x *SQLPrepare) String() string {
 func (*SQLPrepare) ProtoMessage() {}
 
 func (x *SQLPrepare) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[82]
+	mi := &file_meridian_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5996,7 +6192,7 @@ func (x *SQLPrepare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLPrepare.ProtoReflect.Descriptor instead.
 func (*SQLPrepare) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{82}
+	return file_meridian_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *SQLPrepare) GetSql() string {
@@ -6017,7 +6213,7 @@ type SQLExecute struct {
 
 func (x *SQLExecute) Reset() {
 	*x = SQLExecute{}
-	mi := &file_meridian_proto_msgTypes[83]
+	mi := &file_meridian_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6029,7 +6225,7 @@ func (x *SQLExecute) String() string {
 func (*SQLExecute) ProtoMessage() {}
 
 func (x *SQLExecute) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[83]
+	mi := &file_meridian_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6042,7 +6238,7 @@ func (x *SQLExecute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLExecute.ProtoReflect.Descriptor instead.
 func (*SQLExecute) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{83}
+	return file_meridian_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *SQLExecute) GetStmtId() uint32 {
@@ -6076,7 +6272,7 @@ type SQLClosePrepared struct {
 
 func (x *SQLClosePrepared) Reset() {
 	*x = SQLClosePrepared{}
-	mi := &file_meridian_proto_msgTypes[84]
+	mi := &file_meridian_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6088,7 +6284,7 @@ func (x *SQLClosePrepared) String() string {
 func (*SQLClosePrepared) ProtoMessage() {}
 
 func (x *SQLClosePrepared) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[84]
+	mi := &file_meridian_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6101,7 +6297,7 @@ func (x *SQLClosePrepared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLClosePrepared.ProtoReflect.Descriptor instead.
 func (*SQLClosePrepared) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{84}
+	return file_meridian_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *SQLClosePrepared) GetStmtId() uint32 {
@@ -6121,7 +6317,7 @@ type SQLReset struct {
 
 func (x *SQLReset) Reset() {
 	*x = SQLReset{}
-	mi := &file_meridian_proto_msgTypes[85]
+	mi := &file_meridian_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6133,7 +6329,7 @@ func (x *SQLReset) String() string {
 func (*SQLReset) ProtoMessage() {}
 
 func (x *SQLReset) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[85]
+	mi := &file_meridian_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6146,7 +6342,7 @@ func (x *SQLReset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLReset.ProtoReflect.Descriptor instead.
 func (*SQLReset) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{85}
+	return file_meridian_proto_rawDescGZIP(), []int{89}
 }
 
 // SQLPing checks that the session works; the response carries only status.
@@ -6158,7 +6354,7 @@ type SQLPing struct {
 
 func (x *SQLPing) Reset() {
 	*x = SQLPing{}
-	mi := &file_meridian_proto_msgTypes[86]
+	mi := &file_meridian_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6170,7 +6366,7 @@ func (x *SQLPing) String() string {
 func (*SQLPing) ProtoMessage() {}
 
 func (x *SQLPing) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[86]
+	mi := &file_meridian_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6183,7 +6379,7 @@ func (x *SQLPing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLPing.ProtoReflect.Descriptor instead.
 func (*SQLPing) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{86}
+	return file_meridian_proto_rawDescGZIP(), []int{90}
 }
 
 // SQLCancel interrupts the request with id `request_id` if it has not
@@ -6199,7 +6395,7 @@ type SQLCancel struct {
 
 func (x *SQLCancel) Reset() {
 	*x = SQLCancel{}
-	mi := &file_meridian_proto_msgTypes[87]
+	mi := &file_meridian_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6211,7 +6407,7 @@ func (x *SQLCancel) String() string {
 func (*SQLCancel) ProtoMessage() {}
 
 func (x *SQLCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[87]
+	mi := &file_meridian_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6224,7 +6420,7 @@ func (x *SQLCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLCancel.ProtoReflect.Descriptor instead.
 func (*SQLCancel) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{87}
+	return file_meridian_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *SQLCancel) GetRequestId() uint64 {
@@ -6252,7 +6448,7 @@ type SQLResponse struct {
 
 func (x *SQLResponse) Reset() {
 	*x = SQLResponse{}
-	mi := &file_meridian_proto_msgTypes[88]
+	mi := &file_meridian_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6264,7 +6460,7 @@ func (x *SQLResponse) String() string {
 func (*SQLResponse) ProtoMessage() {}
 
 func (x *SQLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[88]
+	mi := &file_meridian_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6277,7 +6473,7 @@ func (x *SQLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLResponse.ProtoReflect.Descriptor instead.
 func (*SQLResponse) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{88}
+	return file_meridian_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *SQLResponse) GetColumns() []*SQLColumn {
@@ -6341,7 +6537,7 @@ type SQLResult struct {
 
 func (x *SQLResult) Reset() {
 	*x = SQLResult{}
-	mi := &file_meridian_proto_msgTypes[89]
+	mi := &file_meridian_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6353,7 +6549,7 @@ func (x *SQLResult) String() string {
 func (*SQLResult) ProtoMessage() {}
 
 func (x *SQLResult) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[89]
+	mi := &file_meridian_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6366,7 +6562,7 @@ func (x *SQLResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLResult.ProtoReflect.Descriptor instead.
 func (*SQLResult) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{89}
+	return file_meridian_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *SQLResult) GetAffectedRows() uint64 {
@@ -6415,7 +6611,7 @@ type SQLStatus struct {
 
 func (x *SQLStatus) Reset() {
 	*x = SQLStatus{}
-	mi := &file_meridian_proto_msgTypes[90]
+	mi := &file_meridian_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6427,7 +6623,7 @@ func (x *SQLStatus) String() string {
 func (*SQLStatus) ProtoMessage() {}
 
 func (x *SQLStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[90]
+	mi := &file_meridian_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6440,7 +6636,7 @@ func (x *SQLStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLStatus.ProtoReflect.Descriptor instead.
 func (*SQLStatus) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{90}
+	return file_meridian_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *SQLStatus) GetInTransaction() bool {
@@ -6471,7 +6667,7 @@ type SQLError struct {
 
 func (x *SQLError) Reset() {
 	*x = SQLError{}
-	mi := &file_meridian_proto_msgTypes[91]
+	mi := &file_meridian_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6483,7 +6679,7 @@ func (x *SQLError) String() string {
 func (*SQLError) ProtoMessage() {}
 
 func (x *SQLError) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[91]
+	mi := &file_meridian_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6496,7 +6692,7 @@ func (x *SQLError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLError.ProtoReflect.Descriptor instead.
 func (*SQLError) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{91}
+	return file_meridian_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *SQLError) GetCode() uint32 {
@@ -6533,7 +6729,7 @@ type SQLPrepared struct {
 
 func (x *SQLPrepared) Reset() {
 	*x = SQLPrepared{}
-	mi := &file_meridian_proto_msgTypes[92]
+	mi := &file_meridian_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6545,7 +6741,7 @@ func (x *SQLPrepared) String() string {
 func (*SQLPrepared) ProtoMessage() {}
 
 func (x *SQLPrepared) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[92]
+	mi := &file_meridian_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6558,7 +6754,7 @@ func (x *SQLPrepared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLPrepared.ProtoReflect.Descriptor instead.
 func (*SQLPrepared) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{92}
+	return file_meridian_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *SQLPrepared) GetStmtId() uint32 {
@@ -6604,7 +6800,7 @@ type SQLColumn struct {
 
 func (x *SQLColumn) Reset() {
 	*x = SQLColumn{}
-	mi := &file_meridian_proto_msgTypes[93]
+	mi := &file_meridian_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6616,7 +6812,7 @@ func (x *SQLColumn) String() string {
 func (*SQLColumn) ProtoMessage() {}
 
 func (x *SQLColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[93]
+	mi := &file_meridian_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6629,7 +6825,7 @@ func (x *SQLColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLColumn.ProtoReflect.Descriptor instead.
 func (*SQLColumn) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{93}
+	return file_meridian_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *SQLColumn) GetName() string {
@@ -6720,7 +6916,7 @@ type SQLType struct {
 
 func (x *SQLType) Reset() {
 	*x = SQLType{}
-	mi := &file_meridian_proto_msgTypes[94]
+	mi := &file_meridian_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6732,7 +6928,7 @@ func (x *SQLType) String() string {
 func (*SQLType) ProtoMessage() {}
 
 func (x *SQLType) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[94]
+	mi := &file_meridian_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6745,7 +6941,7 @@ func (x *SQLType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLType.ProtoReflect.Descriptor instead.
 func (*SQLType) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{94}
+	return file_meridian_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *SQLType) GetKind() SQLType_Kind {
@@ -6792,7 +6988,7 @@ type SQLRow struct {
 
 func (x *SQLRow) Reset() {
 	*x = SQLRow{}
-	mi := &file_meridian_proto_msgTypes[95]
+	mi := &file_meridian_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6804,7 +7000,7 @@ func (x *SQLRow) String() string {
 func (*SQLRow) ProtoMessage() {}
 
 func (x *SQLRow) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[95]
+	mi := &file_meridian_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6817,7 +7013,7 @@ func (x *SQLRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRow.ProtoReflect.Descriptor instead.
 func (*SQLRow) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{95}
+	return file_meridian_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *SQLRow) GetValues() []*SQLValue {
@@ -6847,7 +7043,7 @@ type SQLValue struct {
 
 func (x *SQLValue) Reset() {
 	*x = SQLValue{}
-	mi := &file_meridian_proto_msgTypes[96]
+	mi := &file_meridian_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6859,7 +7055,7 @@ func (x *SQLValue) String() string {
 func (*SQLValue) ProtoMessage() {}
 
 func (x *SQLValue) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[96]
+	mi := &file_meridian_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6872,7 +7068,7 @@ func (x *SQLValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLValue.ProtoReflect.Descriptor instead.
 func (*SQLValue) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{96}
+	return file_meridian_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *SQLValue) GetV() isSQLValue_V {
@@ -7021,7 +7217,7 @@ type SQLTime struct {
 
 func (x *SQLTime) Reset() {
 	*x = SQLTime{}
-	mi := &file_meridian_proto_msgTypes[97]
+	mi := &file_meridian_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7033,7 +7229,7 @@ func (x *SQLTime) String() string {
 func (*SQLTime) ProtoMessage() {}
 
 func (x *SQLTime) ProtoReflect() protoreflect.Message {
-	mi := &file_meridian_proto_msgTypes[97]
+	mi := &file_meridian_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7046,7 +7242,7 @@ func (x *SQLTime) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLTime.ProtoReflect.Descriptor instead.
 func (*SQLTime) Descriptor() ([]byte, []int) {
-	return file_meridian_proto_rawDescGZIP(), []int{97}
+	return file_meridian_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SQLTime) GetUnixMicros() int64 {
@@ -7327,7 +7523,12 @@ const file_meridian_proto_rawDesc = "" +
 	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
 	"resume_key\x18\x04 \x01(\fR\tresumeKey\x12\x1c\n" +
-	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"\x9f\x02\n" +
+	"\ttimestamp\x18\x05 \x01(\x03R\ttimestamp\"o\n" +
+	"\x17SnapshotReadManyRequest\x12\x1c\n" +
+	"\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\x126\n" +
+	"\x05reads\x18\x02 \x03(\v2 .meridian.v1.SnapshotReadRequestR\x05reads\"S\n" +
+	"\x18SnapshotReadManyResponse\x127\n" +
+	"\x05reads\x18\x01 \x03(\v2!.meridian.v1.SnapshotReadResponseR\x05reads\"\x9f\x02\n" +
 	"\x11TxnPrepareRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12(\n" +
 	"\x03txn\x18\x02 \x01(\v2\x16.meridian.v1.TxnMetaPBR\x03txn\x12 \n" +
@@ -7401,7 +7602,12 @@ const file_meridian_proto_rawDesc = "" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1b\n" +
 	"\tclosed_ts\x18\x02 \x01(\x03R\bclosedTs\x12#\n" +
 	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term\"i\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"M\n" +
+	"\x10CloseManyRequest\x12\x1c\n" +
+	"\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\x12\x1b\n" +
+	"\tgroup_ids\x18\x02 \x03(\x04R\bgroupIds\"I\n" +
+	"\x11CloseManyResponse\x124\n" +
+	"\x06closed\x18\x01 \x03(\v2\x1c.meridian.v1.ClosedTimestampR\x06closed\"i\n" +
 	"\x14PublishClosedRequest\x12\x1b\n" +
 	"\tfrom_node\x18\x01 \x01(\x04R\bfromNode\x124\n" +
 	"\x06closed\x18\x02 \x03(\v2\x1c.meridian.v1.ClosedTimestampR\x06closed\"\x17\n" +
@@ -7630,10 +7836,11 @@ const file_meridian_proto_rawDesc = "" +
 	"\x03Put\x12\x17.meridian.v1.PutRequest\x1a\x18.meridian.v1.PutResponse\x12A\n" +
 	"\x06Delete\x12\x1a.meridian.v1.DeleteRequest\x1a\x1b.meridian.v1.DeleteResponse\x12;\n" +
 	"\x04Scan\x12\x18.meridian.v1.ScanRequest\x1a\x19.meridian.v1.ScanResponse\x12D\n" +
-	"\x03Txn\x12\x1d.meridian.v1.TxnScriptRequest\x1a\x1e.meridian.v1.TxnScriptResponse2\xc5\x06\n" +
+	"\x03Txn\x12\x1d.meridian.v1.TxnScriptRequest\x1a\x1e.meridian.v1.TxnScriptResponse2\xf2\a\n" +
 	"\x03Txn\x12A\n" +
 	"\x04Read\x12\x1b.meridian.v1.TxnReadRequest\x1a\x1c.meridian.v1.TxnReadResponse\x12S\n" +
-	"\fSnapshotRead\x12 .meridian.v1.SnapshotReadRequest\x1a!.meridian.v1.SnapshotReadResponse\x12J\n" +
+	"\fSnapshotRead\x12 .meridian.v1.SnapshotReadRequest\x1a!.meridian.v1.SnapshotReadResponse\x12_\n" +
+	"\x10SnapshotReadMany\x12$.meridian.v1.SnapshotReadManyRequest\x1a%.meridian.v1.SnapshotReadManyResponse\x12J\n" +
 	"\aPrepare\x12\x1e.meridian.v1.TxnPrepareRequest\x1a\x1f.meridian.v1.TxnPrepareResponse\x12G\n" +
 	"\x06Decide\x12\x1d.meridian.v1.TxnDecideRequest\x1a\x1e.meridian.v1.TxnDecideResponse\x12Q\n" +
 	"\x0eCommitOnePhase\x12\x1f.meridian.v1.TxnOnePhaseRequest\x1a\x1e.meridian.v1.TxnDecideResponse\x12A\n" +
@@ -7641,7 +7848,8 @@ const file_meridian_proto_rawDesc = "" +
 	"\aRelease\x12\x1e.meridian.v1.TxnReleaseRequest\x1a\x1f.meridian.v1.TxnReleaseResponse\x12J\n" +
 	"\aResolve\x12\x1e.meridian.v1.TxnResolveRequest\x1a\x1f.meridian.v1.TxnResolveResponse\x12I\n" +
 	"\aInquire\x12\x1e.meridian.v1.TxnInquireRequest\x1a\x1e.meridian.v1.TxnResolveRequest\x12@\n" +
-	"\x05Close\x12\x19.meridian.v1.CloseRequest\x1a\x1c.meridian.v1.ClosedTimestamp\x12V\n" +
+	"\x05Close\x12\x19.meridian.v1.CloseRequest\x1a\x1c.meridian.v1.ClosedTimestamp\x12J\n" +
+	"\tCloseMany\x12\x1d.meridian.v1.CloseManyRequest\x1a\x1e.meridian.v1.CloseManyResponse\x12V\n" +
 	"\rPublishClosed\x12!.meridian.v1.PublishClosedRequest\x1a\".meridian.v1.PublishClosedResponse2\xd7\x04\n" +
 	"\x05Admin\x12;\n" +
 	"\x04Init\x12\x18.meridian.v1.InitRequest\x1a\x19.meridian.v1.InitResponse\x12;\n" +
@@ -7668,113 +7876,117 @@ func file_meridian_proto_rawDescGZIP() []byte {
 }
 
 var file_meridian_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
+var file_meridian_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
 var file_meridian_proto_goTypes = []any{
-	(ReplicaType)(0),               // 0: meridian.v1.ReplicaType
-	(KVCommand_Op)(0),              // 1: meridian.v1.KVCommand.Op
-	(TxnResult_Decision)(0),        // 2: meridian.v1.TxnResult.Decision
-	(TxnScriptOp_Kind)(0),          // 3: meridian.v1.TxnScriptOp.Kind
-	(RoutingError_Reason)(0),       // 4: meridian.v1.RoutingError.Reason
-	(SQLType_Kind)(0),              // 5: meridian.v1.SQLType.Kind
-	(SQLTime_Kind)(0),              // 6: meridian.v1.SQLTime.Kind
-	(*NodeDescriptor)(nil),         // 7: meridian.v1.NodeDescriptor
-	(*ReplicaDescriptor)(nil),      // 8: meridian.v1.ReplicaDescriptor
-	(*GroupDescriptor)(nil),        // 9: meridian.v1.GroupDescriptor
-	(*RaftBatch)(nil),              // 10: meridian.v1.RaftBatch
-	(*RaftEnvelope)(nil),           // 11: meridian.v1.RaftEnvelope
-	(*Heartbeat)(nil),              // 12: meridian.v1.Heartbeat
-	(*HeartbeatAck)(nil),           // 13: meridian.v1.HeartbeatAck
-	(*SnapshotChunk)(nil),          // 14: meridian.v1.SnapshotChunk
-	(*SnapshotHeader)(nil),         // 15: meridian.v1.SnapshotHeader
-	(*SnapshotResponse)(nil),       // 16: meridian.v1.SnapshotResponse
-	(*ReplicaState)(nil),           // 17: meridian.v1.ReplicaState
-	(*Command)(nil),                // 18: meridian.v1.Command
-	(*MetaCommand)(nil),            // 19: meridian.v1.MetaCommand
-	(*SplitCommand)(nil),           // 20: meridian.v1.SplitCommand
-	(*ConfChangeContext)(nil),      // 21: meridian.v1.ConfChangeContext
-	(*KVCommand)(nil),              // 22: meridian.v1.KVCommand
-	(*TxnCommand)(nil),             // 23: meridian.v1.TxnCommand
-	(*TxnCommit)(nil),              // 24: meridian.v1.TxnCommit
-	(*TxnWrite)(nil),               // 25: meridian.v1.TxnWrite
-	(*TxnOnePhase)(nil),            // 26: meridian.v1.TxnOnePhase
-	(*TxnDecide)(nil),              // 27: meridian.v1.TxnDecide
-	(*TxnAck)(nil),                 // 28: meridian.v1.TxnAck
-	(*TxnResult)(nil),              // 29: meridian.v1.TxnResult
-	(*TxnScriptOp)(nil),            // 30: meridian.v1.TxnScriptOp
-	(*TxnScriptRequest)(nil),       // 31: meridian.v1.TxnScriptRequest
-	(*TxnScriptResult)(nil),        // 32: meridian.v1.TxnScriptResult
-	(*TxnScriptResponse)(nil),      // 33: meridian.v1.TxnScriptResponse
-	(*Routing)(nil),                // 34: meridian.v1.Routing
-	(*GetRequest)(nil),             // 35: meridian.v1.GetRequest
-	(*GetResponse)(nil),            // 36: meridian.v1.GetResponse
-	(*PutRequest)(nil),             // 37: meridian.v1.PutRequest
-	(*PutResponse)(nil),            // 38: meridian.v1.PutResponse
-	(*DeleteRequest)(nil),          // 39: meridian.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 40: meridian.v1.DeleteResponse
-	(*ScanRequest)(nil),            // 41: meridian.v1.ScanRequest
-	(*KeyValue)(nil),               // 42: meridian.v1.KeyValue
-	(*ScanResponse)(nil),           // 43: meridian.v1.ScanResponse
-	(*RoutingError)(nil),           // 44: meridian.v1.RoutingError
-	(*TxnMetaPB)(nil),              // 45: meridian.v1.TxnMetaPB
-	(*TxnReadRequest)(nil),         // 46: meridian.v1.TxnReadRequest
-	(*TxnReadResponse)(nil),        // 47: meridian.v1.TxnReadResponse
-	(*SnapshotReadRequest)(nil),    // 48: meridian.v1.SnapshotReadRequest
-	(*SnapshotReadResponse)(nil),   // 49: meridian.v1.SnapshotReadResponse
-	(*TxnPrepareRequest)(nil),      // 50: meridian.v1.TxnPrepareRequest
-	(*TxnPrepareResponse)(nil),     // 51: meridian.v1.TxnPrepareResponse
-	(*TxnDecideRequest)(nil),       // 52: meridian.v1.TxnDecideRequest
-	(*TxnDecideResponse)(nil),      // 53: meridian.v1.TxnDecideResponse
-	(*TxnOnePhaseRequest)(nil),     // 54: meridian.v1.TxnOnePhaseRequest
-	(*ReadOnlyGroup)(nil),          // 55: meridian.v1.ReadOnlyGroup
-	(*TxnVoteRequest)(nil),         // 56: meridian.v1.TxnVoteRequest
-	(*TxnVoteResponse)(nil),        // 57: meridian.v1.TxnVoteResponse
-	(*TxnReleaseRequest)(nil),      // 58: meridian.v1.TxnReleaseRequest
-	(*TxnReleaseResponse)(nil),     // 59: meridian.v1.TxnReleaseResponse
-	(*TxnResolveRequest)(nil),      // 60: meridian.v1.TxnResolveRequest
-	(*TxnResolveResponse)(nil),     // 61: meridian.v1.TxnResolveResponse
-	(*TxnInquireRequest)(nil),      // 62: meridian.v1.TxnInquireRequest
-	(*CloseRequest)(nil),           // 63: meridian.v1.CloseRequest
-	(*ClosedTimestamp)(nil),        // 64: meridian.v1.ClosedTimestamp
-	(*PublishClosedRequest)(nil),   // 65: meridian.v1.PublishClosedRequest
-	(*PublishClosedResponse)(nil),  // 66: meridian.v1.PublishClosedResponse
-	(*ProposeMetaResponse)(nil),    // 67: meridian.v1.ProposeMetaResponse
-	(*InitRequest)(nil),            // 68: meridian.v1.InitRequest
-	(*InitResponse)(nil),           // 69: meridian.v1.InitResponse
-	(*JoinRequest)(nil),            // 70: meridian.v1.JoinRequest
-	(*JoinResponse)(nil),           // 71: meridian.v1.JoinResponse
-	(*StatusRequest)(nil),          // 72: meridian.v1.StatusRequest
-	(*NodeStatus)(nil),             // 73: meridian.v1.NodeStatus
-	(*ClockStatus)(nil),            // 74: meridian.v1.ClockStatus
-	(*ClockSource)(nil),            // 75: meridian.v1.ClockSource
-	(*GroupStatus)(nil),            // 76: meridian.v1.GroupStatus
-	(*StatusResponse)(nil),         // 77: meridian.v1.StatusResponse
-	(*RangeLookupRequest)(nil),     // 78: meridian.v1.RangeLookupRequest
-	(*RangeLookupResponse)(nil),    // 79: meridian.v1.RangeLookupResponse
-	(*SplitRequest)(nil),           // 80: meridian.v1.SplitRequest
-	(*SplitResponse)(nil),          // 81: meridian.v1.SplitResponse
-	(*TransferLeaderRequest)(nil),  // 82: meridian.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 83: meridian.v1.TransferLeaderResponse
-	(*ChangeReplicasRequest)(nil),  // 84: meridian.v1.ChangeReplicasRequest
-	(*ChangeReplicasResponse)(nil), // 85: meridian.v1.ChangeReplicasResponse
-	(*SQLRequest)(nil),             // 86: meridian.v1.SQLRequest
-	(*SQLOpen)(nil),                // 87: meridian.v1.SQLOpen
-	(*SQLQuery)(nil),               // 88: meridian.v1.SQLQuery
-	(*SQLPrepare)(nil),             // 89: meridian.v1.SQLPrepare
-	(*SQLExecute)(nil),             // 90: meridian.v1.SQLExecute
-	(*SQLClosePrepared)(nil),       // 91: meridian.v1.SQLClosePrepared
-	(*SQLReset)(nil),               // 92: meridian.v1.SQLReset
-	(*SQLPing)(nil),                // 93: meridian.v1.SQLPing
-	(*SQLCancel)(nil),              // 94: meridian.v1.SQLCancel
-	(*SQLResponse)(nil),            // 95: meridian.v1.SQLResponse
-	(*SQLResult)(nil),              // 96: meridian.v1.SQLResult
-	(*SQLStatus)(nil),              // 97: meridian.v1.SQLStatus
-	(*SQLError)(nil),               // 98: meridian.v1.SQLError
-	(*SQLPrepared)(nil),            // 99: meridian.v1.SQLPrepared
-	(*SQLColumn)(nil),              // 100: meridian.v1.SQLColumn
-	(*SQLType)(nil),                // 101: meridian.v1.SQLType
-	(*SQLRow)(nil),                 // 102: meridian.v1.SQLRow
-	(*SQLValue)(nil),               // 103: meridian.v1.SQLValue
-	(*SQLTime)(nil),                // 104: meridian.v1.SQLTime
+	(ReplicaType)(0),                 // 0: meridian.v1.ReplicaType
+	(KVCommand_Op)(0),                // 1: meridian.v1.KVCommand.Op
+	(TxnResult_Decision)(0),          // 2: meridian.v1.TxnResult.Decision
+	(TxnScriptOp_Kind)(0),            // 3: meridian.v1.TxnScriptOp.Kind
+	(RoutingError_Reason)(0),         // 4: meridian.v1.RoutingError.Reason
+	(SQLType_Kind)(0),                // 5: meridian.v1.SQLType.Kind
+	(SQLTime_Kind)(0),                // 6: meridian.v1.SQLTime.Kind
+	(*NodeDescriptor)(nil),           // 7: meridian.v1.NodeDescriptor
+	(*ReplicaDescriptor)(nil),        // 8: meridian.v1.ReplicaDescriptor
+	(*GroupDescriptor)(nil),          // 9: meridian.v1.GroupDescriptor
+	(*RaftBatch)(nil),                // 10: meridian.v1.RaftBatch
+	(*RaftEnvelope)(nil),             // 11: meridian.v1.RaftEnvelope
+	(*Heartbeat)(nil),                // 12: meridian.v1.Heartbeat
+	(*HeartbeatAck)(nil),             // 13: meridian.v1.HeartbeatAck
+	(*SnapshotChunk)(nil),            // 14: meridian.v1.SnapshotChunk
+	(*SnapshotHeader)(nil),           // 15: meridian.v1.SnapshotHeader
+	(*SnapshotResponse)(nil),         // 16: meridian.v1.SnapshotResponse
+	(*ReplicaState)(nil),             // 17: meridian.v1.ReplicaState
+	(*Command)(nil),                  // 18: meridian.v1.Command
+	(*MetaCommand)(nil),              // 19: meridian.v1.MetaCommand
+	(*SplitCommand)(nil),             // 20: meridian.v1.SplitCommand
+	(*ConfChangeContext)(nil),        // 21: meridian.v1.ConfChangeContext
+	(*KVCommand)(nil),                // 22: meridian.v1.KVCommand
+	(*TxnCommand)(nil),               // 23: meridian.v1.TxnCommand
+	(*TxnCommit)(nil),                // 24: meridian.v1.TxnCommit
+	(*TxnWrite)(nil),                 // 25: meridian.v1.TxnWrite
+	(*TxnOnePhase)(nil),              // 26: meridian.v1.TxnOnePhase
+	(*TxnDecide)(nil),                // 27: meridian.v1.TxnDecide
+	(*TxnAck)(nil),                   // 28: meridian.v1.TxnAck
+	(*TxnResult)(nil),                // 29: meridian.v1.TxnResult
+	(*TxnScriptOp)(nil),              // 30: meridian.v1.TxnScriptOp
+	(*TxnScriptRequest)(nil),         // 31: meridian.v1.TxnScriptRequest
+	(*TxnScriptResult)(nil),          // 32: meridian.v1.TxnScriptResult
+	(*TxnScriptResponse)(nil),        // 33: meridian.v1.TxnScriptResponse
+	(*Routing)(nil),                  // 34: meridian.v1.Routing
+	(*GetRequest)(nil),               // 35: meridian.v1.GetRequest
+	(*GetResponse)(nil),              // 36: meridian.v1.GetResponse
+	(*PutRequest)(nil),               // 37: meridian.v1.PutRequest
+	(*PutResponse)(nil),              // 38: meridian.v1.PutResponse
+	(*DeleteRequest)(nil),            // 39: meridian.v1.DeleteRequest
+	(*DeleteResponse)(nil),           // 40: meridian.v1.DeleteResponse
+	(*ScanRequest)(nil),              // 41: meridian.v1.ScanRequest
+	(*KeyValue)(nil),                 // 42: meridian.v1.KeyValue
+	(*ScanResponse)(nil),             // 43: meridian.v1.ScanResponse
+	(*RoutingError)(nil),             // 44: meridian.v1.RoutingError
+	(*TxnMetaPB)(nil),                // 45: meridian.v1.TxnMetaPB
+	(*TxnReadRequest)(nil),           // 46: meridian.v1.TxnReadRequest
+	(*TxnReadResponse)(nil),          // 47: meridian.v1.TxnReadResponse
+	(*SnapshotReadRequest)(nil),      // 48: meridian.v1.SnapshotReadRequest
+	(*SnapshotReadResponse)(nil),     // 49: meridian.v1.SnapshotReadResponse
+	(*SnapshotReadManyRequest)(nil),  // 50: meridian.v1.SnapshotReadManyRequest
+	(*SnapshotReadManyResponse)(nil), // 51: meridian.v1.SnapshotReadManyResponse
+	(*TxnPrepareRequest)(nil),        // 52: meridian.v1.TxnPrepareRequest
+	(*TxnPrepareResponse)(nil),       // 53: meridian.v1.TxnPrepareResponse
+	(*TxnDecideRequest)(nil),         // 54: meridian.v1.TxnDecideRequest
+	(*TxnDecideResponse)(nil),        // 55: meridian.v1.TxnDecideResponse
+	(*TxnOnePhaseRequest)(nil),       // 56: meridian.v1.TxnOnePhaseRequest
+	(*ReadOnlyGroup)(nil),            // 57: meridian.v1.ReadOnlyGroup
+	(*TxnVoteRequest)(nil),           // 58: meridian.v1.TxnVoteRequest
+	(*TxnVoteResponse)(nil),          // 59: meridian.v1.TxnVoteResponse
+	(*TxnReleaseRequest)(nil),        // 60: meridian.v1.TxnReleaseRequest
+	(*TxnReleaseResponse)(nil),       // 61: meridian.v1.TxnReleaseResponse
+	(*TxnResolveRequest)(nil),        // 62: meridian.v1.TxnResolveRequest
+	(*TxnResolveResponse)(nil),       // 63: meridian.v1.TxnResolveResponse
+	(*TxnInquireRequest)(nil),        // 64: meridian.v1.TxnInquireRequest
+	(*CloseRequest)(nil),             // 65: meridian.v1.CloseRequest
+	(*ClosedTimestamp)(nil),          // 66: meridian.v1.ClosedTimestamp
+	(*CloseManyRequest)(nil),         // 67: meridian.v1.CloseManyRequest
+	(*CloseManyResponse)(nil),        // 68: meridian.v1.CloseManyResponse
+	(*PublishClosedRequest)(nil),     // 69: meridian.v1.PublishClosedRequest
+	(*PublishClosedResponse)(nil),    // 70: meridian.v1.PublishClosedResponse
+	(*ProposeMetaResponse)(nil),      // 71: meridian.v1.ProposeMetaResponse
+	(*InitRequest)(nil),              // 72: meridian.v1.InitRequest
+	(*InitResponse)(nil),             // 73: meridian.v1.InitResponse
+	(*JoinRequest)(nil),              // 74: meridian.v1.JoinRequest
+	(*JoinResponse)(nil),             // 75: meridian.v1.JoinResponse
+	(*StatusRequest)(nil),            // 76: meridian.v1.StatusRequest
+	(*NodeStatus)(nil),               // 77: meridian.v1.NodeStatus
+	(*ClockStatus)(nil),              // 78: meridian.v1.ClockStatus
+	(*ClockSource)(nil),              // 79: meridian.v1.ClockSource
+	(*GroupStatus)(nil),              // 80: meridian.v1.GroupStatus
+	(*StatusResponse)(nil),           // 81: meridian.v1.StatusResponse
+	(*RangeLookupRequest)(nil),       // 82: meridian.v1.RangeLookupRequest
+	(*RangeLookupResponse)(nil),      // 83: meridian.v1.RangeLookupResponse
+	(*SplitRequest)(nil),             // 84: meridian.v1.SplitRequest
+	(*SplitResponse)(nil),            // 85: meridian.v1.SplitResponse
+	(*TransferLeaderRequest)(nil),    // 86: meridian.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),   // 87: meridian.v1.TransferLeaderResponse
+	(*ChangeReplicasRequest)(nil),    // 88: meridian.v1.ChangeReplicasRequest
+	(*ChangeReplicasResponse)(nil),   // 89: meridian.v1.ChangeReplicasResponse
+	(*SQLRequest)(nil),               // 90: meridian.v1.SQLRequest
+	(*SQLOpen)(nil),                  // 91: meridian.v1.SQLOpen
+	(*SQLQuery)(nil),                 // 92: meridian.v1.SQLQuery
+	(*SQLPrepare)(nil),               // 93: meridian.v1.SQLPrepare
+	(*SQLExecute)(nil),               // 94: meridian.v1.SQLExecute
+	(*SQLClosePrepared)(nil),         // 95: meridian.v1.SQLClosePrepared
+	(*SQLReset)(nil),                 // 96: meridian.v1.SQLReset
+	(*SQLPing)(nil),                  // 97: meridian.v1.SQLPing
+	(*SQLCancel)(nil),                // 98: meridian.v1.SQLCancel
+	(*SQLResponse)(nil),              // 99: meridian.v1.SQLResponse
+	(*SQLResult)(nil),                // 100: meridian.v1.SQLResult
+	(*SQLStatus)(nil),                // 101: meridian.v1.SQLStatus
+	(*SQLError)(nil),                 // 102: meridian.v1.SQLError
+	(*SQLPrepared)(nil),              // 103: meridian.v1.SQLPrepared
+	(*SQLColumn)(nil),                // 104: meridian.v1.SQLColumn
+	(*SQLType)(nil),                  // 105: meridian.v1.SQLType
+	(*SQLRow)(nil),                   // 106: meridian.v1.SQLRow
+	(*SQLValue)(nil),                 // 107: meridian.v1.SQLValue
+	(*SQLTime)(nil),                  // 108: meridian.v1.SQLTime
 }
 var file_meridian_proto_depIdxs = []int32{
 	0,   // 0: meridian.v1.ReplicaDescriptor.type:type_name -> meridian.v1.ReplicaType
@@ -7820,109 +8032,116 @@ var file_meridian_proto_depIdxs = []int32{
 	42,  // 40: meridian.v1.TxnReadResponse.rows:type_name -> meridian.v1.KeyValue
 	42,  // 41: meridian.v1.SnapshotReadResponse.values:type_name -> meridian.v1.KeyValue
 	42,  // 42: meridian.v1.SnapshotReadResponse.rows:type_name -> meridian.v1.KeyValue
-	45,  // 43: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	25,  // 44: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
-	45,  // 45: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	55,  // 46: meridian.v1.TxnDecideRequest.read_only:type_name -> meridian.v1.ReadOnlyGroup
-	45,  // 47: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	25,  // 48: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
-	55,  // 49: meridian.v1.TxnOnePhaseRequest.read_only:type_name -> meridian.v1.ReadOnlyGroup
-	45,  // 50: meridian.v1.TxnVoteRequest.txn:type_name -> meridian.v1.TxnMetaPB
-	64,  // 51: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
-	7,   // 52: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
-	7,   // 53: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
-	9,   // 54: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
-	7,   // 55: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
-	74,  // 56: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
-	75,  // 57: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
-	9,   // 58: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
-	73,  // 59: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
-	76,  // 60: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
-	9,   // 61: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	9,   // 62: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
-	9,   // 63: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
-	9,   // 64: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
-	87,  // 65: meridian.v1.SQLRequest.open:type_name -> meridian.v1.SQLOpen
-	88,  // 66: meridian.v1.SQLRequest.query:type_name -> meridian.v1.SQLQuery
-	89,  // 67: meridian.v1.SQLRequest.prepare:type_name -> meridian.v1.SQLPrepare
-	90,  // 68: meridian.v1.SQLRequest.execute:type_name -> meridian.v1.SQLExecute
-	91,  // 69: meridian.v1.SQLRequest.close_prepared:type_name -> meridian.v1.SQLClosePrepared
-	92,  // 70: meridian.v1.SQLRequest.reset:type_name -> meridian.v1.SQLReset
-	93,  // 71: meridian.v1.SQLRequest.ping:type_name -> meridian.v1.SQLPing
-	94,  // 72: meridian.v1.SQLRequest.cancel:type_name -> meridian.v1.SQLCancel
-	103, // 73: meridian.v1.SQLQuery.args:type_name -> meridian.v1.SQLValue
-	103, // 74: meridian.v1.SQLExecute.args:type_name -> meridian.v1.SQLValue
-	100, // 75: meridian.v1.SQLResponse.columns:type_name -> meridian.v1.SQLColumn
-	102, // 76: meridian.v1.SQLResponse.rows:type_name -> meridian.v1.SQLRow
-	96,  // 77: meridian.v1.SQLResponse.result:type_name -> meridian.v1.SQLResult
-	97,  // 78: meridian.v1.SQLResponse.status:type_name -> meridian.v1.SQLStatus
-	98,  // 79: meridian.v1.SQLResponse.error:type_name -> meridian.v1.SQLError
-	99,  // 80: meridian.v1.SQLResponse.prepared:type_name -> meridian.v1.SQLPrepared
-	100, // 81: meridian.v1.SQLPrepared.columns:type_name -> meridian.v1.SQLColumn
-	101, // 82: meridian.v1.SQLColumn.type:type_name -> meridian.v1.SQLType
-	5,   // 83: meridian.v1.SQLType.kind:type_name -> meridian.v1.SQLType.Kind
-	103, // 84: meridian.v1.SQLRow.values:type_name -> meridian.v1.SQLValue
-	104, // 85: meridian.v1.SQLValue.time:type_name -> meridian.v1.SQLTime
-	6,   // 86: meridian.v1.SQLTime.kind:type_name -> meridian.v1.SQLTime.Kind
-	10,  // 87: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
-	14,  // 88: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
-	35,  // 89: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
-	37,  // 90: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
-	39,  // 91: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
-	41,  // 92: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
-	31,  // 93: meridian.v1.KV.Txn:input_type -> meridian.v1.TxnScriptRequest
-	46,  // 94: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
-	48,  // 95: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
-	50,  // 96: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
-	52,  // 97: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
-	54,  // 98: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
-	56,  // 99: meridian.v1.Txn.Vote:input_type -> meridian.v1.TxnVoteRequest
-	58,  // 100: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
-	60,  // 101: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
-	62,  // 102: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
-	63,  // 103: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
-	65,  // 104: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
-	68,  // 105: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
-	70,  // 106: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
-	72,  // 107: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
-	78,  // 108: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
-	80,  // 109: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
-	82,  // 110: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
-	84,  // 111: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
-	19,  // 112: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
-	86,  // 113: meridian.v1.SQL.Session:input_type -> meridian.v1.SQLRequest
-	10,  // 114: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
-	16,  // 115: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
-	36,  // 116: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
-	38,  // 117: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
-	40,  // 118: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
-	43,  // 119: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
-	33,  // 120: meridian.v1.KV.Txn:output_type -> meridian.v1.TxnScriptResponse
-	47,  // 121: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
-	49,  // 122: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
-	51,  // 123: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
-	53,  // 124: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
-	53,  // 125: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
-	57,  // 126: meridian.v1.Txn.Vote:output_type -> meridian.v1.TxnVoteResponse
-	59,  // 127: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
-	61,  // 128: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
-	60,  // 129: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
-	64,  // 130: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
-	66,  // 131: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
-	69,  // 132: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
-	71,  // 133: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
-	77,  // 134: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
-	79,  // 135: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
-	81,  // 136: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
-	83,  // 137: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
-	85,  // 138: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
-	67,  // 139: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
-	95,  // 140: meridian.v1.SQL.Session:output_type -> meridian.v1.SQLResponse
-	114, // [114:141] is the sub-list for method output_type
-	87,  // [87:114] is the sub-list for method input_type
-	87,  // [87:87] is the sub-list for extension type_name
-	87,  // [87:87] is the sub-list for extension extendee
-	0,   // [0:87] is the sub-list for field type_name
+	48,  // 43: meridian.v1.SnapshotReadManyRequest.reads:type_name -> meridian.v1.SnapshotReadRequest
+	49,  // 44: meridian.v1.SnapshotReadManyResponse.reads:type_name -> meridian.v1.SnapshotReadResponse
+	45,  // 45: meridian.v1.TxnPrepareRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	25,  // 46: meridian.v1.TxnPrepareRequest.writes:type_name -> meridian.v1.TxnWrite
+	45,  // 47: meridian.v1.TxnDecideRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	57,  // 48: meridian.v1.TxnDecideRequest.read_only:type_name -> meridian.v1.ReadOnlyGroup
+	45,  // 49: meridian.v1.TxnOnePhaseRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	25,  // 50: meridian.v1.TxnOnePhaseRequest.writes:type_name -> meridian.v1.TxnWrite
+	57,  // 51: meridian.v1.TxnOnePhaseRequest.read_only:type_name -> meridian.v1.ReadOnlyGroup
+	45,  // 52: meridian.v1.TxnVoteRequest.txn:type_name -> meridian.v1.TxnMetaPB
+	66,  // 53: meridian.v1.CloseManyResponse.closed:type_name -> meridian.v1.ClosedTimestamp
+	66,  // 54: meridian.v1.PublishClosedRequest.closed:type_name -> meridian.v1.ClosedTimestamp
+	7,   // 55: meridian.v1.JoinRequest.node:type_name -> meridian.v1.NodeDescriptor
+	7,   // 56: meridian.v1.JoinResponse.nodes:type_name -> meridian.v1.NodeDescriptor
+	9,   // 57: meridian.v1.JoinResponse.meta:type_name -> meridian.v1.GroupDescriptor
+	7,   // 58: meridian.v1.NodeStatus.node:type_name -> meridian.v1.NodeDescriptor
+	78,  // 59: meridian.v1.NodeStatus.clock:type_name -> meridian.v1.ClockStatus
+	79,  // 60: meridian.v1.ClockStatus.sources:type_name -> meridian.v1.ClockSource
+	9,   // 61: meridian.v1.GroupStatus.descriptor:type_name -> meridian.v1.GroupDescriptor
+	77,  // 62: meridian.v1.StatusResponse.nodes:type_name -> meridian.v1.NodeStatus
+	80,  // 63: meridian.v1.StatusResponse.groups:type_name -> meridian.v1.GroupStatus
+	9,   // 64: meridian.v1.RangeLookupResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	9,   // 65: meridian.v1.SplitResponse.left:type_name -> meridian.v1.GroupDescriptor
+	9,   // 66: meridian.v1.SplitResponse.right:type_name -> meridian.v1.GroupDescriptor
+	9,   // 67: meridian.v1.ChangeReplicasResponse.descriptor:type_name -> meridian.v1.GroupDescriptor
+	91,  // 68: meridian.v1.SQLRequest.open:type_name -> meridian.v1.SQLOpen
+	92,  // 69: meridian.v1.SQLRequest.query:type_name -> meridian.v1.SQLQuery
+	93,  // 70: meridian.v1.SQLRequest.prepare:type_name -> meridian.v1.SQLPrepare
+	94,  // 71: meridian.v1.SQLRequest.execute:type_name -> meridian.v1.SQLExecute
+	95,  // 72: meridian.v1.SQLRequest.close_prepared:type_name -> meridian.v1.SQLClosePrepared
+	96,  // 73: meridian.v1.SQLRequest.reset:type_name -> meridian.v1.SQLReset
+	97,  // 74: meridian.v1.SQLRequest.ping:type_name -> meridian.v1.SQLPing
+	98,  // 75: meridian.v1.SQLRequest.cancel:type_name -> meridian.v1.SQLCancel
+	107, // 76: meridian.v1.SQLQuery.args:type_name -> meridian.v1.SQLValue
+	107, // 77: meridian.v1.SQLExecute.args:type_name -> meridian.v1.SQLValue
+	104, // 78: meridian.v1.SQLResponse.columns:type_name -> meridian.v1.SQLColumn
+	106, // 79: meridian.v1.SQLResponse.rows:type_name -> meridian.v1.SQLRow
+	100, // 80: meridian.v1.SQLResponse.result:type_name -> meridian.v1.SQLResult
+	101, // 81: meridian.v1.SQLResponse.status:type_name -> meridian.v1.SQLStatus
+	102, // 82: meridian.v1.SQLResponse.error:type_name -> meridian.v1.SQLError
+	103, // 83: meridian.v1.SQLResponse.prepared:type_name -> meridian.v1.SQLPrepared
+	104, // 84: meridian.v1.SQLPrepared.columns:type_name -> meridian.v1.SQLColumn
+	105, // 85: meridian.v1.SQLColumn.type:type_name -> meridian.v1.SQLType
+	5,   // 86: meridian.v1.SQLType.kind:type_name -> meridian.v1.SQLType.Kind
+	107, // 87: meridian.v1.SQLRow.values:type_name -> meridian.v1.SQLValue
+	108, // 88: meridian.v1.SQLValue.time:type_name -> meridian.v1.SQLTime
+	6,   // 89: meridian.v1.SQLTime.kind:type_name -> meridian.v1.SQLTime.Kind
+	10,  // 90: meridian.v1.Raft.RaftStream:input_type -> meridian.v1.RaftBatch
+	14,  // 91: meridian.v1.Raft.Snapshot:input_type -> meridian.v1.SnapshotChunk
+	35,  // 92: meridian.v1.KV.Get:input_type -> meridian.v1.GetRequest
+	37,  // 93: meridian.v1.KV.Put:input_type -> meridian.v1.PutRequest
+	39,  // 94: meridian.v1.KV.Delete:input_type -> meridian.v1.DeleteRequest
+	41,  // 95: meridian.v1.KV.Scan:input_type -> meridian.v1.ScanRequest
+	31,  // 96: meridian.v1.KV.Txn:input_type -> meridian.v1.TxnScriptRequest
+	46,  // 97: meridian.v1.Txn.Read:input_type -> meridian.v1.TxnReadRequest
+	48,  // 98: meridian.v1.Txn.SnapshotRead:input_type -> meridian.v1.SnapshotReadRequest
+	50,  // 99: meridian.v1.Txn.SnapshotReadMany:input_type -> meridian.v1.SnapshotReadManyRequest
+	52,  // 100: meridian.v1.Txn.Prepare:input_type -> meridian.v1.TxnPrepareRequest
+	54,  // 101: meridian.v1.Txn.Decide:input_type -> meridian.v1.TxnDecideRequest
+	56,  // 102: meridian.v1.Txn.CommitOnePhase:input_type -> meridian.v1.TxnOnePhaseRequest
+	58,  // 103: meridian.v1.Txn.Vote:input_type -> meridian.v1.TxnVoteRequest
+	60,  // 104: meridian.v1.Txn.Release:input_type -> meridian.v1.TxnReleaseRequest
+	62,  // 105: meridian.v1.Txn.Resolve:input_type -> meridian.v1.TxnResolveRequest
+	64,  // 106: meridian.v1.Txn.Inquire:input_type -> meridian.v1.TxnInquireRequest
+	65,  // 107: meridian.v1.Txn.Close:input_type -> meridian.v1.CloseRequest
+	67,  // 108: meridian.v1.Txn.CloseMany:input_type -> meridian.v1.CloseManyRequest
+	69,  // 109: meridian.v1.Txn.PublishClosed:input_type -> meridian.v1.PublishClosedRequest
+	72,  // 110: meridian.v1.Admin.Init:input_type -> meridian.v1.InitRequest
+	74,  // 111: meridian.v1.Admin.Join:input_type -> meridian.v1.JoinRequest
+	76,  // 112: meridian.v1.Admin.Status:input_type -> meridian.v1.StatusRequest
+	82,  // 113: meridian.v1.Admin.RangeLookup:input_type -> meridian.v1.RangeLookupRequest
+	84,  // 114: meridian.v1.Admin.Split:input_type -> meridian.v1.SplitRequest
+	86,  // 115: meridian.v1.Admin.TransferLeader:input_type -> meridian.v1.TransferLeaderRequest
+	88,  // 116: meridian.v1.Admin.ChangeReplicas:input_type -> meridian.v1.ChangeReplicasRequest
+	19,  // 117: meridian.v1.Admin.ProposeMeta:input_type -> meridian.v1.MetaCommand
+	90,  // 118: meridian.v1.SQL.Session:input_type -> meridian.v1.SQLRequest
+	10,  // 119: meridian.v1.Raft.RaftStream:output_type -> meridian.v1.RaftBatch
+	16,  // 120: meridian.v1.Raft.Snapshot:output_type -> meridian.v1.SnapshotResponse
+	36,  // 121: meridian.v1.KV.Get:output_type -> meridian.v1.GetResponse
+	38,  // 122: meridian.v1.KV.Put:output_type -> meridian.v1.PutResponse
+	40,  // 123: meridian.v1.KV.Delete:output_type -> meridian.v1.DeleteResponse
+	43,  // 124: meridian.v1.KV.Scan:output_type -> meridian.v1.ScanResponse
+	33,  // 125: meridian.v1.KV.Txn:output_type -> meridian.v1.TxnScriptResponse
+	47,  // 126: meridian.v1.Txn.Read:output_type -> meridian.v1.TxnReadResponse
+	49,  // 127: meridian.v1.Txn.SnapshotRead:output_type -> meridian.v1.SnapshotReadResponse
+	51,  // 128: meridian.v1.Txn.SnapshotReadMany:output_type -> meridian.v1.SnapshotReadManyResponse
+	53,  // 129: meridian.v1.Txn.Prepare:output_type -> meridian.v1.TxnPrepareResponse
+	55,  // 130: meridian.v1.Txn.Decide:output_type -> meridian.v1.TxnDecideResponse
+	55,  // 131: meridian.v1.Txn.CommitOnePhase:output_type -> meridian.v1.TxnDecideResponse
+	59,  // 132: meridian.v1.Txn.Vote:output_type -> meridian.v1.TxnVoteResponse
+	61,  // 133: meridian.v1.Txn.Release:output_type -> meridian.v1.TxnReleaseResponse
+	63,  // 134: meridian.v1.Txn.Resolve:output_type -> meridian.v1.TxnResolveResponse
+	62,  // 135: meridian.v1.Txn.Inquire:output_type -> meridian.v1.TxnResolveRequest
+	66,  // 136: meridian.v1.Txn.Close:output_type -> meridian.v1.ClosedTimestamp
+	68,  // 137: meridian.v1.Txn.CloseMany:output_type -> meridian.v1.CloseManyResponse
+	70,  // 138: meridian.v1.Txn.PublishClosed:output_type -> meridian.v1.PublishClosedResponse
+	73,  // 139: meridian.v1.Admin.Init:output_type -> meridian.v1.InitResponse
+	75,  // 140: meridian.v1.Admin.Join:output_type -> meridian.v1.JoinResponse
+	81,  // 141: meridian.v1.Admin.Status:output_type -> meridian.v1.StatusResponse
+	83,  // 142: meridian.v1.Admin.RangeLookup:output_type -> meridian.v1.RangeLookupResponse
+	85,  // 143: meridian.v1.Admin.Split:output_type -> meridian.v1.SplitResponse
+	87,  // 144: meridian.v1.Admin.TransferLeader:output_type -> meridian.v1.TransferLeaderResponse
+	89,  // 145: meridian.v1.Admin.ChangeReplicas:output_type -> meridian.v1.ChangeReplicasResponse
+	71,  // 146: meridian.v1.Admin.ProposeMeta:output_type -> meridian.v1.ProposeMetaResponse
+	99,  // 147: meridian.v1.SQL.Session:output_type -> meridian.v1.SQLResponse
+	119, // [119:148] is the sub-list for method output_type
+	90,  // [90:119] is the sub-list for method input_type
+	90,  // [90:90] is the sub-list for extension type_name
+	90,  // [90:90] is the sub-list for extension extendee
+	0,   // [0:90] is the sub-list for field type_name
 }
 
 func init() { file_meridian_proto_init() }
@@ -7944,7 +8163,7 @@ func file_meridian_proto_init() {
 		(*TxnCommand_Decide)(nil),
 		(*TxnCommand_Ack)(nil),
 	}
-	file_meridian_proto_msgTypes[79].OneofWrappers = []any{
+	file_meridian_proto_msgTypes[83].OneofWrappers = []any{
 		(*SQLRequest_Open)(nil),
 		(*SQLRequest_Query)(nil),
 		(*SQLRequest_Prepare)(nil),
@@ -7954,7 +8173,7 @@ func file_meridian_proto_init() {
 		(*SQLRequest_Ping)(nil),
 		(*SQLRequest_Cancel)(nil),
 	}
-	file_meridian_proto_msgTypes[96].OneofWrappers = []any{
+	file_meridian_proto_msgTypes[100].OneofWrappers = []any{
 		(*SQLValue_Int)(nil),
 		(*SQLValue_Uint)(nil),
 		(*SQLValue_Float)(nil),
@@ -7970,7 +8189,7 @@ func file_meridian_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meridian_proto_rawDesc), len(file_meridian_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   98,
+			NumMessages:   102,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

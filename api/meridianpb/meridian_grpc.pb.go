@@ -420,17 +420,19 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Txn_Read_FullMethodName           = "/meridian.v1.Txn/Read"
-	Txn_SnapshotRead_FullMethodName   = "/meridian.v1.Txn/SnapshotRead"
-	Txn_Prepare_FullMethodName        = "/meridian.v1.Txn/Prepare"
-	Txn_Decide_FullMethodName         = "/meridian.v1.Txn/Decide"
-	Txn_CommitOnePhase_FullMethodName = "/meridian.v1.Txn/CommitOnePhase"
-	Txn_Vote_FullMethodName           = "/meridian.v1.Txn/Vote"
-	Txn_Release_FullMethodName        = "/meridian.v1.Txn/Release"
-	Txn_Resolve_FullMethodName        = "/meridian.v1.Txn/Resolve"
-	Txn_Inquire_FullMethodName        = "/meridian.v1.Txn/Inquire"
-	Txn_Close_FullMethodName          = "/meridian.v1.Txn/Close"
-	Txn_PublishClosed_FullMethodName  = "/meridian.v1.Txn/PublishClosed"
+	Txn_Read_FullMethodName             = "/meridian.v1.Txn/Read"
+	Txn_SnapshotRead_FullMethodName     = "/meridian.v1.Txn/SnapshotRead"
+	Txn_SnapshotReadMany_FullMethodName = "/meridian.v1.Txn/SnapshotReadMany"
+	Txn_Prepare_FullMethodName          = "/meridian.v1.Txn/Prepare"
+	Txn_Decide_FullMethodName           = "/meridian.v1.Txn/Decide"
+	Txn_CommitOnePhase_FullMethodName   = "/meridian.v1.Txn/CommitOnePhase"
+	Txn_Vote_FullMethodName             = "/meridian.v1.Txn/Vote"
+	Txn_Release_FullMethodName          = "/meridian.v1.Txn/Release"
+	Txn_Resolve_FullMethodName          = "/meridian.v1.Txn/Resolve"
+	Txn_Inquire_FullMethodName          = "/meridian.v1.Txn/Inquire"
+	Txn_Close_FullMethodName            = "/meridian.v1.Txn/Close"
+	Txn_CloseMany_FullMethodName        = "/meridian.v1.Txn/CloseMany"
+	Txn_PublishClosed_FullMethodName    = "/meridian.v1.Txn/PublishClosed"
 )
 
 // TxnClient is the client API for Txn service.
@@ -444,6 +446,12 @@ type TxnClient interface {
 	// SnapshotRead reads at a timestamp at any replica, without locks,
 	// once the replica's safe time covers it.
 	SnapshotRead(ctx context.Context, in *SnapshotReadRequest, opts ...grpc.CallOption) (*SnapshotReadResponse, error)
+	// SnapshotReadMany is SnapshotRead of several groups' keys at one
+	// timestamp at one replica node: the safe times it lacks are asked of
+	// each leader node once (CloseMany), not once per group. Any group it
+	// cannot serve fails the whole request; the caller then reads group
+	// by group.
+	SnapshotReadMany(ctx context.Context, in *SnapshotReadManyRequest, opts ...grpc.CallOption) (*SnapshotReadManyResponse, error)
 	// Prepare locks the transaction's writes at a participant leader and
 	// logs its prepare record.
 	Prepare(ctx context.Context, in *TxnPrepareRequest, opts ...grpc.CallOption) (*TxnPrepareResponse, error)
@@ -470,6 +478,8 @@ type TxnClient interface {
 	Inquire(ctx context.Context, in *TxnInquireRequest, opts ...grpc.CallOption) (*TxnResolveRequest, error)
 	// Close asks a leader to close a timestamp (follower to leader).
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*ClosedTimestamp, error)
+	// CloseMany is Close of several groups led by the node asked.
+	CloseMany(ctx context.Context, in *CloseManyRequest, opts ...grpc.CallOption) (*CloseManyResponse, error)
 	// PublishClosed carries the closed timestamps of a node's leaders to
 	// another node (the side channel that lets idle groups' followers
 	// serve snapshot reads).
@@ -498,6 +508,16 @@ func (c *txnClient) SnapshotRead(ctx context.Context, in *SnapshotReadRequest, o
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SnapshotReadResponse)
 	err := c.cc.Invoke(ctx, Txn_SnapshotRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *txnClient) SnapshotReadMany(ctx context.Context, in *SnapshotReadManyRequest, opts ...grpc.CallOption) (*SnapshotReadManyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SnapshotReadManyResponse)
+	err := c.cc.Invoke(ctx, Txn_SnapshotReadMany_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -584,6 +604,16 @@ func (c *txnClient) Close(ctx context.Context, in *CloseRequest, opts ...grpc.Ca
 	return out, nil
 }
 
+func (c *txnClient) CloseMany(ctx context.Context, in *CloseManyRequest, opts ...grpc.CallOption) (*CloseManyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseManyResponse)
+	err := c.cc.Invoke(ctx, Txn_CloseMany_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *txnClient) PublishClosed(ctx context.Context, in *PublishClosedRequest, opts ...grpc.CallOption) (*PublishClosedResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PublishClosedResponse)
@@ -605,6 +635,12 @@ type TxnServer interface {
 	// SnapshotRead reads at a timestamp at any replica, without locks,
 	// once the replica's safe time covers it.
 	SnapshotRead(context.Context, *SnapshotReadRequest) (*SnapshotReadResponse, error)
+	// SnapshotReadMany is SnapshotRead of several groups' keys at one
+	// timestamp at one replica node: the safe times it lacks are asked of
+	// each leader node once (CloseMany), not once per group. Any group it
+	// cannot serve fails the whole request; the caller then reads group
+	// by group.
+	SnapshotReadMany(context.Context, *SnapshotReadManyRequest) (*SnapshotReadManyResponse, error)
 	// Prepare locks the transaction's writes at a participant leader and
 	// logs its prepare record.
 	Prepare(context.Context, *TxnPrepareRequest) (*TxnPrepareResponse, error)
@@ -631,6 +667,8 @@ type TxnServer interface {
 	Inquire(context.Context, *TxnInquireRequest) (*TxnResolveRequest, error)
 	// Close asks a leader to close a timestamp (follower to leader).
 	Close(context.Context, *CloseRequest) (*ClosedTimestamp, error)
+	// CloseMany is Close of several groups led by the node asked.
+	CloseMany(context.Context, *CloseManyRequest) (*CloseManyResponse, error)
 	// PublishClosed carries the closed timestamps of a node's leaders to
 	// another node (the side channel that lets idle groups' followers
 	// serve snapshot reads).
@@ -650,6 +688,9 @@ func (UnimplementedTxnServer) Read(context.Context, *TxnReadRequest) (*TxnReadRe
 }
 func (UnimplementedTxnServer) SnapshotRead(context.Context, *SnapshotReadRequest) (*SnapshotReadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SnapshotRead not implemented")
+}
+func (UnimplementedTxnServer) SnapshotReadMany(context.Context, *SnapshotReadManyRequest) (*SnapshotReadManyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SnapshotReadMany not implemented")
 }
 func (UnimplementedTxnServer) Prepare(context.Context, *TxnPrepareRequest) (*TxnPrepareResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Prepare not implemented")
@@ -674,6 +715,9 @@ func (UnimplementedTxnServer) Inquire(context.Context, *TxnInquireRequest) (*Txn
 }
 func (UnimplementedTxnServer) Close(context.Context, *CloseRequest) (*ClosedTimestamp, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedTxnServer) CloseMany(context.Context, *CloseManyRequest) (*CloseManyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CloseMany not implemented")
 }
 func (UnimplementedTxnServer) PublishClosed(context.Context, *PublishClosedRequest) (*PublishClosedResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PublishClosed not implemented")
@@ -731,6 +775,24 @@ func _Txn_SnapshotRead_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(TxnServer).SnapshotRead(ctx, req.(*SnapshotReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Txn_SnapshotReadMany_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SnapshotReadManyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).SnapshotReadMany(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_SnapshotReadMany_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).SnapshotReadMany(ctx, req.(*SnapshotReadManyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -879,6 +941,24 @@ func _Txn_Close_Handler(srv interface{}, ctx context.Context, dec func(interface
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Txn_CloseMany_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseManyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxnServer).CloseMany(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Txn_CloseMany_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxnServer).CloseMany(ctx, req.(*CloseManyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Txn_PublishClosed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PublishClosedRequest)
 	if err := dec(in); err != nil {
@@ -913,6 +993,10 @@ var Txn_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Txn_SnapshotRead_Handler,
 		},
 		{
+			MethodName: "SnapshotReadMany",
+			Handler:    _Txn_SnapshotReadMany_Handler,
+		},
+		{
 			MethodName: "Prepare",
 			Handler:    _Txn_Prepare_Handler,
 		},
@@ -943,6 +1027,10 @@ var Txn_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Txn_Close_Handler,
+		},
+		{
+			MethodName: "CloseMany",
+			Handler:    _Txn_CloseMany_Handler,
 		},
 		{
 			MethodName: "PublishClosed",
