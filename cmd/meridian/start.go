@@ -105,7 +105,8 @@ func parseLatency(spec string, seed uint64, regions ...string) (*netsim.Network,
 // tuneGC trades memory for CPU: a node allocates per request and Raft
 // entry, and at the default GOGC=100 garbage collection took ~17% of a
 // leaseholder's CPU under load. 400 cut that to a few percent in the KV
-// benchmark (docs/BENCHMARKS.md). A GOGC set in the environment wins.
+// benchmark (docs/BENCHMARKS.md). The bench commands use it too. A GOGC
+// set in the environment wins.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
