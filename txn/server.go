@@ -205,16 +205,26 @@ type Server struct {
 // context, which Stop cancels, and the function to call when it ends. (Not a RWMutex: a request may call
 // this node's service again, and must then fail, not block, on Stop.)
 func (s *Server) enter(ctx context.Context) (context.Context, func(), error) {
-	s.gateMu.Lock()
-	defer s.gateMu.Unlock()
-	if s.stopped {
-		return nil, nil, s.status(errors.Mark(errors.New("txn: the node is stopping; retry on another node"), paxosgroup.ErrStopped))
+	if err := s.admit(); err != nil {
+		return nil, nil, err
 	}
-	s.inflight.Add(1)
 	// Stop cancels the request, so that waits inside it end.
 	ctx, cancel := context.WithCancel(ctx)
 	unhook := context.AfterFunc(s.stopCtx, cancel)
 	return ctx, func() { unhook(); cancel(); s.inflight.Done() }, nil
+}
+
+// admit counts a request in flight unless the server is stopping; the
+// caller calls s.inflight.Done when it ends. A request that never waits
+// needs no more than this from enter.
+func (s *Server) admit() error {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	if s.stopped {
+		return s.status(errors.Mark(errors.New("txn: the node is stopping; retry on another node"), paxosgroup.ErrStopped))
+	}
+	s.inflight.Add(1)
+	return nil
 }
 
 type closedEntry struct {
@@ -547,13 +557,9 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 // a lock. The lock table never hears of these reads, so they neither wait
 // for nor delay writers.
 func (s *Server) ReadLatestUnlocked(ctx context.Context, group GroupID, key []byte) (kv *pb.KeyValue, found, ok bool, err error) {
-	s.gateMu.Lock()
-	if s.stopped {
-		s.gateMu.Unlock()
-		return nil, false, false, s.status(errors.Mark(errors.New("txn: the node is stopping; retry on another node"), paxosgroup.ErrStopped))
+	if err := s.admit(); err != nil {
+		return nil, false, false, err
 	}
-	s.inflight.Add(1)
-	s.gateMu.Unlock()
 	defer s.inflight.Done()
 	ls, info, err := s.leader(ctx, group)
 	if err != nil {
