@@ -399,7 +399,7 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	opts := n.cfg.Paxos
 	opts.NodeID = nodeID
 	opts.Engine = n.engine
-	sm, err := txn.NewStateMachine(txn.ParticipantOptions{})
+	sm, err := txn.NewStateMachine(txn.ParticipantOptions{FilterTombstones: true})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,12 @@ type ParticipantOptions struct {
 	// tombstone is evicted as if forgotten. Default 100,000; must be
 	// positive.
 	MaxTombstones int
+	// FilterTombstones keeps a Bloom filter of the tombstones' IDs in
+	// memory, so that looking up a transaction that has none (every
+	// one-phase commit does) reads no storage. It is built from the store
+	// on the first lookup and rebuilt as it fills; about 10 bits per
+	// tombstone. The state machine sets it.
+	FilterTombstones bool
 }
 
 // DefaultMaxTombstones is the default ParticipantOptions.MaxTombstones.
@@ -93,6 +99,9 @@ type Participant struct {
 	// age order, which in an LSM would step over every evicted entry not
 	// yet compacted away.
 	ageFloor uint64
+	// filter holds the ID of every stored tombstone (FilterTombstones;
+	// nil until the first lookup builds it).
+	filter *tombFilter
 }
 
 // OpenParticipant loads group's participant state from store.
@@ -413,6 +422,9 @@ func (p *Participant) decide(id TxnID, o Outcome) error {
 	if err := p.store.PutRecord(txnKey(p.group, kindTombstone, id), enc); err != nil {
 		return err
 	}
+	if p.filter != nil {
+		p.filter.add(id)
+	}
 	// The age entry repeats the tombstone so that eviction reads it from
 	// the age scan instead of looking each evicted tombstone up.
 	if err := p.store.PutRecord(ageKey(p.group, t.seq, id), enc); err != nil {
@@ -504,6 +516,33 @@ func (p *Participant) dropTombstone(m *participantMeta, id TxnID, t tombstone) e
 	return nil
 }
 
+// buildFilter builds the tombstone filter from the store, sized for
+// twice the tombstones stored (at least 1,024), so that it is rebuilt
+// after about as many decisions as it holds.
+func (p *Participant) buildFilter() error {
+	f := newTombFilter(max(1024, 2*int(p.meta.tombstones)))
+	start := recordKey(p.group, kindTombstone)
+	var id TxnID
+	var bad []byte
+	err := p.store.ScanRecords(start, bytesPrefixEnd(start), func(k, _ []byte) bool {
+		if len(k) != len(start)+len(id) {
+			bad = bytes.Clone(k)
+			return false
+		}
+		copy(id[:], k[len(start):])
+		f.add(id)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if bad != nil {
+		return errors.Mark(errors.Newf("txn: malformed tombstone key %x", bad), ErrCorruptRecord)
+	}
+	p.filter = f
+	return nil
+}
+
 func (p *Participant) putMeta(m participantMeta) error {
 	if err := p.store.PutRecord(recordKey(p.group, kindMeta), encodeMeta(m)); err != nil {
 		return err
@@ -513,6 +552,16 @@ func (p *Participant) putMeta(m participantMeta) error {
 }
 
 func (p *Participant) tombstone(id TxnID) (tombstone, bool, error) {
+	if p.opts.FilterTombstones {
+		if p.filter == nil || p.filter.full() {
+			if err := p.buildFilter(); err != nil {
+				return tombstone{}, false, err
+			}
+		}
+		if !p.filter.mayContain(id) {
+			return tombstone{}, false, nil
+		}
+	}
 	v, ok, err := p.store.GetRecord(txnKey(p.group, kindTombstone, id))
 	if err != nil || !ok {
 		return tombstone{}, false, err

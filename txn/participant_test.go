@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,15 @@ import (
 //	safe-time closed=C
 //	    SafeTime(C, MinPreparedTS()).
 func TestParticipantDataDriven(t *testing.T) {
+	for _, filter := range []bool{false, true} {
+		t.Run(fmt.Sprint("filter=", filter), func(t *testing.T) { testParticipantDataDriven(t, filter) })
+	}
+}
+
+// testParticipantDataDriven runs the participant's data-driven tests
+// with or without the in-memory tombstone filter: the outcomes are the
+// same.
+func testParticipantDataDriven(t *testing.T, filter bool) {
 	datadriven.Walk(t, "testdata/participant", func(t *testing.T, path string) {
 		var store *MemStore
 		var p *Participant
@@ -75,7 +85,7 @@ func TestParticipantDataDriven(t *testing.T) {
 				d.MaybeScanArgs(t, "group", &g)
 				d.MaybeScanArgs(t, "max-tombstones", &n)
 			}
-			group, opts, store = GroupID(g), ParticipantOptions{MaxTombstones: n}, NewMemStore()
+			group, opts, store = GroupID(g), ParticipantOptions{MaxTombstones: n, FilterTombstones: filter}, NewMemStore()
 			open()
 		}
 		reset(nil)
@@ -541,7 +551,8 @@ func TestParticipantDuplicateDelivery(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		n := rapid.IntRange(1, 6).Draw(t, "txns")
 		store := NewMemStore()
-		opts := ParticipantOptions{MaxTombstones: rapid.IntRange(1, 8).Draw(t, "max-tombstones")}
+		opts := ParticipantOptions{MaxTombstones: rapid.IntRange(1, 8).Draw(t, "max-tombstones"),
+			FilterTombstones: rapid.Bool().Draw(t, "filter")}
 		p, err := OpenParticipant(1, store, opts)
 		if err != nil {
 			t.Fatal(err)
@@ -680,6 +691,83 @@ func TestParticipantEvictsInBatches(t *testing.T) {
 		check(t, err)
 		if want := i >= 4; ok != want {
 			t.Fatalf("txn %d: remembered %t, want %t", i, ok, want)
+		}
+	}
+}
+
+// TestTombFilter: every added ID is reported as maybe present, and at
+// capacity few others are.
+func TestTombFilter(t *testing.T) {
+	const n = 10_000
+	rng := rand.New(rand.NewPCG(1, 2))
+	id := func() TxnID {
+		var id TxnID
+		binary.LittleEndian.PutUint64(id[:8], rng.Uint64())
+		binary.LittleEndian.PutUint64(id[8:], rng.Uint64())
+		return id
+	}
+	f := newTombFilter(n)
+	added := make([]TxnID, n)
+	for i := range added {
+		added[i] = id()
+		f.add(added[i])
+	}
+	for _, a := range added {
+		if !f.mayContain(a) {
+			t.Fatalf("%s was added and is reported absent", a)
+		}
+	}
+	if f.full() {
+		t.Fatal("full at capacity")
+	}
+	fp := 0
+	for range n {
+		if f.mayContain(id()) {
+			fp++
+		}
+	}
+	if fp > n/20 {
+		t.Fatalf("%d of %d IDs never added reported present", fp, n)
+	}
+	f.add(id())
+	if !f.full() {
+		t.Fatal("not full past capacity")
+	}
+}
+
+// TestParticipantFilterAcrossRebuilds: with the tombstone filter on, a
+// participant that decides many more transactions than the filter was
+// first sized for (so that it is rebuilt from the store as it fills)
+// still finds every tombstone it keeps, before and after a reopen.
+func TestParticipantFilterAcrossRebuilds(t *testing.T) {
+	const max, n = 1000, 3000
+	store := NewMemStore()
+	opts := ParticipantOptions{MaxTombstones: max, FilterTombstones: true}
+	p, err := OpenParticipant(1, store, opts)
+	check(t, err)
+	id := func(i int) TxnID { return testID(fmt.Sprintf("f%05d", i)) }
+	for i := range n {
+		if _, err := p.CommitOnePhase(id(i), int64(i+1), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, reopen := range []bool{false, true} {
+		if reopen {
+			p, err = OpenParticipant(1, store, opts)
+			check(t, err)
+		}
+		kept := 0
+		for i := range n {
+			_, ok, err := p.Decided(id(i))
+			check(t, err)
+			if ok {
+				kept++
+			} else if i >= n-max+int(p.evictBatch()) {
+				t.Fatalf("reopen=%t: txn %d, among the newest, has no tombstone", reopen, i)
+			}
+		}
+		if kept != int(p.meta.tombstones) {
+			t.Fatalf("reopen=%t: %d tombstones found, %d stored", reopen, kept, p.meta.tombstones)
 		}
 	}
 }
