@@ -731,11 +731,17 @@ func (s *Server) waitSafe(ctx context.Context, group GroupID, ts int64) error {
 	if err != nil {
 		return err
 	}
-	s.learnClosed(group, c.ClosedTs, c.AppliedIndex)
+	return s.adoptClosed(ctx, c)
+}
+
+// adoptClosed takes a closed timestamp a leader answered and waits until
+// this replica applied the index that goes with it.
+func (s *Server) adoptClosed(ctx context.Context, c *pb.ClosedTimestamp) error {
+	s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex)
 	if s.cfg.TestingKnobs.NoSafeTimeWait {
 		return nil
 	}
-	return s.host.WaitApplied(ctx, uint64(group), c.AppliedIndex)
+	return s.host.WaitApplied(ctx, c.GroupId, c.AppliedIndex)
 }
 
 // waitSafeMany is waitSafe for several groups: the groups whose safe
@@ -794,15 +800,9 @@ func (s *Server) askCloseMany(ctx context.Context, node uint64, groups []uint64,
 	if len(resp.Closed) != len(groups) {
 		return errors.Newf("txn: node %d closed %d of %d groups", node, len(resp.Closed), len(groups))
 	}
+	s.metrics.snapshotReads.WithLabelValues("asked").Add(float64(len(resp.Closed)))
 	for _, c := range resp.Closed {
-		s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex)
-		s.metrics.snapshotReads.WithLabelValues("asked").Inc()
-	}
-	if s.cfg.TestingKnobs.NoSafeTimeWait {
-		return nil
-	}
-	for _, c := range resp.Closed {
-		if err := s.host.WaitApplied(ctx, c.GroupId, c.AppliedIndex); err != nil {
+		if err := s.adoptClosed(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -827,16 +827,21 @@ func (s *Server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.ClosedTim
 		return nil, err
 	}
 	defer done()
-	group := GroupID(req.GroupId)
-	ls, _, err := s.leader(ctx, group)
+	c, err := s.closeLed(ctx, req.GroupId, req.Timestamp)
+	return c, s.status(err)
+}
+
+// closeLed closes ts at a group this node leads (a follower asked).
+func (s *Server) closeLed(ctx context.Context, group uint64, ts int64) (*pb.ClosedTimestamp, error) {
+	ls, _, err := s.leader(ctx, GroupID(group))
 	if err != nil {
-		return nil, s.status(err)
+		return nil, err
 	}
-	closed, index, err := s.closeAt(ctx, ls, req.Timestamp)
+	closed, index, err := s.closeAt(ctx, ls, ts)
 	if err != nil {
-		return nil, s.status(err)
+		return nil, err
 	}
-	return &pb.ClosedTimestamp{GroupId: req.GroupId, ClosedTs: closed, AppliedIndex: index, Term: ls.term}, nil
+	return &pb.ClosedTimestamp{GroupId: group, ClosedTs: closed, AppliedIndex: index, Term: ls.term}, nil
 }
 
 // CloseMany implements pb.TxnServer: Close at several groups this node
@@ -849,15 +854,9 @@ func (s *Server) CloseMany(ctx context.Context, req *pb.CloseManyRequest) (*pb.C
 	defer done()
 	out := &pb.CloseManyResponse{Closed: make([]*pb.ClosedTimestamp, len(req.GroupIds))}
 	for i, g := range req.GroupIds {
-		ls, _, err := s.leader(ctx, GroupID(g))
-		if err != nil {
+		if out.Closed[i], err = s.closeLed(ctx, g, req.Timestamp); err != nil {
 			return nil, s.status(err)
 		}
-		closed, index, err := s.closeAt(ctx, ls, req.Timestamp)
-		if err != nil {
-			return nil, s.status(err)
-		}
-		out.Closed[i] = &pb.ClosedTimestamp{GroupId: g, ClosedTs: closed, AppliedIndex: index, Term: ls.term}
 	}
 	return out, nil
 }
