@@ -16,7 +16,7 @@ import (
 // and sources must be reported by `meridian status`.
 func TestNodeClockWithTimeMasters(t *testing.T) {
 	c := newProcCluster(t)
-	dir := t.TempDir()
+	dir := c.dir
 	var masters []*proc
 	var masterAddrs []string
 	for i, lie := range []string{"0s", "0s", "500ms"} {

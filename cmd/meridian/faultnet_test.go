@@ -75,7 +75,7 @@ func startFaultCluster(t *testing.T, splits []string) *faultCluster {
 	const n = 3
 	fc := &faultCluster{procCluster: c, pids: make([]atomic.Int64, n), ids: make([]uint64, n)}
 	fc.isolated.Store(-1)
-	dir := t.TempDir()
+	dir := c.dir
 	for i := range n {
 		p := &proc{name: fmt.Sprintf("n%d", i+1), addr: freePort(t),
 			store: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), logPath: filepath.Join(dir, fmt.Sprintf("n%d.log", i+1))}

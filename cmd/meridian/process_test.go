@@ -120,6 +120,7 @@ type proc struct {
 type procCluster struct {
 	t     *testing.T
 	bin   string
+	dir   string // stores and logs
 	procs []*proc
 }
 
@@ -177,7 +178,9 @@ func (c *procCluster) dumpLogs() {
 // whose logs are printed, if the test failed) when the test ends.
 func newProcCluster(t *testing.T) *procCluster {
 	t.Helper()
-	c := &procCluster{t: t, bin: meridianBinary(t)}
+	// The directory is made before the cleanup below is registered, so
+	// that it is removed after the logs are printed.
+	c := &procCluster{t: t, bin: meridianBinary(t), dir: t.TempDir()}
 	t.Cleanup(func() {
 		if t.Failed() {
 			c.dumpLogs()
@@ -192,7 +195,7 @@ func newProcCluster(t *testing.T) *procCluster {
 func startProcCluster(t *testing.T, n int) *procCluster {
 	t.Helper()
 	c := newProcCluster(t)
-	dir := t.TempDir()
+	dir := c.dir
 	for i := 0; i < n; i++ {
 		p := &proc{name: fmt.Sprintf("n%d", i+1), addr: freePort(t),
 			store: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), logPath: filepath.Join(dir, fmt.Sprintf("n%d.log", i+1))}
@@ -232,14 +235,20 @@ func (c *procCluster) run(args ...string) (string, string, int) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func (c *procCluster) waitFor(timeout time.Duration, what string, cond func() bool) {
+// waitFor polls cond until it holds; on timeout it fails the test, with
+// what the optional detail functions say about the last state seen.
+func (c *procCluster) waitFor(timeout time.Duration, what string, cond func() bool, detail ...func() string) {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			var more []string
+			for _, d := range detail {
+				more = append(more, d())
+			}
+			c.t.Fatalf("timed out after %s waiting for %s %s", timeout, what, strings.Join(more, "; "))
 		}
 		<-tick.C
 	}
@@ -302,6 +311,25 @@ func replicatedWithLease(st *pb.StatusResponse, voters int) bool {
 		}
 	}
 	return true
+}
+
+// unsettled describes the groups that replicatedWithLease waits for.
+func unsettled(st *pb.StatusResponse, voters int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d nodes;", len(st.Nodes))
+	for _, g := range st.Groups {
+		n := 0
+		for _, r := range g.Descriptor_.GetReplicas() {
+			if r.Type == pb.ReplicaType_VOTER {
+				n++
+			}
+		}
+		if n != voters || !g.LeaseValid {
+			fmt.Fprintf(&b, " group %d: replicas %v, leader node %d (reported by %d), term %d, lease valid %v, applied %d;",
+				g.Descriptor_.GetGroupId(), g.Descriptor_.GetReplicas(), g.LeaderNode, g.ReportingNode, g.Term, g.LeaseValid, g.AppliedIndex)
+		}
+	}
+	return b.String()
 }
 
 func groupStatus(st *pb.StatusResponse, id uint64) *pb.GroupStatus {

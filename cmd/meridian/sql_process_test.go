@@ -106,7 +106,7 @@ func TestSQLShellProcess(t *testing.T) {
 // --mysql-addr opens the MySQL listener on a node process.
 func TestStartMySQLAddr(t *testing.T) {
 	c := newProcCluster(t)
-	dir := t.TempDir()
+	dir := c.dir
 	mysqlAddr := freePort(t)
 	p := &proc{name: "n1", addr: freePort(t), store: filepath.Join(dir, "n1"), logPath: filepath.Join(dir, "n1.log")}
 	p.args = []string{"start", "--store", p.store, "--listen", p.addr, "--http-addr", freePort(t), "--mysql-addr", mysqlAddr}

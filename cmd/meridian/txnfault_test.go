@@ -282,12 +282,41 @@ func (fc *faultCluster) settle(n *procNemesis) {
 		}
 		fc.waitFor(30*time.Second, p.name+" to serve", func() bool { return fc.serving(i) })
 	}
+	var last string
 	fc.waitFor(60*time.Second, "every group to have 3 voters and a lease after the faults", func() bool {
 		st, err := fc.status(0)
-		return err == nil && len(st.Nodes) == len(fc.procs) && replicatedWithLease(st, 3)
-	})
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = unsettled(st, 3)
+		return len(st.Nodes) == len(fc.procs) && replicatedWithLease(st, 3)
+	}, func() string { return "last status: " + last }, fc.localViews)
 	t.Logf("partitions cut %d node-to-node connections and refused %d; %d connections came from an unidentified process",
 		fc.cutConns.Load(), fc.refusedConns.Load(), fc.unknownSources.Load())
+}
+
+// localViews describes what each process reports about its own replicas
+// of the groups without a leader or lease, for a settle that timed out.
+func (fc *faultCluster) localViews() string {
+	var b strings.Builder
+	for i, p := range fc.procs {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		st, err := fc.admin(i).Status(ctx, &pb.StatusRequest{LocalOnly: true})
+		cancel()
+		if err != nil {
+			fmt.Fprintf(&b, "\n%s: %v", p.name, err)
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s (node %d):", p.name, st.NodeId)
+		for _, g := range st.Groups {
+			if !g.LeaseValid {
+				fmt.Fprintf(&b, " group %d leader node %d term %d commit %d applied %d;",
+					g.Descriptor_.GetGroupId(), g.LeaderNode, g.Term, g.CommitIndex, g.AppliedIndex)
+			}
+		}
+	}
+	return b.String()
 }
 
 // runFor lets a workload run until enough holds (checked every second)
