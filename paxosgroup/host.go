@@ -407,10 +407,16 @@ func (h *Host) deliver(groupID, fromNode, epoch uint64, m *raftpb.Message) {
 	}
 	r.learnPeer(m.GetFrom(), fromNode)
 	r.lastHeard.Store(time.Now().UnixNano())
-	if r.dropVote(m, fromNode) {
+	if r.dropVote(m, fromNode) && !r.isLeader.Load() {
 		return
 	}
-	if t := m.GetType(); t == raftpb.MsgVote || t == raftpb.MsgPreVote {
+	// A leader keeps a refused vote request: it wakes the leader if it is
+	// quiescent (process refuses it again, on Raft's state), whose next
+	// heartbeat tells the candidate who leads. Otherwise a replica that
+	// restarted while its leader was quiescent campaigns in vain until the
+	// group's next write, and cannot serve reads meanwhile.
+	transfer := string(m.GetContext()) == campaignTransferContext
+	if isVoteRequest(m) {
 		// dropVote enforces the lease promise. Raft's own CheckQuorum
 		// lease ignores vote requests until the follower's election timer
 		// runs out, but followers of a supported leader do not tick, so
@@ -422,7 +428,7 @@ func (h *Host) deliver(groupID, fromNode, epoch uint64, m *raftpb.Message) {
 		// do.
 		m.Context = []byte(campaignTransferContext)
 	}
-	r.enqueueMessage(inbound{m: m, epoch: epoch})
+	r.enqueueMessage(inbound{m: m, epoch: epoch, transfer: transfer})
 }
 
 // ---------------------------------------------------------------------------

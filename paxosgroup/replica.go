@@ -63,6 +63,14 @@ type replica struct {
 	appliedIndex atomic.Uint64
 	maxWriteTS   atomic.Int64
 	leaseTerm    atomic.Uint64
+	// leaderLeft is the term (0: none) in which the node of the leader
+	// this follower follows asked it for votes for a later term: that
+	// replica no longer leads, so the lease promise to its node protects
+	// nothing in this group. Without this, followers of a leader that
+	// restarted with a shorter log (its unsynced tail lost) would neither
+	// tick nor vote for anyone else while its node stays supported, and
+	// it could not win: the group would stay leaderless.
+	leaderLeft atomic.Uint64
 	// lastHeard is when a Raft message of this group last arrived (unix
 	// nanos); lastGCCheck when replica GC last asked the directory.
 	lastHeard, lastGCCheck atomic.Int64
@@ -245,6 +253,9 @@ func (r *replica) learnPeer(replicaID, node uint64) {
 type inbound struct {
 	m     *raftpb.Message
 	epoch uint64
+	// transfer: a vote request of a leadership transfer (its context
+	// said so before deliver marked every vote it let through).
+	transfer bool
 }
 
 func (r *replica) enqueueMessage(m inbound) {
@@ -309,6 +320,10 @@ func (r *replica) followsSupportedLeader(lead uint64) bool {
 		// The leader left the group: nothing to keep.
 		return false
 	}
+	if r.leaderLeft.Load() != 0 {
+		// The leader stopped leading: nothing to keep either.
+		return false
+	}
 	return r.h.live.supporting(lead)
 }
 
@@ -323,25 +338,55 @@ const campaignTransferContext = "CampaignTransfer"
 // Leadership transfers, which the leader starts after giving up its lease,
 // are always let through.
 func (r *replica) dropVote(m *raftpb.Message, fromNode uint64) bool {
-	t := m.GetType()
-	if t != raftpb.MsgVote && t != raftpb.MsgPreVote {
+	if !isVoteRequest(m) || string(m.GetContext()) == campaignTransferContext {
 		return false
 	}
-	if string(m.GetContext()) == campaignTransferContext {
-		return false
-	}
+	return r.promiseBinds(r.leaderNode.Load(), r.isLeader.Load(), fromNode)
+}
+
+// promiseBinds reports whether the lease promise forbids helping a
+// candidate on fromNode, for a replica that follows a leader on node lead
+// (0: none) or, if leading, leads itself.
+func (r *replica) promiseBinds(lead uint64, leading bool, fromNode uint64) bool {
 	if r.h.live.inStartupGrace() {
 		return true
 	}
-	lead := r.leaderNode.Load()
 	switch {
 	case lead == 0 || lead == fromNode:
 		return false
 	case lead == r.h.opts.NodeID:
-		return r.isLeader.Load()
+		return leading
 	default:
 		return r.followsSupportedLeader(lead)
 	}
+}
+
+func isVoteRequest(m *raftpb.Message) bool {
+	t := m.GetType()
+	return t == raftpb.MsgVote || t == raftpb.MsgPreVote
+}
+
+// stepVoteLocked decides, under mu and on Raft's current state, whether a
+// vote request that deliver let through may still be stepped: deliver
+// judged it on atomics that lag what this round already stepped (a new
+// leader's append ahead of it in the same batch). It also notes a request
+// from the node of the leader this replica follows (see leaderLeft).
+func (r *replica) stepVoteLocked(in inbound, st raft.BasicStatus) bool {
+	if left := r.leaderLeft.Load(); left != 0 && left != st.GetTerm() {
+		r.leaderLeft.Store(0)
+	}
+	from := r.nodeOf(in.m.GetFrom())
+	if st.Lead != 0 && st.RaftState != raft.StateLeader && r.nodeOf(st.Lead) == from && in.m.GetTerm() > st.GetTerm() {
+		r.leaderLeft.Store(st.GetTerm())
+	}
+	if in.transfer {
+		return true
+	}
+	lead := uint64(0)
+	if st.Lead != 0 {
+		lead = r.nodeOf(st.Lead)
+	}
+	return !r.promiseBinds(lead, st.RaftState == raft.StateLeader, from)
 }
 
 // ---------------------------------------------------------------------------
@@ -417,6 +462,9 @@ func (r *replica) process() {
 			(m.GetType() == raftpb.MsgAppResp || m.GetType() == raftpb.MsgHeartbeatResp) {
 			r.mu.epochAt[m.GetFrom()] = in.epoch
 		}
+		if isVoteRequest(m) && !r.stepVoteLocked(in, rn.BasicStatus()) {
+			continue
+		}
 		if err := rn.Step(m); err != nil {
 			r.h.logger.Debug("raft step", "group", r.groupID, "type", m.GetType(), "err", err.Error())
 		}
@@ -427,6 +475,10 @@ func (r *replica) process() {
 	for r.mu.failed == nil && !r.mu.destroyed && rn.HasReady() {
 		r.handleReadyLocked(rn.Ready())
 		rn = r.mu.rn
+	}
+	if left := r.leaderLeft.Load(); left != 0 && rn.BasicStatus().GetTerm() != left {
+		// A new term: whoever leads it, the promise binds again.
+		r.leaderLeft.Store(0)
 	}
 	if r.mu.failed == nil && !r.mu.destroyed {
 		r.updateLeaseLocked()
