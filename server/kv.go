@@ -96,7 +96,7 @@ func (s kvService) writeLocal(ctx context.Context, rt *pb.Routing, cmd *pb.KVCom
 	w := &pb.TxnWrite{Key: cmd.Key, Value: cmd.Value, Delete: cmd.Op == pb.KVCommand_DELETE}
 	var ts int64
 	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error {
-		resp, err := srv.CommitOnePhase(ctx, &pb.TxnOnePhaseRequest{GroupId: rt.GroupId, Txn: meta, Writes: []*pb.TxnWrite{w}})
+		resp, err := srv.CommitUnrecorded(ctx, &pb.TxnOnePhaseRequest{GroupId: rt.GroupId, Txn: meta, Writes: []*pb.TxnWrite{w}})
 		if err == nil {
 			ts = resp.CommitTs
 		}

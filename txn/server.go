@@ -1461,14 +1461,36 @@ func (s *Server) CommitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 		return nil, err
 	}
 	defer done()
-	resp, err := s.commitOnePhase(ctx, req)
+	resp, err := s.commitOnePhase(ctx, req, false)
 	if err != nil && errors.Is(err, ErrRetryable) {
 		s.metrics.aborts.WithLabelValues("one_phase").Inc()
 	}
 	return resp, s.status(err)
 }
 
-func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest) (*pb.TxnDecideResponse, error) {
+// CommitUnrecorded is CommitOnePhase for a transaction that only writes,
+// whose ID the caller made on this node for this one request and never
+// sends again (a retry is a new transaction): the group keeps no decision
+// tombstone for it, which would only answer questions no one can ask.
+// That spares each replica three of the four records a one-phase commit
+// writes. Single-key KV writes use it.
+func (s *Server) CommitUnrecorded(ctx context.Context, req *pb.TxnOnePhaseRequest) (*pb.TxnDecideResponse, error) {
+	if req.HasReads || req.Repeat || len(req.ReadOnly) > 0 {
+		return nil, s.status(invalid("txn: an unrecorded commit of %x reads or repeats", req.Txn.GetId()))
+	}
+	ctx, done, err := s.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	resp, err := s.commitOnePhase(ctx, req, true)
+	if err != nil && errors.Is(err, ErrRetryable) {
+		s.metrics.aborts.WithLabelValues("one_phase").Inc()
+	}
+	return resp, s.status(err)
+}
+
+func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest, unrecorded bool) (*pb.TxnDecideResponse, error) {
 	if err := s.clock.CheckCommit(); err != nil {
 		return nil, err
 	}
@@ -1528,7 +1550,7 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 	for i, w := range writes {
 		pw[i] = &pb.TxnWrite{Key: w.Key, Value: w.Value, Delete: w.Delete}
 	}
-	cmd := &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: meta.ID[:], Ts: ts, Writes: pw}}}
+	cmd := &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: meta.ID[:], Ts: ts, Writes: pw, Unrecorded: unrecorded}}}
 	res, err := s.propose(ctx, group, cmd)
 	replicated := time.Now()
 	werr := <-waitDone
@@ -1539,8 +1561,9 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest)
 		// is unknown). Keep the locks and the timestamp in flight — a
 		// later apply must not slip under a reader that took the locks —
 		// and settle it by proposing the same entry again: applying it is
-		// idempotent (the decision tombstone), so its answer is the
-		// outcome either way.
+		// idempotent (the decision tombstone, or for an unrecorded commit
+		// the same versions installed again), so its answer is the outcome
+		// either way.
 		s.spawn(func(bg context.Context) { s.settleOnePhase(bg, ls, meta.ID, ts, cmd) })
 		return nil, errors.Mark(err, ErrAmbiguous)
 	}

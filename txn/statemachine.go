@@ -372,6 +372,13 @@ func (sm *StateMachine) applyOnePhase(b *storage.Batch, ac *paxosgroup.ApplyCont
 	if p.prepared[id] != nil {
 		return nil, invalid("txn: one-phase commit of %s, which is prepared here", id)
 	}
+	if c.Unrecorded {
+		if err := p.install(writes, c.Ts); err != nil {
+			return nil, err
+		}
+		ac.MaxWriteTS = max(ac.MaxWriteTS, c.Ts)
+		return outcomeResult(Outcome{Decision: DecisionCommit, CommitTS: c.Ts}), nil
+	}
 	t, ok, err := p.tombstone(id)
 	if err != nil {
 		return nil, err

@@ -156,6 +156,43 @@ func TestStateMachineAbortAndOnePhase(t *testing.T) {
 	}
 }
 
+// TestStateMachineUnrecordedOnePhase: an unrecorded one-phase commit
+// installs its writes and leaves no transaction record, where a recorded
+// one leaves its tombstone; applying it twice installs the same version.
+func TestStateMachineUnrecordedOnePhase(t *testing.T) {
+	h := newSMHarness(t)
+	records := func() int {
+		start, end := txn.RecordSpan(7)
+		n := 0
+		if err := h.e.ScanRecords(start, end, func(_, _ []byte) bool { n++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	one := func(txnID byte, ts int64, value string, unrecorded bool) *pb.TxnCommand {
+		return &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: id(txnID), Ts: ts,
+			Writes: []*pb.TxnWrite{{Key: []byte("b"), Value: []byte(value)}}, Unrecorded: unrecorded}}}
+	}
+	for range 2 {
+		if res := h.mustApply(one(1, 100, "u", true)); res.Decision != pb.TxnResult_COMMIT || res.CommitTs != 100 {
+			t.Fatalf("unrecorded: %v", res)
+		}
+		if v, ts, ok := h.get("b"); !ok || v != "u" || ts != 100 {
+			t.Fatalf("b = %q@%d %v", v, ts, ok)
+		}
+		if n := records(); n != 0 {
+			t.Fatalf("an unrecorded commit left %d records", n)
+		}
+	}
+	h.mustApply(one(2, 200, "r", false))
+	if n := records(); n == 0 {
+		t.Fatal("a recorded commit left no record")
+	}
+	if v, ts, ok := h.get("b"); !ok || v != "r" || ts != 200 {
+		t.Fatalf("b = %q@%d %v", v, ts, ok)
+	}
+}
+
 // TestStateMachineRefusesWhatTheProtocolNeverSends: commands that would
 // break an invariant are refused as outcomes on every replica, never
 // panics that would crash-loop the group.
@@ -163,12 +200,13 @@ func TestStateMachineRefusesWhatTheProtocolNeverSends(t *testing.T) {
 	h := newSMHarness(t)
 	h.mustApply(prepare(t, 1, 100, txn.Write{Key: []byte("b"), Value: []byte("v")}))
 	cases := map[string]*pb.TxnCommand{
-		"garbage":                 {},
-		"short id":                {Cmd: &pb.TxnCommand_Abort{Abort: []byte{1}}},
-		"commit at prepare ts":    {Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id(1), CommitTs: 100}}},
-		"commit never prepared":   {Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id(9), CommitTs: 500}}},
-		"one-phase of a prepared": {Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: id(1), Ts: 500}}},
-		"decision not here":       {Cmd: &pb.TxnCommand_Decide{Decide: &pb.TxnDecide{TxnId: id(1), Commit: true, CommitTs: 200, Participants: []uint64{3}}}},
+		"garbage":                  {},
+		"short id":                 {Cmd: &pb.TxnCommand_Abort{Abort: []byte{1}}},
+		"commit at prepare ts":     {Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id(1), CommitTs: 100}}},
+		"commit never prepared":    {Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id(9), CommitTs: 500}}},
+		"one-phase of a prepared":  {Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: id(1), Ts: 500}}},
+		"unrecorded of a prepared": {Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: id(1), Ts: 500, Unrecorded: true}}},
+		"decision not here":        {Cmd: &pb.TxnCommand_Decide{Decide: &pb.TxnDecide{TxnId: id(1), Commit: true, CommitTs: 200, Participants: []uint64{3}}}},
 	}
 	for name, c := range cases {
 		if _, err := h.apply(c); !errors.Is(err, txn.ErrInvalidCommand) {

@@ -1829,10 +1829,15 @@ func (x *TxnWrite) GetDelete() bool {
 }
 
 type TxnOnePhase struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TxnId         []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
-	Ts            int64                  `protobuf:"varint,2,opt,name=ts,proto3" json:"ts,omitempty"`
-	Writes        []*TxnWrite            `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TxnId  []byte                 `protobuf:"bytes,1,opt,name=txn_id,json=txnId,proto3" json:"txn_id,omitempty"`
+	Ts     int64                  `protobuf:"varint,2,opt,name=ts,proto3" json:"ts,omitempty"`
+	Writes []*TxnWrite            `protobuf:"bytes,3,rep,name=writes,proto3" json:"writes,omitempty"`
+	// No decision tombstone is kept: the leader made the transaction's ID
+	// for this entry alone, so no one can ever ask about it or send it
+	// again (single-key KV writes). Applying such an entry twice installs
+	// the same versions again.
+	Unrecorded    bool `protobuf:"varint,4,opt,name=unrecorded,proto3" json:"unrecorded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1886,6 +1891,13 @@ func (x *TxnOnePhase) GetWrites() []*TxnWrite {
 		return x.Writes
 	}
 	return nil
+}
+
+func (x *TxnOnePhase) GetUnrecorded() bool {
+	if x != nil {
+		return x.Unrecorded
+	}
+	return false
 }
 
 type TxnDecide struct {
@@ -7383,11 +7395,14 @@ const file_meridian_proto_rawDesc = "" +
 	"\bTxnWrite\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
-	"\x06delete\x18\x03 \x01(\bR\x06delete\"c\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"\x83\x01\n" +
 	"\vTxnOnePhase\x12\x15\n" +
 	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12\x0e\n" +
 	"\x02ts\x18\x02 \x01(\x03R\x02ts\x12-\n" +
-	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\"{\n" +
+	"\x06writes\x18\x03 \x03(\v2\x15.meridian.v1.TxnWriteR\x06writes\x12\x1e\n" +
+	"\n" +
+	"unrecorded\x18\x04 \x01(\bR\n" +
+	"unrecorded\"{\n" +
 	"\tTxnDecide\x12\x15\n" +
 	"\x06txn_id\x18\x01 \x01(\fR\x05txnId\x12\x16\n" +
 	"\x06commit\x18\x02 \x01(\bR\x06commit\x12\x1b\n" +
