@@ -75,6 +75,8 @@
 //	new coordinator leader ──► Undelivered(): re-send
 //	new participant leader ──► RebuildLocks(Prepared()): write and read locks
 //	single-group transaction ──► log CommitOnePhase(txn, ts, writes)
+//	single-key KV write ──► the same, unrecorded: no tombstone, since its
+//	  ID is the leader's own and never sent again (Server.CommitUnrecorded)
 //
 // Further invariants of these files:
 //
