@@ -1456,16 +1456,7 @@ func (s *Server) Release(ctx context.Context, req *pb.TxnReleaseRequest) (*pb.Tx
 // CommitOnePhase implements pb.TxnServer: a transaction that touches one
 // group commits with one Raft entry and no coordinator record.
 func (s *Server) CommitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest) (*pb.TxnDecideResponse, error) {
-	ctx, done, err := s.enter(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	resp, err := s.commitOnePhase(ctx, req, false)
-	if err != nil && errors.Is(err, ErrRetryable) {
-		s.metrics.aborts.WithLabelValues("one_phase").Inc()
-	}
-	return resp, s.status(err)
+	return s.serveOnePhase(ctx, req, false)
 }
 
 // CommitUnrecorded is CommitOnePhase for a transaction that only writes,
@@ -1478,12 +1469,16 @@ func (s *Server) CommitUnrecorded(ctx context.Context, req *pb.TxnOnePhaseReques
 	if req.HasReads || req.Repeat || len(req.ReadOnly) > 0 {
 		return nil, s.status(invalid("txn: an unrecorded commit of %x reads or repeats", req.Txn.GetId()))
 	}
+	return s.serveOnePhase(ctx, req, true)
+}
+
+func (s *Server) serveOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest, unrecorded bool) (*pb.TxnDecideResponse, error) {
 	ctx, done, err := s.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	resp, err := s.commitOnePhase(ctx, req, true)
+	resp, err := s.commitOnePhase(ctx, req, unrecorded)
 	if err != nil && errors.Is(err, ErrRetryable) {
 		s.metrics.aborts.WithLabelValues("one_phase").Inc()
 	}

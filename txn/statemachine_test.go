@@ -35,6 +35,17 @@ func newSMHarness(t *testing.T) *smHarness {
 	return &smHarness{t: t, e: e, sm: sm, ac: &paxosgroup.ApplyContext{Descriptor: desc}}
 }
 
+// records counts the transaction records of the harness's group.
+func (h *smHarness) records() int {
+	h.t.Helper()
+	start, end := txn.RecordSpan(7)
+	n := 0
+	if err := h.e.ScanRecords(start, end, func(_, _ []byte) bool { n++; return true }); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
 func (h *smHarness) apply(c *pb.TxnCommand) (*pb.TxnResult, error) {
 	h.t.Helper()
 	data, err := proto.Marshal(c)
@@ -161,14 +172,6 @@ func TestStateMachineAbortAndOnePhase(t *testing.T) {
 // one leaves its tombstone; applying it twice installs the same version.
 func TestStateMachineUnrecordedOnePhase(t *testing.T) {
 	h := newSMHarness(t)
-	records := func() int {
-		start, end := txn.RecordSpan(7)
-		n := 0
-		if err := h.e.ScanRecords(start, end, func(_, _ []byte) bool { n++; return true }); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	one := func(txnID byte, ts int64, value string, unrecorded bool) *pb.TxnCommand {
 		return &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: id(txnID), Ts: ts,
 			Writes: []*pb.TxnWrite{{Key: []byte("b"), Value: []byte(value)}}, Unrecorded: unrecorded}}}
@@ -180,12 +183,12 @@ func TestStateMachineUnrecordedOnePhase(t *testing.T) {
 		if v, ts, ok := h.get("b"); !ok || v != "u" || ts != 100 {
 			t.Fatalf("b = %q@%d %v", v, ts, ok)
 		}
-		if n := records(); n != 0 {
+		if n := h.records(); n != 0 {
 			t.Fatalf("an unrecorded commit left %d records", n)
 		}
 	}
 	h.mustApply(one(2, 200, "r", false))
-	if n := records(); n == 0 {
+	if n := h.records(); n == 0 {
 		t.Fatal("a recorded commit left no record")
 	}
 	if v, ts, ok := h.get("b"); !ok || v != "r" || ts != 200 {
@@ -284,14 +287,6 @@ func TestStateMachineReloadsOnNewStateGen(t *testing.T) {
 // from the coordinator group's own tombstone: still the first decision.
 func TestStateMachineForgetsAckedDecisions(t *testing.T) {
 	h := newSMHarness(t)
-	records := func() int {
-		start, end := txn.RecordSpan(7)
-		n := 0
-		if err := h.e.ScanRecords(start, end, func(_, _ []byte) bool { n++; return true }); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	dec := func(commit bool, ts int64) *pb.TxnCommand {
 		return &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: &pb.TxnDecide{TxnId: id(1), Commit: commit, CommitTs: ts, Participants: []uint64{3, 7}}}}
 	}
@@ -302,11 +297,11 @@ func TestStateMachineForgetsAckedDecisions(t *testing.T) {
 	h.mustApply(dec(true, 200))
 	h.mustApply(&pb.TxnCommand{Cmd: &pb.TxnCommand_Commit{Commit: &pb.TxnCommit{TxnId: id(1), CommitTs: 200}}})
 	ack(7)
-	before := records()
+	before := h.records()
 	if !ack(3).AllAcked {
 		t.Fatal("not all acked after both")
 	}
-	if after := records(); after != before-1 {
+	if after := h.records(); after != before-1 {
 		t.Fatalf("records: %d before the last ack, %d after; want the decision record dropped", before, after)
 	}
 	for _, c := range []*pb.TxnCommand{dec(false, 0), dec(true, 300)} {
@@ -326,9 +321,9 @@ func TestStateMachineForgetsAckedDecisions(t *testing.T) {
 	// One entry may acknowledge several participants.
 	two := &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: &pb.TxnDecide{TxnId: id(2), Commit: false, Participants: []uint64{3, 7}}}}
 	h.mustApply(two)
-	before = records()
+	before = h.records()
 	res := h.mustApply(&pb.TxnCommand{Cmd: &pb.TxnCommand_Ack{Ack: &pb.TxnAck{TxnId: id(2), Participant: 3, MoreParticipants: []uint64{7}}}})
-	if !res.AllAcked || records() != before-1 {
-		t.Fatalf("both acked in one entry: %v, records %d -> %d; want all acked and the record dropped", res, before, records())
+	if !res.AllAcked || h.records() != before-1 {
+		t.Fatalf("both acked in one entry: %v, records %d -> %d; want all acked and the record dropped", res, before, h.records())
 	}
 }

@@ -300,17 +300,22 @@ func replicatedWithLease(st *pb.StatusResponse, voters int) bool {
 		return false
 	}
 	for _, g := range st.Groups {
-		n := 0
-		for _, r := range g.Descriptor_.GetReplicas() {
-			if r.Type == pb.ReplicaType_VOTER {
-				n++
-			}
-		}
-		if n != voters || !g.LeaseValid {
+		if !settledGroup(g, voters) {
 			return false
 		}
 	}
 	return true
+}
+
+// settledGroup: g has `voters` voters and a valid lease.
+func settledGroup(g *pb.GroupStatus, voters int) bool {
+	n := 0
+	for _, r := range g.Descriptor_.GetReplicas() {
+		if r.Type == pb.ReplicaType_VOTER {
+			n++
+		}
+	}
+	return n == voters && g.LeaseValid
 }
 
 // unsettled describes the groups that replicatedWithLease waits for.
@@ -318,13 +323,7 @@ func unsettled(st *pb.StatusResponse, voters int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d nodes;", len(st.Nodes))
 	for _, g := range st.Groups {
-		n := 0
-		for _, r := range g.Descriptor_.GetReplicas() {
-			if r.Type == pb.ReplicaType_VOTER {
-				n++
-			}
-		}
-		if n != voters || !g.LeaseValid {
+		if !settledGroup(g, voters) {
 			fmt.Fprintf(&b, " group %d: replicas %v, leader node %d (reported by %d), term %d, lease valid %v, applied %d;",
 				g.Descriptor_.GetGroupId(), g.Descriptor_.GetReplicas(), g.LeaderNode, g.ReportingNode, g.Term, g.LeaseValid, g.AppliedIndex)
 		}
