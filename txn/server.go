@@ -1148,9 +1148,11 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		// Commit wait overlaps the decision's replication.
-		waitDone = make(chan error, 1)
-		go func() { waitDone <- s.commitWait(ctx, cmd.CommitTs) }()
+		// Commit wait overlaps the decision's replication. The goroutine
+		// owns its channel: waitDone may be replaced below.
+		ch, ts := make(chan error, 1), cmd.CommitTs
+		waitDone = ch
+		go func() { ch <- s.commitWait(ctx, ts) }()
 	}
 	res, err := s.propose(ctx, group, &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: cmd}})
 	if err != nil {
