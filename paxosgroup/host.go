@@ -407,7 +407,7 @@ func (h *Host) deliver(groupID, fromNode, epoch uint64, m *raftpb.Message) {
 	}
 	r.learnPeer(m.GetFrom(), fromNode)
 	r.lastHeard.Store(time.Now().UnixNano())
-	if r.dropVote(m, fromNode) && !r.isLeader.Load() {
+	if !r.isLeader.Load() && r.dropVote(m, fromNode) {
 		return
 	}
 	// A leader keeps a refused vote request: it wakes the leader if it is

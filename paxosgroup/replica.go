@@ -372,21 +372,21 @@ func isVoteRequest(m *raftpb.Message) bool {
 // leader's append ahead of it in the same batch). It also notes a request
 // from the node of the leader this replica follows (see leaderLeft).
 func (r *replica) stepVoteLocked(in inbound, st raft.BasicStatus) bool {
-	if left := r.leaderLeft.Load(); left != 0 && left != st.GetTerm() {
-		r.leaderLeft.Store(0)
-	}
-	from := r.nodeOf(in.m.GetFrom())
-	if st.Lead != 0 && st.RaftState != raft.StateLeader && r.nodeOf(st.Lead) == from && in.m.GetTerm() > st.GetTerm() {
+	r.expireLeaderLeft(st.GetTerm())
+	from, lead := r.nodeOf(in.m.GetFrom()), r.nodeOf(st.Lead) // nodeOf(0) is 0: no leader
+	leading := st.RaftState == raft.StateLeader
+	if lead != 0 && lead == from && !leading && in.m.GetTerm() > st.GetTerm() {
 		r.leaderLeft.Store(st.GetTerm())
 	}
-	if in.transfer {
-		return true
+	return in.transfer || !r.promiseBinds(lead, leading, from)
+}
+
+// expireLeaderLeft forgets leaderLeft once Raft is past its term: whoever
+// leads the new term, the promise binds again.
+func (r *replica) expireLeaderLeft(term uint64) {
+	if left := r.leaderLeft.Load(); left != 0 && left != term {
+		r.leaderLeft.Store(0)
 	}
-	lead := uint64(0)
-	if st.Lead != 0 {
-		lead = r.nodeOf(st.Lead)
-	}
-	return !r.promiseBinds(lead, st.RaftState == raft.StateLeader, from)
 }
 
 // ---------------------------------------------------------------------------
@@ -476,9 +476,8 @@ func (r *replica) process() {
 		r.handleReadyLocked(rn.Ready())
 		rn = r.mu.rn
 	}
-	if left := r.leaderLeft.Load(); left != 0 && rn.BasicStatus().GetTerm() != left {
-		// A new term: whoever leads it, the promise binds again.
-		r.leaderLeft.Store(0)
+	if r.leaderLeft.Load() != 0 {
+		r.expireLeaderLeft(rn.BasicStatus().GetTerm())
 	}
 	if r.mu.failed == nil && !r.mu.destroyed {
 		r.updateLeaseLocked()
