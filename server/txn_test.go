@@ -706,6 +706,73 @@ func TestTxnNegativeControlNoScanSpanLocks(t *testing.T) {
 	}
 }
 
+// TestTxnScanAfterLockWaitSeesTheWrite: a scan that found a key of its
+// span locked by a writer waits for the span lock and then reads the span
+// again, so it returns what the writer committed meanwhile, not the rows
+// its first read found. (A leader skips the second read only when no key
+// of the span was locked exclusively and no exclusive lock was granted.)
+func TestTxnScanAfterLockWaitSeesTheWrite(t *testing.T) {
+	waiting := make(chan txn.TxnID, 16)
+	c := txnCluster(t, nil, func(i int, cfg *server.Config) {
+		cfg.TxnKnobs.CrashPoint = func(_ context.Context, p string, _ uint64, id txn.TxnID) {
+			if p == txn.LockWaitPoint {
+				select {
+				case waiting <- id:
+				default: // the hook must not block
+				}
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := client(t, c, 0)
+	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		return errors.CombineErrors(tx.Put([]byte("s/1"), []byte("old")), tx.Put([]byte("s/2"), []byte("two")))
+	}); err != nil {
+		t.Fatalf("seeding: %v", err)
+	}
+	// The writer is older, so the scanner waits for it instead of
+	// wounding it.
+	w, err := cl.Begin(ctx, txn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.GetManyForUpdate(ctx, [][]byte{[]byte("s/1")}); err != nil {
+		t.Fatalf("writer's locking read: %v", err)
+	}
+	r, err := cl.Begin(ctx, txn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type scan struct {
+		rows []txn.KeyValue
+		err  error
+	}
+	done := make(chan scan, 1)
+	go func() {
+		rows, err := r.Scan(ctx, []byte("s/"), []byte("s0"), 0)
+		done <- scan{rows, err}
+	}()
+	for id := <-waiting; id != r.ID(); id = <-waiting {
+	}
+	if err := w.Put([]byte("s/1"), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatalf("writer's commit: %v", err)
+	}
+	got := <-done
+	if got.err != nil {
+		t.Fatalf("scan: %v", got.err)
+	}
+	if len(got.rows) != 2 || string(got.rows[0].Value) != "new" {
+		t.Fatalf("scan after the writer committed returned %q, want s/1 = new and s/2", got.rows)
+	}
+	if _, err := r.Commit(ctx); err != nil {
+		t.Fatalf("scanner's commit: %v", err)
+	}
+}
+
 // TestTxnCrashPoints kills the coordinator's leader before and after it
 // logs the decision, and a participant's leader after it prepared, in a
 // two-group transaction. Whatever the client is told must be what

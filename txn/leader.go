@@ -197,6 +197,7 @@ func (s *Server) lock(ctx context.Context, ls *leaderState, meta TxnMeta, try fu
 	ch := make(chan error, 1)
 	ls.waiters[meta.ID] = ch
 	ls.mu.Unlock()
+	s.crashPoint(ctx, LockWaitPoint, ls.group, meta.ID)
 	s.metrics.lockWaits.Inc()
 	start := time.Now()
 	defer func() { s.metrics.lockWaitSeconds.Observe(time.Since(start).Seconds()) }()

@@ -479,6 +479,24 @@ func (lt *LockTable) HeldExclusive(key []byte) bool {
 	return false
 }
 
+// HeldExclusiveIn reports whether a transaction holds a key in [start,
+// end) exclusively (end nil: unbounded). It walks the locked keys, which
+// are what the open transactions of one leader hold.
+func (lt *LockTable) HeldExclusiveIn(start, end []byte) bool {
+	span := rangeEntry{start: start, end: end}
+	for k, kl := range lt.locks {
+		if !span.contains(k) {
+			continue
+		}
+		for _, h := range kl.holders {
+			if h.mode == Exclusive {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ExclusiveGrants returns how many exclusive locks the table has granted;
 // it may be called without the caller's mutex.
 func (lt *LockTable) ExclusiveGrants() uint64 { return lt.exclusiveGrants.Load() }

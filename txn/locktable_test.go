@@ -692,7 +692,9 @@ func TestLockTableCallerBugsPanic(t *testing.T) {
 // TestLockTableCountsExclusiveGrants: every way a key becomes held
 // exclusively (a grant, an upgrade, a queued writer granted on release, a
 // rebuild from prepared transactions) moves ExclusiveGrants, and shared
-// grants do not. An unlocked read relies on it (Server.ReadLatestUnlocked).
+// grants do not. An unlocked read relies on it (Server.ReadLatestUnlocked),
+// and so does a locked scan that skips its second read (with
+// HeldExclusiveIn).
 func TestLockTableCountsExclusiveGrants(t *testing.T) {
 	lt := NewLockTable(LockTableOptions{})
 	a, b := TxnMeta{ID: testID("a"), StartTS: 1}, TxnMeta{ID: testID("b"), StartTS: 2}
@@ -703,6 +705,12 @@ func TestLockTableCountsExclusiveGrants(t *testing.T) {
 		}
 		if got := lt.HeldExclusive([]byte("k")); got != held {
 			t.Fatalf("after %s: k held exclusively %t, want %t", what, got, held)
+		}
+		if got := lt.HeldExclusiveIn([]byte("j"), []byte("l")); got != held {
+			t.Fatalf("after %s: [j, l) held exclusively %t, want %t", what, got, held)
+		}
+		if lt.HeldExclusiveIn([]byte("k\x00"), nil) || lt.HeldExclusiveIn([]byte("a"), []byte("k")) {
+			t.Fatalf("after %s: a span without k reported held exclusively", what)
 		}
 	}
 	lt.Acquire(a, []byte("k"), Shared)

@@ -13,6 +13,7 @@ type Metrics struct {
 	closedLag       *prometheus.GaugeVec
 	votes           prometheus.Counter
 	voteExtensions  prometheus.Counter
+	lockedScans     *prometheus.CounterVec
 }
 
 func newMetrics() *Metrics {
@@ -40,12 +41,15 @@ func newMetrics() *Metrics {
 			Name: "meridian_txn_votes_total", Help: "Votes given by this node's leaders for groups a committing transaction only read (no log record)."}),
 		voteExtensions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meridian_txn_vote_extensions_total", Help: "Commits whose timestamp was above a read-only group's vote, which was extended to cover it."}),
+		lockedScans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_txn_locked_scans_total", Help: "Scans of read-write transactions at this node's leaders, by how often the span was read (once: nothing was written in it while it was locked; twice: read again under the lock)."},
+			[]string{"reads"}),
 	}
 }
 
 // Register adds the collectors to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.commitLatency, m.commitWait, m.aborts, m.lockWaits, m.lockWaitSeconds, m.snapshotReads, m.closedLag, m.votes, m.voteExtensions} {
+	for _, c := range []prometheus.Collector{m.commitLatency, m.commitWait, m.aborts, m.lockWaits, m.lockWaitSeconds, m.snapshotReads, m.closedLag, m.votes, m.voteExtensions, m.lockedScans} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

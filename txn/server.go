@@ -115,7 +115,8 @@ type ServerTestingKnobs struct {
 	// CrashPoint, when set, is called at the named points of the commit
 	// protocol (CrashBeforeDecide, CrashAfterDecide, CrashAfterPrepare) on
 	// this node. It may block until ctx ends, so that a test can kill the
-	// node exactly there.
+	// node exactly there. It is also called at LockWaitPoint, where it
+	// must not block.
 	CrashPoint func(ctx context.Context, point string, group uint64, id TxnID)
 }
 
@@ -130,6 +131,9 @@ const (
 	// CrashAfterPrepare: a participant's prepare record is applied; the
 	// client has not heard its vote.
 	CrashAfterPrepare = "after-prepare"
+	// LockWaitPoint is not a crash: a lock request (of transaction id at
+	// group) has just parked to wait, so a test can act while it waits.
+	LockWaitPoint = "lock-wait"
 )
 
 func (s *Server) crashPoint(ctx context.Context, point string, group GroupID, id TxnID) {
@@ -428,6 +432,18 @@ func readAt(e *storage.Engine, d *pb.GroupDescriptor, ts int64, keys [][]byte, s
 
 var errStopScan = errors.New("txn: scan stopped")
 
+// scanBound is where a scan of [start, end) within group d ends at the
+// latest: end, clipped to the group (nil: unbounded).
+func scanBound(d *pb.GroupDescriptor, end []byte) []byte {
+	if len(d.EndKey) > 0 && (len(end) == 0 || bytes.Compare(d.EndKey, end) < 0) {
+		return d.EndKey
+	}
+	if len(end) == 0 {
+		return nil
+	}
+	return end
+}
+
 // RowFilter decides whether a scanned row's value is returned (a
 // compiled pushed-down predicate).
 type RowFilter func(value []byte) (bool, error)
@@ -492,10 +508,22 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	// until this transaction ends (no phantoms), then read it under the
 	// lock. Rows written in between are in the span too: the scan returns
 	// at most limit of them and resumes after the last one returned.
+	//
+	// The second read is skipped when it would return the first one's
+	// rows: no key of the requested span was held exclusively when the
+	// first read began and the table granted no exclusive lock until the
+	// span was locked. A version is installed only under its writer's
+	// exclusive lock, so nothing in the span changed in between (the
+	// argument of ReadLatestUnlocked, for a span).
 	filter, err := s.rowFilter(req.Filter)
 	if err != nil {
 		return nil, err
 	}
+	ls.mu.Lock()
+	grants := ls.lt.ExclusiveGrants()
+	quiet := !ls.dead && !s.cfg.TestingKnobs.NoScanSpanLocks &&
+		!ls.lt.HeldExclusiveIn(req.StartKey, scanBound(info.Descriptor, req.EndKey))
+	ls.mu.Unlock()
 	_, _, rows, resume, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, req.EndKey, req.Limit, filter)
 	if err != nil {
 		return nil, err
@@ -523,9 +551,14 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 			return nil, err
 		}
 	}
-	_, _, rows, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, end, req.Limit, filter)
-	if err != nil {
-		return nil, err
+	if quiet && ls.lt.ExclusiveGrants() == grants {
+		s.metrics.lockedScans.WithLabelValues("once").Inc()
+	} else {
+		s.metrics.lockedScans.WithLabelValues("twice").Inc()
+		_, _, rows, _, err = readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, end, req.Limit, filter)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if req.Exclusive && len(rows) > 0 {
 		// The span lock keeps the rows as read: no writer gets into it.
