@@ -18,7 +18,13 @@ type Options struct {
 	CacheSize int64
 
 	// MemTableSize is the size in bytes of one memtable; a full memtable is
-	// flushed to an sstable. Default: 64 MiB (Pebble caps it below 4 GiB).
+	// flushed to an sstable. Default: 16 MiB (Pebble caps it below 4 GiB).
+	// Frequently updated rows pile up versions in the memtable, where a
+	// scan steps over each one by pointer chasing through the skiplist; in
+	// an sstable the same versions are adjacent in a block. At 64 MiB the
+	// memtable lived about a minute under sysbench and its walk was a
+	// fifth of the leaseholder's CPU; 8 MiB slowed bulk loading (more
+	// flushes and L0 compactions), 16 MiB did not (docs/BENCHMARKS.md).
 	MemTableSize uint64
 
 	// RaftEntryCacheSize is the budget in bytes (by entry proto size) of
@@ -54,7 +60,7 @@ type Options struct {
 // Defaults.
 const (
 	defaultCacheSize    = 64 << 20
-	defaultMemTableSize = 64 << 20
+	defaultMemTableSize = 16 << 20
 
 	defaultRaftEntryCacheSize         = 64 << 20
 	defaultRaftEntryCacheGroupEntries = 1024
