@@ -706,23 +706,43 @@ func TestTxnNegativeControlNoScanSpanLocks(t *testing.T) {
 	}
 }
 
+// lockWaitHook returns a TxnKnobs.CrashPoint that reports on the channel
+// every transaction whose lock request parks.
+func lockWaitHook() (chan txn.TxnID, func(context.Context, string, uint64, txn.TxnID)) {
+	waiting := make(chan txn.TxnID, 16)
+	return waiting, func(_ context.Context, p string, _ uint64, id txn.TxnID) {
+		if p == txn.LockWaitPoint {
+			select {
+			case waiting <- id:
+			default: // the hook must not block
+			}
+		}
+	}
+}
+
+// awaitLockWait returns once id's lock request has parked.
+func awaitLockWait(t *testing.T, ctx context.Context, waiting chan txn.TxnID, id txn.TxnID) {
+	t.Helper()
+	for {
+		select {
+		case w := <-waiting:
+			if w == id {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s never waited for a lock", id)
+		}
+	}
+}
+
 // TestTxnScanAfterLockWaitSeesTheWrite: a scan that found a key of its
 // span locked by a writer waits for the span lock and then reads the span
 // again, so it returns what the writer committed meanwhile, not the rows
 // its first read found. (A leader skips the second read only when no key
 // of the span was locked exclusively and no exclusive lock was granted.)
 func TestTxnScanAfterLockWaitSeesTheWrite(t *testing.T) {
-	waiting := make(chan txn.TxnID, 16)
-	c := txnCluster(t, nil, func(i int, cfg *server.Config) {
-		cfg.TxnKnobs.CrashPoint = func(_ context.Context, p string, _ uint64, id txn.TxnID) {
-			if p == txn.LockWaitPoint {
-				select {
-				case waiting <- id:
-				default: // the hook must not block
-				}
-			}
-		}
-	})
+	waiting, hook := lockWaitHook()
+	c := txnCluster(t, nil, func(i int, cfg *server.Config) { cfg.TxnKnobs.CrashPoint = hook })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl := client(t, c, 0)
@@ -753,8 +773,7 @@ func TestTxnScanAfterLockWaitSeesTheWrite(t *testing.T) {
 		rows, err := r.Scan(ctx, []byte("s/"), []byte("s0"), 0)
 		done <- scan{rows, err}
 	}()
-	for id := <-waiting; id != r.ID(); id = <-waiting {
-	}
+	awaitLockWait(t, ctx, waiting, r.ID())
 	if err := w.Put([]byte("s/1"), []byte("new")); err != nil {
 		t.Fatal(err)
 	}
@@ -771,6 +790,60 @@ func TestTxnScanAfterLockWaitSeesTheWrite(t *testing.T) {
 	if _, err := r.Commit(ctx); err != nil {
 		t.Fatalf("scanner's commit: %v", err)
 	}
+}
+
+// TestTxnRereadForUpdateLocks: a transaction answers a second read of a
+// key from what it read before (it holds the key locked), but a read for
+// update still goes to the leader for the exclusive lock: a younger
+// reader then waits for the commit and sees the new value.
+func TestTxnRereadForUpdateLocks(t *testing.T) {
+	waiting, hook := lockWaitHook()
+	c := txnCluster(t, nil, func(i int, cfg *server.Config) { cfg.TxnKnobs.CrashPoint = hook })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := client(t, c, 0)
+	k := []byte("r/1")
+	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		return tx.Put(k, []byte("old"))
+	}); err != nil {
+		t.Fatalf("seeding: %v", err)
+	}
+	a, err := cl.Begin(ctx, txn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if v, ok, err := a.Get(ctx, k); err != nil || !ok || string(v) != "old" {
+			t.Fatalf("read %d: %q %v %v", i+1, v, ok, err)
+		}
+	}
+	if vals, _, err := a.GetManyForUpdate(ctx, [][]byte{k}); err != nil || string(vals[0]) != "old" {
+		t.Fatalf("read for update: %q %v", vals, err)
+	}
+	b, err := cl.Begin(ctx, txn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type read struct {
+		v   []byte
+		err error
+	}
+	done := make(chan read, 1)
+	go func() {
+		v, _, err := b.Get(ctx, k)
+		done <- read{v, err}
+	}()
+	awaitLockWait(t, ctx, waiting, b.ID())
+	if err := a.Put(k, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Commit(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if got := <-done; got.err != nil || string(got.v) != "new" {
+		t.Fatalf("younger read after the commit: %q %v, want new", got.v, got.err)
+	}
+	b.Rollback(ctx)
 }
 
 // TestTxnCrashPoints kills the coordinator's leader before and after it

@@ -65,9 +65,24 @@ type Txn struct {
 	recording bool
 	groups    map[uint64]*txnGroup
 	finished  bool
-	// mu guards groups and readTS against GetMany's parallel reads.
+	// seen holds what a read-write transaction's point reads returned, up
+	// to maxSeen keys. The transaction holds those keys locked until it
+	// ends, so no other transaction can change them and a second read
+	// would return the same (a lock lost meanwhile fails the commit). SQL
+	// statements read their tables' descriptors this way every time.
+	seen map[string]seenValue
+	// mu guards groups, readTS and seen against GetMany's parallel reads.
 	mu sync.Mutex
 }
+
+// seenValue is a committed value read (or its absence).
+type seenValue struct {
+	value []byte
+	found bool
+}
+
+// maxSeen bounds Txn.seen.
+const maxSeen = 1024
 
 type txnGroup struct {
 	desc  *pb.GroupDescriptor
@@ -216,6 +231,17 @@ func (t *Txn) getMany(ctx context.Context, keys [][]byte, exclusive bool) ([][]b
 			vals[i], found[i] = w.Value, !w.Delete
 			continue
 		}
+		if !exclusive {
+			// A key read before is still locked: no need to ask again.
+			// An exclusive read goes on, for the lock.
+			t.mu.Lock()
+			v, ok := t.seen[string(k)]
+			t.mu.Unlock()
+			if ok {
+				vals[i], found[i] = bytes.Clone(v.value), v.found
+				continue
+			}
+		}
 		d, err := t.c.router.LookupKey(ctx, k)
 		if err != nil {
 			return nil, nil, err
@@ -259,6 +285,12 @@ func (t *Txn) getMany(ctx context.Context, keys [][]byte, exclusive bool) ([][]b
 			}
 			for j, i := range idx {
 				vals[i], found[i] = vs[j], fs[j]
+				if !t.opts.ReadOnly && len(t.seen) < maxSeen {
+					if t.seen == nil {
+						t.seen = map[string]seenValue{}
+					}
+					t.seen[string(keys[i])] = seenValue{bytes.Clone(vs[j]), fs[j]}
+				}
 			}
 		})
 		sequential = sequential && t.ReadTimestamp() == 0
