@@ -706,18 +706,28 @@ func TestTxnNegativeControlNoScanSpanLocks(t *testing.T) {
 	}
 }
 
-// lockWaitHook returns a TxnKnobs.CrashPoint that reports on the channel
-// every transaction whose lock request parks.
-func lockWaitHook() (chan txn.TxnID, func(context.Context, string, uint64, txn.TxnID)) {
-	waiting := make(chan txn.TxnID, 16)
-	return waiting, func(_ context.Context, p string, _ uint64, id txn.TxnID) {
-		if p == txn.LockWaitPoint {
-			select {
-			case waiting <- id:
-			default: // the hook must not block
+// lockWaitCluster starts a one-group cluster whose nodes report on
+// waiting every transaction whose lock request parks, and returns a
+// client of node 1 with key seeded to value.
+func lockWaitCluster(t *testing.T, ctx context.Context, key, value string) (cl *txn.Client, waiting chan txn.TxnID) {
+	waiting = make(chan txn.TxnID, 16)
+	c := txnCluster(t, nil, func(i int, cfg *server.Config) {
+		cfg.TxnKnobs.CrashPoint = func(_ context.Context, p string, _ uint64, id txn.TxnID) {
+			if p == txn.LockWaitPoint {
+				select {
+				case waiting <- id:
+				default: // the hook must not block
+				}
 			}
 		}
+	})
+	cl = client(t, c, 0)
+	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		return tx.Put([]byte(key), []byte(value))
+	}); err != nil {
+		t.Fatalf("seeding: %v", err)
 	}
+	return cl, waiting
 }
 
 // awaitLockWait returns once id's lock request has parked.
@@ -741,13 +751,11 @@ func awaitLockWait(t *testing.T, ctx context.Context, waiting chan txn.TxnID, id
 // its first read found. (A leader skips the second read only when no key
 // of the span was locked exclusively and no exclusive lock was granted.)
 func TestTxnScanAfterLockWaitSeesTheWrite(t *testing.T) {
-	waiting, hook := lockWaitHook()
-	c := txnCluster(t, nil, func(i int, cfg *server.Config) { cfg.TxnKnobs.CrashPoint = hook })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl := client(t, c, 0)
+	cl, waiting := lockWaitCluster(t, ctx, "s/1", "old")
 	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
-		return errors.CombineErrors(tx.Put([]byte("s/1"), []byte("old")), tx.Put([]byte("s/2"), []byte("two")))
+		return tx.Put([]byte("s/2"), []byte("two"))
 	}); err != nil {
 		t.Fatalf("seeding: %v", err)
 	}
@@ -797,17 +805,10 @@ func TestTxnScanAfterLockWaitSeesTheWrite(t *testing.T) {
 // update still goes to the leader for the exclusive lock: a younger
 // reader then waits for the commit and sees the new value.
 func TestTxnRereadForUpdateLocks(t *testing.T) {
-	waiting, hook := lockWaitHook()
-	c := txnCluster(t, nil, func(i int, cfg *server.Config) { cfg.TxnKnobs.CrashPoint = hook })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl := client(t, c, 0)
 	k := []byte("r/1")
-	if _, err := cl.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
-		return tx.Put(k, []byte("old"))
-	}); err != nil {
-		t.Fatalf("seeding: %v", err)
-	}
+	cl, waiting := lockWaitCluster(t, ctx, string(k), "old")
 	a, err := cl.Begin(ctx, txn.Options{})
 	if err != nil {
 		t.Fatal(err)
