@@ -382,11 +382,8 @@ func readAt(e *storage.Engine, d *pb.GroupDescriptor, ts int64, keys [][]byte, s
 		return nil, nil, nil, nil, &paxosgroup.WrongRangeError{Key: start, Descriptor: d}
 	}
 	// Clip the scan to the group; the caller continues at resume.
-	stop := end
-	clipped := false
-	if len(d.EndKey) > 0 && (len(end) == 0 || bytes.Compare(d.EndKey, end) < 0) {
-		stop, clipped = d.EndKey, true
-	}
+	stop := scanBound(d, end)
+	clipped := len(stop) > 0 && !bytes.Equal(stop, end)
 	n, visited := 0, 0
 	var last []byte
 	visit := int(limit)
