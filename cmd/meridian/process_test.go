@@ -234,7 +234,6 @@ func (c *procCluster) run(args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
-// waitFor polls cond until it holds or the deadline passes.
 // waitFor polls cond until it holds; on timeout it fails the test, with
 // what the optional detail functions say about the last state seen.
 func (c *procCluster) waitFor(timeout time.Duration, what string, cond func() bool, detail ...func() string) {
