@@ -178,8 +178,13 @@ type LockTableTestingKnobs struct {
 // mutex (or owns the table from a single goroutine) around every call.
 // Nothing inside blocks, reads a clock or starts a goroutine.
 type LockTable struct {
-	opts    LockTableOptions
-	locks   map[string]*keyLocks
+	opts  LockTableOptions
+	locks map[string]*keyLocks
+	// keys are the keys of locks, sorted, so that a span finds the locked
+	// keys inside it by a binary search rather than a walk of the map
+	// (every scan of a read-write transaction asks, under the leader's
+	// mutex).
+	keys    []string
 	txns    map[TxnID]*txnState
 	metrics LockTableMetrics
 	// ranges are the held shared span locks of scans (see rangelock.go);
@@ -261,7 +266,7 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 	kl := lt.locks[k]
 	if kl == nil {
 		kl = &keyLocks{}
-		lt.locks[k] = kl
+		lt.addKey(k, kl)
 	}
 	req := kl.request(t)
 	queued := req == nil
@@ -450,7 +455,7 @@ func (lt *LockTable) regrant(k string, grants []Grant) []Grant {
 		lt.metrics.Grants++
 	}
 	if len(kl.holders) == 0 && len(kl.queue) == 0 {
-		delete(lt.locks, k)
+		lt.dropKeyLocks(k)
 	}
 	return grants
 }
@@ -480,15 +485,10 @@ func (lt *LockTable) HeldExclusive(key []byte) bool {
 }
 
 // HeldExclusiveIn reports whether a transaction holds a key in [start,
-// end) exclusively (end nil: unbounded). It walks the locked keys, which
-// are what the open transactions of one leader hold.
+// end) exclusively (end nil: unbounded).
 func (lt *LockTable) HeldExclusiveIn(start, end []byte) bool {
-	span := rangeEntry{start: start, end: end}
-	for k, kl := range lt.locks {
-		if !span.contains(k) {
-			continue
-		}
-		for _, h := range kl.holders {
+	for _, k := range lt.keysIn(&rangeEntry{start: start, end: end}) {
+		for _, h := range lt.locks[k].holders {
 			if h.mode == Exclusive {
 				return true
 			}
@@ -511,6 +511,7 @@ func (lt *LockTable) ExclusiveGrants() uint64 { return lt.exclusiveGrants.Load()
 func (lt *LockTable) Rebuild(prepared []PreparedTxn) (dropped []TxnID) {
 	old := lt.txns
 	lt.locks = make(map[string]*keyLocks)
+	lt.keys = nil
 	lt.txns = make(map[TxnID]*txnState)
 	lt.ranges, lt.rangeQueue = nil, nil
 	for _, p := range prepared {
@@ -529,7 +530,7 @@ func (lt *LockTable) Rebuild(prepared []PreparedTxn) (dropped []TxnID) {
 				panic(errors.AssertionFailedf("txn: prepared %s and %s both write %q",
 					meta.ID, kl.holders[0].txn.meta.ID, key))
 			}
-			lt.locks[k] = &keyLocks{holders: []*lockEntry{{txn: t, mode: Exclusive}}}
+			lt.addKey(k, &keyLocks{holders: []*lockEntry{{txn: t, mode: Exclusive}}})
 			t.held[k] = Exclusive
 			lt.exclusiveGrants.Add(1)
 		}
@@ -541,6 +542,21 @@ func (lt *LockTable) Rebuild(prepared []PreparedTxn) (dropped []TxnID) {
 	}
 	slices.SortFunc(dropped, func(a, b TxnID) int { return compareAge(old[a].meta, old[b].meta) })
 	return dropped
+}
+
+// addKey adds the state of a key that had none.
+func (lt *LockTable) addKey(k string, kl *keyLocks) {
+	lt.locks[k] = kl
+	i, _ := slices.BinarySearch(lt.keys, k)
+	lt.keys = slices.Insert(lt.keys, i, k)
+}
+
+// dropKeyLocks forgets the state of a key that has no holder or waiter.
+func (lt *LockTable) dropKeyLocks(k string) {
+	delete(lt.locks, k)
+	if i, ok := slices.BinarySearch(lt.keys, k); ok {
+		lt.keys = slices.Delete(lt.keys, i, i+1)
+	}
 }
 
 // request returns t's queued request, if any.
@@ -649,13 +665,8 @@ func locksOf(es []*lockEntry) []Lock {
 
 // Keys returns the keys that have holders or waiters, sorted.
 func (lt *LockTable) Keys() [][]byte {
-	ks := make([]string, 0, len(lt.locks))
-	for k := range lt.locks {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	out := make([][]byte, len(ks))
-	for i, k := range ks {
+	out := make([][]byte, len(lt.keys))
+	for i, k := range lt.keys {
 		out[i] = []byte(k)
 	}
 	return out

@@ -25,9 +25,9 @@ import (
 // requests queued over its key.
 //
 // Spans are few (one per scan of an open transaction), so they are kept
-// in plain slices and matched by a linear pass; finding the locked keys
-// inside a span walks the key map. Both are bounded by what the open
-// transactions of one leader hold.
+// in plain slices and matched by a linear pass (bounded by what the open
+// transactions of one leader hold); the locked keys inside a span are
+// found by a binary search of the table's sorted keys.
 
 // rangeEntry is a held or queued shared lock on [start, end); a nil end is
 // unbounded.
@@ -130,15 +130,15 @@ func (lt *LockTable) spanBlocks(t *txnState, k string) bool {
 }
 
 // keysIn returns the keys with holders or waiters inside r's span, sorted.
+// The slice aliases the table's index: the caller must not keep it across
+// a change of the table.
 func (lt *LockTable) keysIn(r *rangeEntry) []string {
-	var out []string
-	for k := range lt.locks {
-		if r.contains(k) {
-			out = append(out, k)
-		}
+	i, _ := slices.BinarySearch(lt.keys, string(r.start))
+	j := len(lt.keys)
+	if r.end != nil {
+		j, _ = slices.BinarySearch(lt.keys, string(r.end))
 	}
-	slices.Sort(out)
-	return out
+	return lt.keys[i:max(i, j)]
 }
 
 // grantSpan moves a queued span request to the held spans.
