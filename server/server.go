@@ -70,6 +70,9 @@ type Config struct {
 	TxnClockSkew time.Duration
 	// TxnCloseAhead overrides txn.ServerConfig.CloseAhead (0: default).
 	TxnCloseAhead time.Duration
+	// TxnWoundGrace overrides txn.ServerConfig.WoundGrace (0: default;
+	// negative: wound at once).
+	TxnWoundGrace time.Duration
 	// GCTTL is how long old versions are kept (--gc-ttl): snapshot reads
 	// older than this are refused, and the node's garbage collector
 	// removes what only such reads could see. Default DefaultGCTTL;
@@ -434,7 +437,7 @@ func (n *Node) startHost(clusterID string, nodeID uint64) error {
 	}
 	ts := txn.NewServer(txn.ServerConfig{
 		Host: h, Clock: clock, Router: txnRouter{n}, ToStatus: toStatus, Logger: n.logger,
-		TestingKnobs: n.cfg.TxnKnobs, CloseAhead: n.cfg.TxnCloseAhead, GCTTL: max(n.cfg.GCTTL, 0),
+		TestingKnobs: n.cfg.TxnKnobs, CloseAhead: n.cfg.TxnCloseAhead, WoundGrace: n.cfg.TxnWoundGrace, GCTTL: max(n.cfg.GCTTL, 0),
 		// SQL scans push their WHERE conditions down to the groups.
 		CompileFilter: func(spec []byte) (txn.RowFilter, error) {
 			f, err := pushdown.Compile(spec)

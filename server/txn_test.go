@@ -710,8 +710,14 @@ func TestTxnNegativeControlNoScanSpanLocks(t *testing.T) {
 // waiting every transaction whose lock request parks, and returns a
 // client of node 1 with key seeded to value.
 func lockWaitCluster(t *testing.T, ctx context.Context, key, value string) (cl *txn.Client, waiting chan txn.TxnID) {
+	return lockWaitClusterGrace(t, ctx, key, value, 0)
+}
+
+// lockWaitClusterGrace is lockWaitCluster with the nodes' WoundGrace.
+func lockWaitClusterGrace(t *testing.T, ctx context.Context, key, value string, grace time.Duration) (cl *txn.Client, waiting chan txn.TxnID) {
 	waiting = make(chan txn.TxnID, 16)
 	c := txnCluster(t, nil, func(i int, cfg *server.Config) {
+		cfg.TxnWoundGrace = grace
 		cfg.TxnKnobs.CrashPoint = func(_ context.Context, p string, _ uint64, id txn.TxnID) {
 			if p == txn.LockWaitPoint {
 				select {
@@ -743,6 +749,79 @@ func awaitLockWait(t *testing.T, ctx context.Context, waiting chan txn.TxnID, id
 			t.Fatalf("%s never waited for a lock", id)
 		}
 	}
+}
+
+// TestTxnOlderWaitsForRunningYounger: an older transaction blocked by a
+// younger one that is still running waits for it rather than wounding
+// it, so the younger one commits; a younger one that would itself wait
+// while an older one waits for it is wounded instead (it could close a
+// cycle), and the older one gets its lock. The grace is long here, so
+// nothing depends on how fast the test runs. (With wounds at once, the
+// older one never waits and this test fails.)
+func TestTxnOlderWaitsForRunningYounger(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, waiting := lockWaitClusterGrace(t, ctx, "y/1", "one", time.Hour)
+	// begin starts a transaction younger than after.
+	begin := func(after *txn.Txn) *txn.Txn {
+		t.Helper()
+		for {
+			tx, err := cl.Begin(ctx, txn.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after == nil || tx.StartTS() > after.StartTS() {
+				return tx
+			}
+		}
+	}
+	older := begin(nil)
+	younger := begin(older)
+	if _, _, err := younger.GetMany(ctx, [][]byte{[]byte("y/1")}); err != nil {
+		t.Fatalf("younger's read: %v", err)
+	}
+	locked := make(chan error, 1)
+	go func() {
+		_, _, err := older.GetManyForUpdate(ctx, [][]byte{[]byte("y/1")})
+		locked <- err
+	}()
+	awaitLockWait(t, ctx, waiting, older.ID())
+	// The younger one goes on: a free lock, a write, its commit.
+	if _, _, err := younger.GetMany(ctx, [][]byte{[]byte("y/2")}); err != nil {
+		t.Fatalf("younger's read of a free key while the older one waits: %v", err)
+	}
+	if err := younger.Put([]byte("y/2"), []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := younger.Commit(ctx); err != nil {
+		t.Fatalf("younger's commit while the older one waited for it: %v", err)
+	}
+	if err := <-locked; err != nil {
+		t.Fatalf("older's locking read: %v", err)
+	}
+	// The older one holds y/1 now. A younger one, mid, takes y/3 and the
+	// older one waits for it; when mid then asks for y/1 (which it would
+	// have to wait for), it is wounded.
+	mid := begin(older)
+	if _, _, err := mid.GetMany(ctx, [][]byte{[]byte("y/3")}); err != nil {
+		t.Fatalf("mid's read: %v", err)
+	}
+	go func() {
+		_, _, err := older.GetManyForUpdate(ctx, [][]byte{[]byte("y/3")})
+		locked <- err
+	}()
+	awaitLockWait(t, ctx, waiting, older.ID())
+	_, _, err := mid.GetManyForUpdate(ctx, [][]byte{[]byte("y/1")})
+	if !errors.Is(err, txn.ErrRetryable) {
+		t.Fatalf("mid asked to wait while an older transaction waited for it: got %v, want a retryable abort", err)
+	}
+	if err := <-locked; err != nil {
+		t.Fatalf("older's locking read after mid's abort: %v", err)
+	}
+	if _, err := older.Commit(ctx); err != nil {
+		t.Fatalf("older's commit: %v", err)
+	}
+	mid.Rollback(ctx)
 }
 
 // TestTxnScanAfterLockWaitSeesTheWrite: a scan that found a key of its

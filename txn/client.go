@@ -129,6 +129,11 @@ func (c *Client) begin(ctx context.Context, opts Options, startTS int64) (*Txn, 
 // ID returns the transaction's ID.
 func (t *Txn) ID() TxnID { return t.meta.ID }
 
+// StartTS returns the transaction's start timestamp, its wound-wait
+// priority: of two conflicting transactions the one with the smaller
+// start timestamp is older and goes first.
+func (t *Txn) StartTS() int64 { return t.meta.StartTS }
+
 // ReadTimestamp returns a read-only transaction's read timestamp (0 until
 // a bounded-stale transaction's first read chose it).
 func (t *Txn) ReadTimestamp() int64 {

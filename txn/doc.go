@@ -14,7 +14,10 @@
 //	                                              ├─► Waiting: park the request;
 //	                                              │     abort every txn in Wound,
 //	                                              │     ask the coordinators of
-//	                                              │     WoundPrepared to abort
+//	                                              │     WoundPrepared to abort;
+//	                                              │     after WoundGrace, if still
+//	                                              │     parked, WoundBlockers (the
+//	                                              │     Deferred ones) likewise
 //	                                              └─► Wounded: abort this txn
 //	prepare record applied ──► MarkPrepared(txn)
 //	commit/abort applied ────► Release(txn) ──► grants: wake those requests
@@ -24,11 +27,16 @@
 //
 //  1. Wound-wait by start timestamp (ties broken by TxnID): a request never
 //     waits for a younger transaction unless that transaction was wounded
-//     (and will abort) or is prepared (and waits for nothing here; its
+//     (and will abort), is prepared (and waits for nothing here; its
 //     coordinator is asked to abort it if undecided, which breaks waits
-//     that span groups). Hence no deadlock, and the oldest transaction is
-//     never wounded, so it finishes; a restarted transaction keeps its
-//     start timestamp, so every transaction eventually is the oldest.
+//     that span groups), or is running: under DeferWounds a younger holder
+//     that waits for nothing here is left to finish, and is wounded the
+//     moment it would wait here (so no cycle closes through this table)
+//     or when the waiter's WoundGrace ends (which breaks waits that span
+//     groups, as for a prepared one). Hence no deadlock, and the oldest
+//     transaction is never wounded, so it finishes; a restarted
+//     transaction keeps its start timestamp, so every transaction
+//     eventually is the oldest.
 //  2. A wounded transaction keeps its locks until the caller releases it:
 //     the wounder waits for the abort, never for less.
 //  3. A prepared transaction is never wounded and never waits; its

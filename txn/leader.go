@@ -177,18 +177,7 @@ func (s *Server) lock(ctx context.Context, ls *leaderState, meta TxnMeta, try fu
 		s.metrics.aborts.WithLabelValues("wounded").Inc()
 		return err
 	}
-	for _, w := range res.Wound {
-		if _, preparing := ls.preparing[w]; preparing {
-			// Its prepare is in Raft: once applied it cannot be wounded
-			// here; the prepare handler asks its coordinator instead.
-			continue
-		}
-		ls.abortLocked(w, retryableErr("txn: %s was wounded by an older transaction at group %d", w, ls.group))
-		s.metrics.aborts.WithLabelValues("wounded").Inc()
-	}
-	for _, w := range res.WoundPrepared {
-		s.askAbortLocked(ls, w)
-	}
+	s.woundLocked(ls, res)
 	// The wounds above may have granted this request already.
 	if held() {
 		ls.mu.Unlock()
@@ -196,6 +185,18 @@ func (s *Server) lock(ctx context.Context, ls *leaderState, meta TxnMeta, try fu
 	}
 	ch := make(chan error, 1)
 	ls.waiters[meta.ID] = ch
+	if len(res.Deferred) > 0 {
+		// Younger holders were left running; wound what still blocks
+		// this request once the grace is over.
+		t := time.AfterFunc(s.cfg.WoundGrace, func() {
+			ls.mu.Lock()
+			defer ls.mu.Unlock()
+			if !ls.dead && ls.waiters[meta.ID] == ch {
+				s.woundLocked(ls, ls.lt.WoundBlockers(meta.ID))
+			}
+		})
+		defer t.Stop()
+	}
 	ls.mu.Unlock()
 	s.crashPoint(ctx, LockWaitPoint, ls.group, meta.ID)
 	s.metrics.lockWaits.Inc()
@@ -213,6 +214,23 @@ func (s *Server) lock(ctx context.Context, ls *leaderState, meta TxnMeta, try fu
 		}
 		ls.mu.Unlock()
 		return errors.Mark(errors.Wrapf(ctx.Err(), "txn: waiting for a lock at group %d", ls.group), ErrRetryable)
+	}
+}
+
+// woundLocked aborts the transactions a lock request wounded and asks the
+// coordinators of the prepared ones it would have wounded.
+func (s *Server) woundLocked(ls *leaderState, res Result) {
+	for _, w := range res.Wound {
+		if _, preparing := ls.preparing[w]; preparing {
+			// Its prepare is in Raft: once applied it cannot be wounded
+			// here; the prepare handler asks its coordinator instead.
+			continue
+		}
+		ls.abortLocked(w, retryableErr("txn: %s was wounded by an older transaction at group %d", w, ls.group))
+		s.metrics.aborts.WithLabelValues("wounded").Inc()
+	}
+	for _, w := range res.WoundPrepared {
+		s.askAbortLocked(ls, w)
 	}
 }
 

@@ -111,6 +111,12 @@ type Result struct {
 	// then Release it; until then they keep their locks and the request
 	// keeps waiting.
 	Wound []TxnID
+	// Deferred lists, with LockTableOptions.DeferWounds, younger unprepared
+	// holders that conflict with the request but were left running: each
+	// is wounded if it asks to wait for a lock here, and otherwise the
+	// caller wounds them with WoundBlockers after a grace (they may be
+	// waiting at another group, where this table cannot see it).
+	Deferred []TxnID
 	// WoundPrepared lists younger prepared holders that conflict with the
 	// request. This participant cannot abort them; the caller asks their
 	// coordinators to abort them if they have not decided yet (a prepared
@@ -149,8 +155,9 @@ type LockTableMetrics struct {
 	// Acquires counts Acquire calls; Waits those that queued a new request.
 	Acquires, Waits int64
 	// Wounds counts transactions wounded (each at most once);
-	// WoundsPrepared counts reports of prepared younger blockers.
-	Wounds, WoundsPrepared int64
+	// WoundsPrepared counts reports of prepared younger blockers;
+	// Deferrals counts younger holders left running (DeferWounds).
+	Wounds, WoundsPrepared, Deferrals int64
 	// Grants counts requests granted by Release.
 	Grants int64
 	// Txns and Keys are the transactions and keys the table tracks now.
@@ -159,6 +166,15 @@ type LockTableMetrics struct {
 
 // LockTableOptions configure a LockTable. The zero value is the default.
 type LockTableOptions struct {
+	// DeferWounds lets an older request wait for a younger unprepared
+	// holder that is running (not waiting for a lock here) instead of
+	// wounding it at once: most such holders finish in a few
+	// milliseconds, and a wound throws their whole transaction away. The
+	// holder is wounded as soon as it would wait here, since only a
+	// waiting holder can close a cycle through this table; the caller
+	// wounds the ones still blocking after a grace (WoundBlockers), which
+	// breaks cycles through other groups and holders that went idle.
+	DeferWounds  bool
 	TestingKnobs LockTableTestingKnobs
 }
 
@@ -168,6 +184,9 @@ type LockTableTestingKnobs struct {
 	// NoWound makes older requests wait for younger holders instead of
 	// wounding them (plain 2PL, which can deadlock).
 	NoWound bool
+	// WaitWhenWanted lets a transaction whose wound was deferred wait for
+	// a lock instead of being wounded (which can deadlock).
+	WaitWhenWanted bool
 }
 
 // LockTable is the per-leader table of shared and exclusive key locks with
@@ -200,6 +219,10 @@ type LockTable struct {
 type txnState struct {
 	meta    TxnMeta
 	wounded bool
+	// wantedBy are older transactions whose requests deferred wounding
+	// this one (DeferWounds); it must not wait while one of them still
+	// waits for it.
+	wantedBy []TxnID
 	// held maps the keys this txn holds to their mode.
 	held map[string]Mode
 	// waiting is the set of keys where this txn has a queued request.
@@ -256,6 +279,7 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 	if t.wounded {
 		return Result{Status: Wounded}
 	}
+	wasWaiting := t.isWaiting()
 	k := string(key)
 	if held, ok := t.held[k]; ok && held >= mode {
 		return Result{Status: Granted}
@@ -286,10 +310,47 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 		lt.noteGranted(k, e)
 		return Result{Status: Granted}
 	}
+	if !wasWaiting && lt.wantedByOlder(t) {
+		// Not waiting before, so req is new: take it back.
+		kl.queue = slices.DeleteFunc(kl.queue, func(e *lockEntry) bool { return e == req })
+		delete(t.waiting, k)
+		if len(kl.holders) == 0 && len(kl.queue) == 0 {
+			lt.dropKeyLocks(k)
+		}
+		return lt.woundSelf(t)
+	}
 	if queued {
 		lt.metrics.Waits++
 	}
 	return lt.waitResult(k, kl, req)
+}
+
+// isWaiting reports whether t has a request queued.
+func (t *txnState) isWaiting() bool { return len(t.waiting) > 0 || t.waitingRange != nil }
+
+// wantedByOlder reports whether an older transaction that deferred
+// wounding t still waits for it. If t waited too, it could close a cycle
+// of waits, so a wanted t is wounded instead of waiting (as plain
+// wound-wait would have done already). It forgets the deferrals that no
+// longer stand.
+func (lt *LockTable) wantedByOlder(t *txnState) bool {
+	if lt.opts.TestingKnobs.WaitWhenWanted {
+		return false
+	}
+	for _, id := range t.wantedBy {
+		if lt.txns[id] != nil && slices.Contains(lt.WaitsFor(id), t.meta.ID) {
+			return true
+		}
+	}
+	t.wantedBy = t.wantedBy[:0]
+	return false
+}
+
+// woundSelf wounds t at its own request to wait.
+func (lt *LockTable) woundSelf(t *txnState) Result {
+	t.wounded = true
+	lt.metrics.Wounds++
+	return Result{Status: Wounded}
 }
 
 // register returns the state of txn, creating it on first sight.
@@ -315,16 +376,29 @@ func (lt *LockTable) register(txn TxnMeta) *txnState {
 // holders.
 func (lt *LockTable) waitResult(k string, kl *keyLocks, req *lockEntry) Result {
 	res := Result{Status: Waiting}
-	lt.keyBlockers(&res, k, kl, req, true)
+	lt.keyBlockers(&res, k, kl, req, woundYounger)
 	lt.sortByAge(res.WaitsFor)
 	return res
 }
 
+// woundMode says what blockedBy does about a younger blocker.
+type woundMode uint8
+
+const (
+	// noWound only records the wait.
+	noWound woundMode = iota
+	// woundYounger wounds younger holders, or defers the wound of running
+	// ones under DeferWounds.
+	woundYounger
+	// woundNow wounds younger holders, deferred or not (WoundBlockers).
+	woundNow
+)
+
 // keyBlockers adds to res what the queued request req on key k waits
 // for: conflicting holders of k, spans held over k (for a writer), and
-// older conflicting requests queued ahead. With wound, younger holders
-// are wounded as they are found.
-func (lt *LockTable) keyBlockers(res *Result, k string, kl *keyLocks, req *lockEntry, wound bool) {
+// older conflicting requests queued ahead. Younger holders are wounded
+// as wound says.
+func (lt *LockTable) keyBlockers(res *Result, k string, kl *keyLocks, req *lockEntry, wound woundMode) {
 	t := req.txn
 	for _, h := range kl.holders {
 		if h.txn != t && conflicts(h.mode, req.mode) {
@@ -336,7 +410,7 @@ func (lt *LockTable) keyBlockers(res *Result, k string, kl *keyLocks, req *lockE
 			break
 		}
 		if q.txn != t && conflicts(q.mode, req.mode) {
-			lt.blockedBy(res, t, q.txn, false)
+			lt.blockedBy(res, t, q.txn, noWound)
 		}
 	}
 	if req.mode != Exclusive {
@@ -349,20 +423,20 @@ func (lt *LockTable) keyBlockers(res *Result, k string, kl *keyLocks, req *lockE
 	}
 	for _, r := range lt.rangeQueue {
 		if r.txn != t && r.txn.meta.olderThan(t.meta) && r.contains(k) {
-			lt.blockedBy(res, t, r.txn, false)
+			lt.blockedBy(res, t, r.txn, noWound)
 		}
 	}
 }
 
-// blockedBy notes in res that t's request waits for h. With wound, a
-// younger h is wounded (or reported when it is prepared and cannot be);
-// without, the wait is only recorded (h is queued ahead, or the caller
-// only asks).
-func (lt *LockTable) blockedBy(res *Result, t, h *txnState, wound bool) {
+// blockedBy notes in res that t's request waits for h. A younger holder h
+// is wounded as wound says (or reported when it is prepared and cannot
+// be); with noWound the wait is only recorded (h is queued ahead, or the
+// caller only asks).
+func (lt *LockTable) blockedBy(res *Result, t, h *txnState, wound woundMode) {
 	if !slices.Contains(res.WaitsFor, h.meta.ID) {
 		res.WaitsFor = append(res.WaitsFor, h.meta.ID)
 	}
-	if !wound || !t.meta.olderThan(h.meta) || lt.opts.TestingKnobs.NoWound {
+	if wound == noWound || !t.meta.olderThan(h.meta) || lt.opts.TestingKnobs.NoWound {
 		return
 	}
 	switch {
@@ -370,6 +444,14 @@ func (lt *LockTable) blockedBy(res *Result, t, h *txnState, wound bool) {
 		if !slices.Contains(res.WoundPrepared, h.meta.ID) {
 			res.WoundPrepared = append(res.WoundPrepared, h.meta.ID)
 			lt.metrics.WoundsPrepared++
+		}
+	case !h.wounded && wound == woundYounger && lt.opts.DeferWounds && !h.isWaiting():
+		if !slices.Contains(h.wantedBy, t.meta.ID) {
+			h.wantedBy = append(h.wantedBy, t.meta.ID)
+		}
+		if !slices.Contains(res.Deferred, h.meta.ID) {
+			res.Deferred = append(res.Deferred, h.meta.ID)
+			lt.metrics.Deferrals++
 		}
 	case !h.wounded:
 		h.wounded = true
@@ -389,7 +471,7 @@ func (lt *LockTable) MarkPrepared(id TxnID) (wasWounded bool) {
 	if t == nil {
 		return false
 	}
-	if len(t.waiting) > 0 || t.waitingRange != nil {
+	if t.isWaiting() {
 		panic(errors.AssertionFailedf("txn: %s prepared while waiting for %d locks", id, len(t.waiting)))
 	}
 	t.meta.Prepared = true
@@ -400,7 +482,7 @@ func (lt *LockTable) MarkPrepared(id TxnID) (wasWounded bool) {
 // waitingFor reports whether id has a request queued.
 func (lt *LockTable) waitingFor(id TxnID) bool {
 	t := lt.txns[id]
-	return t != nil && (len(t.waiting) > 0 || t.waitingRange != nil)
+	return t != nil && t.isWaiting()
 }
 
 // Release drops every lock and queued request of txn (at commit or abort,
@@ -691,16 +773,35 @@ func (lt *LockTable) WaitsFor(id TxnID) []TxnID {
 	if t == nil {
 		return nil
 	}
-	var res Result
+	return lt.blockers(t, noWound).WaitsFor
+}
+
+// WoundBlockers wounds the younger holders that id's queued requests
+// still wait for, deferred or not, and reports them (Wound,
+// WoundPrepared) as Acquire does: the caller aborts them or asks their
+// coordinators. The caller calls it once a deferred wound's grace has
+// passed. An unknown or unparked id gets an empty Result.
+func (lt *LockTable) WoundBlockers(id TxnID) Result {
+	t := lt.txns[id]
+	if t == nil || !t.isWaiting() {
+		return Result{}
+	}
+	return lt.blockers(t, woundNow)
+}
+
+// blockers computes what t's queued requests wait for, wounding as wound
+// says.
+func (lt *LockTable) blockers(t *txnState, wound woundMode) Result {
+	res := Result{Status: Waiting}
 	for k := range t.waiting {
 		kl := lt.locks[k]
-		lt.keyBlockers(&res, k, kl, kl.request(t), false)
+		lt.keyBlockers(&res, k, kl, kl.request(t), wound)
 	}
 	if r := t.waitingRange; r != nil {
-		lt.spanBlockers(&res, r, false)
+		lt.spanBlockers(&res, r, wound)
 	}
 	lt.sortByAge(res.WaitsFor)
-	return res.WaitsFor
+	return res
 }
 
 // Metrics returns the counters and gauges.

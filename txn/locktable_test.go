@@ -16,13 +16,15 @@ import (
 // one LockTable. Rewrite expectations with -rewrite. Transactions are named
 // (their TxnID is the name's bytes) and printed by name.
 //
-//	new [no-wound]
-//	    A fresh table (no-wound sets TestingKnobs.NoWound).
+//	new [no-wound] [defer-wounds]
+//	    A fresh table (no-wound sets TestingKnobs.NoWound, defer-wounds
+//	    DeferWounds).
 //	txn name=N ts=T
 //	    Declare transaction N with start timestamp T (smaller is older).
 //	acquire txn=N key=K mode=shared|exclusive
 //	    Acquire; prints "granted", "wounded", or
-//	    "waiting for A,B" then "wound X,Y" / "wound-prepared Z" if any.
+//	    "waiting for A,B" then "wound X,Y" / "deferred W" /
+//	    "wound-prepared Z" if any.
 //	acquire-range txn=N start=K [end=K]
 //	    AcquireRange on [start, end) (no end: unbounded); prints as acquire.
 //	release txn=N
@@ -40,6 +42,9 @@ import (
 //	    the wounded txns.
 //	waits-for txn=N
 //	    The txns N waits for, oldest first.
+//	wound-blockers txn=N
+//	    WoundBlockers (a deferred wound's grace ended); prints as acquire,
+//	    or "not waiting".
 //	metrics
 //	    The counters and gauges.
 func TestLockTableDataDriven(t *testing.T) {
@@ -62,6 +67,7 @@ func TestLockTableDataDriven(t *testing.T) {
 			switch d.Cmd {
 			case "new":
 				lt = NewLockTable(LockTableOptions{
+					DeferWounds:  d.HasArg("defer-wounds"),
 					TestingKnobs: LockTableTestingKnobs{NoWound: d.HasArg("no-wound")},
 				})
 				metas = map[string]TxnMeta{}
@@ -110,10 +116,16 @@ func TestLockTableDataDriven(t *testing.T) {
 				return fmtTable(lt)
 			case "waits-for":
 				return fmtIDs(lt.WaitsFor(argTxn(d).ID))
+			case "wound-blockers":
+				res := lt.WoundBlockers(argTxn(d).ID)
+				if res.Status == 0 {
+					return "not waiting"
+				}
+				return fmtResult(res)
 			case "metrics":
 				m := lt.Metrics()
-				return fmt.Sprintf("acquires=%d waits=%d wounds=%d wounds-prepared=%d grants=%d txns=%d keys=%d",
-					m.Acquires, m.Waits, m.Wounds, m.WoundsPrepared, m.Grants, m.Txns, m.Keys)
+				return fmt.Sprintf("acquires=%d waits=%d wounds=%d wounds-prepared=%d deferrals=%d grants=%d txns=%d keys=%d",
+					m.Acquires, m.Waits, m.Wounds, m.WoundsPrepared, m.Deferrals, m.Grants, m.Txns, m.Keys)
 			}
 			d.Fatalf(t, "unknown command %q", d.Cmd)
 			return ""
@@ -182,6 +194,9 @@ func fmtResult(r Result) string {
 	s := "waiting for " + fmtIDs(r.WaitsFor)
 	if len(r.Wound) > 0 {
 		s += "\nwound " + fmtIDs(r.Wound)
+	}
+	if len(r.Deferred) > 0 {
+		s += "\ndeferred " + fmtIDs(r.Deferred)
 	}
 	if len(r.WoundPrepared) > 0 {
 		s += "\nwound-prepared " + fmtIDs(r.WoundPrepared)
@@ -253,9 +268,12 @@ type simTxn struct {
 	writes []string
 	pc     int  // next lock to acquire: reads, then writes
 	parked bool // waiting for a grant
-	doomed bool // wounded, the simulated caller has not aborted it yet
-	done   bool
-	aborts int
+	// graceOver: the grace of the parked request's deferred wounds ended
+	// (the caller calls WoundBlockers once per wait).
+	graceOver bool
+	doomed    bool // wounded, the simulated caller has not aborted it yet
+	done      bool
+	aborts    int
 }
 
 func (s *simTxn) locks() int { return len(s.reads) + len(s.writes) }
@@ -301,12 +319,15 @@ func newSim(opts LockTableOptions, txns []*simTxn) *sim {
 // action is something the simulated caller can do next.
 type action struct {
 	txn   *simTxn
-	abort bool // release a doomed txn; otherwise step the txn
+	abort bool // release a doomed txn
+	// expire ends the grace of a parked txn's deferred wounds
+	// (WoundBlockers); otherwise the action steps the txn.
+	expire bool
 }
 
 // enabled lists the possible actions in a deterministic order. A parked
-// txn cannot step; a doomed one may still step (its requests race with the
-// wound) or be aborted.
+// txn cannot step, but its grace may end (under DeferWounds); a doomed one
+// may still step (its requests race with the wound) or be aborted.
 func (s *sim) enabled() []action {
 	var as []action
 	for _, t := range s.txns {
@@ -318,6 +339,8 @@ func (s *sim) enabled() []action {
 		}
 		if !t.parked {
 			as = append(as, action{txn: t})
+		} else if s.lt.opts.DeferWounds && !t.graceOver {
+			as = append(as, action{txn: t, expire: true})
 		}
 	}
 	return as
@@ -333,6 +356,13 @@ func (s *sim) do(a action) error {
 		t.pc, t.parked, t.doomed, t.done = 0, false, false, false
 		t.meta.Prepared = false
 		t.aborts++
+	case a.expire:
+		t.graceOver = true
+		for _, id := range s.lt.WoundBlockers(t.meta.ID).Wound {
+			if err := s.wound(t, s.byID[id]); err != nil {
+				return err
+			}
+		}
 	case t.pc < t.locks():
 		key, end, mode := t.next()
 		var res Result
@@ -345,10 +375,12 @@ func (s *sim) do(a action) error {
 		case Granted:
 			t.pc++
 		case Waiting:
-			t.parked = true
+			t.parked, t.graceOver = true, false
 		case Wounded:
 			if !t.doomed {
-				return fmt.Errorf("%s told wounded but never wounded", testName(t.meta.ID))
+				if err := s.woundedAtWait(t); err != nil {
+					return err
+				}
 			}
 		}
 		for _, id := range res.Wound {
@@ -378,6 +410,26 @@ func (s *sim) wound(by, w *simTxn) error {
 	return nil
 }
 
+// woundedAtWait checks a txn told Wounded when it asked to wait without
+// having been wounded before: only DeferWounds does that, to a txn some
+// older parked txn waits for.
+func (s *sim) woundedAtWait(t *simTxn) error {
+	wanted := false
+	for _, o := range s.txns {
+		if o.parked && o.meta.olderThan(t.meta) && slices.Contains(s.lt.WaitsFor(o.meta.ID), t.meta.ID) {
+			wanted = true
+		}
+	}
+	if !s.lt.opts.DeferWounds || !wanted {
+		return fmt.Errorf("%s told wounded but never wounded", testName(t.meta.ID))
+	}
+	if t == s.oldest() {
+		return fmt.Errorf("oldest unfinished txn %s wounded at its wait", testName(t.meta.ID))
+	}
+	t.doomed = true
+	return nil
+}
+
 func (s *sim) oldest() *simTxn {
 	var o *simTxn
 	for _, t := range s.txns {
@@ -402,9 +454,10 @@ func (s *sim) release(t *simTxn) {
 }
 
 // checkWaitsFor validates the waits-for graph: a txn waits only for older
-// txns, wounded ones or prepared ones; prepared txns wait for nothing; the
-// graph is acyclic once edges into wounded txns (being aborted) are
-// dropped, and fully acyclic when no wound is pending.
+// txns, wounded ones, prepared ones or (under DeferWounds) younger ones
+// that wait for nothing; prepared txns wait for nothing; the graph is
+// acyclic once edges into wounded txns (being aborted) are dropped, and
+// fully acyclic when no wound is pending.
 func (s *sim) checkWaitsFor() error {
 	if err := checkExclusion(s.lt); err != nil {
 		return err
@@ -437,8 +490,14 @@ func (s *sim) checkWaitsFor() error {
 	for _, t := range s.txns {
 		for _, hid := range edges[t.meta.ID] {
 			h := s.byID[hid]
-			if !h.meta.olderThan(t.meta) && !h.doomed && !h.meta.Prepared {
+			if h.meta.olderThan(t.meta) || h.doomed || h.meta.Prepared {
+				continue
+			}
+			if !s.lt.opts.DeferWounds {
 				return fmt.Errorf("%s waits for younger live %s", testName(t.meta.ID), testName(hid))
+			}
+			if h.parked {
+				return fmt.Errorf("%s waits for younger live %s, which waits too", testName(t.meta.ID), testName(hid))
 			}
 		}
 	}
@@ -580,41 +639,55 @@ func genSimTxns(rt *rapid.T) []*simTxn {
 // TestLockTableNoDeadlock: random transactions in random interleavings,
 // with wounded ones aborted (after a random delay) and restarted, never
 // build a waits-for cycle, and all of them commit.
+// Under DeferWounds the grace of a parked txn may end at any step.
 func TestLockTableNoDeadlock(t *testing.T) {
-	var total LockTableMetrics
-	var aborts, runs int
-	rapid.Check(t, func(rt *rapid.T) {
-		s := newSim(LockTableOptions{}, genSimTxns(rt))
-		choose := func(n int) int { return rapid.IntRange(0, n-1).Draw(rt, "action") }
-		if err := s.run(choose, 10_000); err != nil {
-			rt.Fatal(err)
-		}
-		m := s.lt.Metrics()
-		total.Acquires, total.Waits, total.Wounds = total.Acquires+m.Acquires, total.Waits+m.Waits, total.Wounds+m.Wounds
-		for _, t := range s.txns {
-			aborts += t.aborts
-		}
-		runs++
-	})
-	// Shows that the runs exercise waiting and wounding at all.
-	t.Logf("%d runs: %d acquires, %d waits, %d wounds, %d aborts", runs, total.Acquires, total.Waits, total.Wounds, aborts)
+	for _, deferWounds := range []bool{false, true} {
+		t.Run(fmt.Sprintf("defer=%t", deferWounds), func(t *testing.T) {
+			var total LockTableMetrics
+			var aborts, runs int
+			rapid.Check(t, func(rt *rapid.T) {
+				s := newSim(LockTableOptions{DeferWounds: deferWounds}, genSimTxns(rt))
+				choose := func(n int) int { return rapid.IntRange(0, n-1).Draw(rt, "action") }
+				if err := s.run(choose, 10_000); err != nil {
+					rt.Fatal(err)
+				}
+				m := s.lt.Metrics()
+				total.Acquires, total.Waits = total.Acquires+m.Acquires, total.Waits+m.Waits
+				total.Wounds, total.Deferrals = total.Wounds+m.Wounds, total.Deferrals+m.Deferrals
+				for _, t := range s.txns {
+					aborts += t.aborts
+				}
+				runs++
+			})
+			// Shows that the runs exercise waiting, wounding and deferring at all.
+			t.Logf("%d runs: %d acquires, %d waits, %d wounds, %d deferrals, %d aborts",
+				runs, total.Acquires, total.Waits, total.Wounds, total.Deferrals, aborts)
+		})
+	}
 }
 
 // TestLockTableNoDeadlockNegativeControl breaks wound-wait on purpose
-// (plain 2PL) and shows that the validator catches the classic deadlock.
+// (plain 2PL, or a deferred wound whose holder may wait) and shows that
+// the validator catches the classic deadlock.
 func TestLockTableNoDeadlockNegativeControl(t *testing.T) {
 	t1 := &simTxn{meta: TxnMeta{ID: testID("t1"), StartTS: 1}, reads: []string{"a"}, writes: []string{"b"}}
 	t2 := &simTxn{meta: TxnMeta{ID: testID("t2"), StartTS: 2}, reads: []string{"b"}, writes: []string{"a"}}
-	script := []int{0, 1, 0, 1} // t1 reads a, t2 reads b, t1 writes b, t2 writes a
+	// t1 reads a, t2 reads b, t1 writes b, t2 writes a (under DeferWounds
+	// the first action of the parked t1 ends its grace, which comes later).
+	script := []int{0, 1, 0, 1}
 	for _, c := range []struct {
-		noWound, onlyCycles bool
-		want                string
+		noWound, onlyCycles       bool
+		deferWounds, waitIfWanted bool
+		want                      string
 	}{
 		{noWound: true, want: "t1 waits for younger live t2"},
 		{noWound: true, onlyCycles: true, want: "cycle among live txns: t1,t2,t1"},
 		{noWound: false},
+		{deferWounds: true, waitIfWanted: true, want: "cycle among live txns: t1,t2,t1"},
+		{deferWounds: true},
 	} {
-		s := newSim(LockTableOptions{TestingKnobs: LockTableTestingKnobs{NoWound: c.noWound}}, []*simTxn{t1, t2})
+		s := newSim(LockTableOptions{DeferWounds: c.deferWounds, TestingKnobs: LockTableTestingKnobs{
+			NoWound: c.noWound, WaitWhenWanted: c.waitIfWanted}}, []*simTxn{t1, t2})
 		s.onlyCycles = c.onlyCycles
 		i := 0
 		choose := func(n int) int {
@@ -629,11 +702,13 @@ func TestLockTableNoDeadlockNegativeControl(t *testing.T) {
 		case c.want == "" && err != nil:
 			t.Fatalf("wound-wait: %v", err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Fatalf("no-wound (onlyCycles=%t): want %q, got %v", c.onlyCycles, c.want, err)
+			t.Fatalf("%+v: want %q, got %v", c, c.want, err)
 		}
-		t.Logf("noWound=%t onlyCycles=%t: %v", c.noWound, c.onlyCycles, err)
-		*t1, *t2 = simTxn{meta: t1.meta, reads: t1.reads, writes: t1.writes},
-			simTxn{meta: t2.meta, reads: t2.reads, writes: t2.writes}
+		t.Logf("noWound=%t onlyCycles=%t deferWounds=%t waitIfWanted=%t: %v",
+			c.noWound, c.onlyCycles, c.deferWounds, c.waitIfWanted, err)
+		for _, tx := range []*simTxn{t1, t2} {
+			*tx = simTxn{meta: TxnMeta{ID: tx.meta.ID, StartTS: tx.meta.StartTS}, reads: tx.reads, writes: tx.writes}
+		}
 	}
 }
 

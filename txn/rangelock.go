@@ -70,8 +70,10 @@ func (lt *LockTable) AcquireRange(txn TxnMeta, start, end []byte) Result {
 	if t.meta.Prepared {
 		panic(errors.AssertionFailedf("txn: prepared txn %s acquires a new span lock", t.meta.ID))
 	}
+	wasWaiting := t.isWaiting()
 	req := t.waitingRange
-	if req == nil || !bytes.Equal(req.start, start) || !bytes.Equal(req.end, end) {
+	fresh := req == nil || !bytes.Equal(req.start, start) || !bytes.Equal(req.end, end)
+	if fresh {
 		if req != nil {
 			lt.rangeQueue = slices.DeleteFunc(lt.rangeQueue, func(e *rangeEntry) bool { return e == req })
 		}
@@ -81,13 +83,25 @@ func (lt *LockTable) AcquireRange(txn TxnMeta, start, end []byte) Result {
 		})
 		lt.rangeQueue = slices.Insert(lt.rangeQueue, i, req)
 		t.waitingRange = req
-		lt.metrics.Waits++
+	}
+	if !wasWaiting && len(t.wantedBy) > 0 {
+		var probe Result
+		lt.spanBlockers(&probe, req, noWound)
+		if len(probe.WaitsFor) > 0 && lt.wantedByOlder(t) {
+			// Not waiting before, so req is new: take it back.
+			lt.rangeQueue = slices.DeleteFunc(lt.rangeQueue, func(e *rangeEntry) bool { return e == req })
+			t.waitingRange = nil
+			return lt.woundSelf(t)
+		}
 	}
 	res := Result{Status: Waiting}
-	lt.spanBlockers(&res, req, true)
+	lt.spanBlockers(&res, req, woundYounger)
 	if len(res.WaitsFor) == 0 {
 		lt.grantSpan(req)
 		return Result{Status: Granted}
+	}
+	if fresh {
+		lt.metrics.Waits++
 	}
 	lt.sortByAge(res.WaitsFor)
 	return res
@@ -95,8 +109,8 @@ func (lt *LockTable) AcquireRange(txn TxnMeta, start, end []byte) Result {
 
 // spanBlockers adds to res what the span request r waits for: other
 // transactions' exclusive holders in the span, and older exclusive
-// requests queued there. With wound, younger holders are wounded.
-func (lt *LockTable) spanBlockers(res *Result, r *rangeEntry, wound bool) {
+// requests queued there. Younger holders are wounded as wound says.
+func (lt *LockTable) spanBlockers(res *Result, r *rangeEntry, wound woundMode) {
 	t := r.txn
 	for _, k := range lt.keysIn(r) {
 		kl := lt.locks[k]
@@ -107,7 +121,7 @@ func (lt *LockTable) spanBlockers(res *Result, r *rangeEntry, wound bool) {
 		}
 		for _, q := range kl.queue {
 			if q.txn != t && q.mode == Exclusive && q.txn.meta.olderThan(t.meta) {
-				lt.blockedBy(res, t, q.txn, false)
+				lt.blockedBy(res, t, q.txn, noWound)
 			}
 		}
 	}
@@ -176,7 +190,7 @@ func (lt *LockTable) dropSpans(t *txnState) []string {
 func (lt *LockTable) grantSpans(grants []Grant) []Grant {
 	for _, r := range slices.Clone(lt.rangeQueue) {
 		var res Result
-		lt.spanBlockers(&res, r, false)
+		lt.spanBlockers(&res, r, noWound)
 		if len(res.WaitsFor) > 0 {
 			continue
 		}

@@ -81,6 +81,17 @@ type ServerConfig struct {
 	// have broken) needs the ask, and it is delayed by this much.
 	// Default 20ms; negative: ask at once.
 	WoundPreparedGrace time.Duration
+	// WoundGrace is how long an older transaction blocked by a younger
+	// unprepared one that is still running (not waiting for a lock at
+	// this group) waits before wounding it (LockTableOptions.DeferWounds).
+	// Most such holders commit within a few milliseconds; a wound throws
+	// their whole transaction away and, in an explicit SQL transaction,
+	// hands the application a deadlock error to retry. The holder is
+	// wounded at once if it asks to wait for a lock here; the grace only
+	// bounds waits the lock table cannot see (the holder waits at another
+	// group, or its client went quiet). Default 20ms; negative: wound at
+	// once (plain wound-wait).
+	WoundGrace time.Duration
 	// GCTTL is how far back snapshot reads may go: versions older than
 	// that may have been garbage collected, so such reads are refused (0:
 	// no bound).
@@ -166,6 +177,13 @@ func (c *ServerConfig) ensureDefaults() {
 	case c.WoundPreparedGrace < 0:
 		c.WoundPreparedGrace = 0
 	}
+	switch {
+	case c.WoundGrace == 0:
+		c.WoundGrace = 20 * time.Millisecond
+	case c.WoundGrace < 0:
+		c.WoundGrace = 0
+	}
+	c.LockTable.DeferWounds = c.WoundGrace > 0
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
