@@ -803,3 +803,54 @@ func TestLockTableCountsExclusiveGrants(t *testing.T) {
 	lt.Rebuild([]PreparedTxn{{Txn: a, WriteKeys: [][]byte{[]byte("k")}}})
 	step("a rebuild", 3, true)
 }
+
+// TestLockTableExclusiveGrantedIn: a locked scan learns whether a writer
+// was granted a key of its span since it looked, however the grant came
+// about; grants outside the span do not count, and more grants than the
+// table remembers count as one inside.
+func TestLockTableExclusiveGrantedIn(t *testing.T) {
+	lt := NewLockTable(LockTableOptions{})
+	a, b := TxnMeta{ID: testID("a"), StartTS: 1}, TxnMeta{ID: testID("b"), StartTS: 2}
+	check := func(what string, since uint64, start, end string, want bool) {
+		t.Helper()
+		var e []byte
+		if end != "" {
+			e = []byte(end)
+		}
+		if got := lt.ExclusiveGrantedIn(since, []byte(start), e); got != want {
+			t.Fatalf("after %s: exclusive grant in [%q, %q) since %d = %t, want %t", what, start, end, since, got, want)
+		}
+	}
+	since := lt.ExclusiveGrants()
+	lt.Acquire(a, []byte("k"), Shared)
+	check("a shared grant", since, "a", "", false)
+	lt.Acquire(a, []byte("k"), Exclusive)
+	check("an upgrade", since, "j", "l", true)
+	check("an upgrade", since, "k", "k\x00", true)
+	check("an upgrade", since, "k\x00", "", false)
+	check("an upgrade", since, "a", "k", false)
+	since = lt.ExclusiveGrants()
+	lt.Acquire(b, []byte("k"), Exclusive)
+	lt.Acquire(b, []byte("m"), Exclusive)
+	check("a grant of m", since, "a", "l", false)
+	check("a grant of m", since, "l", "", true)
+	since = lt.ExclusiveGrants()
+	lt.Release(a.ID)
+	check("b granted k on a's release", since, "k", "l", true)
+	lt.Release(b.ID)
+	since = lt.ExclusiveGrants()
+	lt.Rebuild([]PreparedTxn{{Txn: a, WriteKeys: [][]byte{[]byte("p")}}})
+	check("a rebuild", since, "o", "q", true)
+	check("a rebuild", since, "a", "o", false)
+	lt.Release(a.ID)
+
+	since = lt.ExclusiveGrants()
+	for i := range recentExclusiveGrants {
+		c := TxnMeta{ID: testID(fmt.Sprintf("c%d", i)), StartTS: int64(10 + i)}
+		lt.Acquire(c, []byte(fmt.Sprintf("z%03d", i)), Exclusive)
+		lt.Release(c.ID)
+	}
+	check("as many grants outside as remembered", since, "a", "y", false)
+	lt.Acquire(a, []byte("z999"), Exclusive)
+	check("one grant more than remembered", since, "a", "y", true)
+}

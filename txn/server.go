@@ -526,18 +526,19 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	//
 	// The second read is skipped when it would return the first one's
 	// rows: no key of the requested span was held exclusively when the
-	// first read began and the table granted no exclusive lock until the
-	// span was locked. A version is installed only under its writer's
-	// exclusive lock, so nothing in the span changed in between (the
-	// argument of ReadLatestUnlocked, for a span).
+	// first read began and the table granted no exclusive lock inside it
+	// until the span was locked. A version is installed only under its
+	// writer's exclusive lock, so nothing in the span changed in between
+	// (the argument of ReadLatestUnlocked, for a span).
 	filter, err := s.rowFilter(req.Filter)
 	if err != nil {
 		return nil, err
 	}
+	bound := scanBound(info.Descriptor, req.EndKey)
 	ls.mu.Lock()
 	grants := ls.lt.ExclusiveGrants()
 	quiet := !ls.dead && !s.cfg.TestingKnobs.NoScanSpanLocks &&
-		!ls.lt.HeldExclusiveIn(req.StartKey, scanBound(info.Descriptor, req.EndKey))
+		!ls.lt.HeldExclusiveIn(req.StartKey, bound)
 	ls.mu.Unlock()
 	_, _, rows, resume, err := readAt(s.host.Engine(), info.Descriptor, math.MaxInt64, nil, true, req.StartKey, req.EndKey, req.Limit, filter)
 	if err != nil {
@@ -566,7 +567,12 @@ func (s *Server) read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 			return nil, err
 		}
 	}
-	if quiet && ls.lt.ExclusiveGrants() == grants {
+	if quiet && ls.lt.ExclusiveGrants() != grants {
+		ls.mu.Lock()
+		quiet = !ls.lt.ExclusiveGrantedIn(grants, req.StartKey, bound)
+		ls.mu.Unlock()
+	}
+	if quiet {
 		s.metrics.lockedScans.WithLabelValues("once").Inc()
 	} else {
 		s.metrics.lockedScans.WithLabelValues("twice").Inc()
