@@ -19,6 +19,7 @@
 //	                                              │     parked, WoundBlockers (the
 //	                                              │     Deferred ones) likewise
 //	                                              └─► Wounded: abort this txn
+//	                                                    (and Wound, WoundPrepared)
 //	prepare record applied ──► MarkPrepared(txn)
 //	commit/abort applied ────► Release(txn) ──► grants: wake those requests
 //	new leader ──────────────► Rebuild(prepared records from the Raft log)
@@ -29,11 +30,14 @@
 //     waits for a younger transaction unless that transaction was wounded
 //     (and will abort), is prepared (and waits for nothing here; its
 //     coordinator is asked to abort it if undecided, which breaks waits
-//     that span groups), or is running: under DeferWounds a younger holder
-//     that waits for nothing here is left to finish, and is wounded the
-//     moment it would wait here (so no cycle closes through this table)
-//     or when the waiter's WoundGrace ends (which breaks waits that span
-//     groups, as for a prepared one). Hence no deadlock, and the oldest
+//     that span groups), or is left to finish: under DeferWounds a
+//     younger holder is wounded only if it already waits, through the
+//     table, for the requester, and a request that would close a cycle
+//     of waits through the table is refused (so no cycle closes here; the
+//     oldest transaction waits only for younger ones, so it is never
+//     refused), and the holders still blocking when the waiter's
+//     WoundGrace ends are wounded (which breaks waits that span groups,
+//     as for a prepared one). Hence no deadlock, and the oldest
 //     transaction is never wounded, so it finishes; a restarted
 //     transaction keeps its start timestamp, so every transaction
 //     eventually is the oldest.

@@ -171,6 +171,9 @@ func (s *Server) lock(ctx context.Context, ls *leaderState, meta TxnMeta, try fu
 		ls.mu.Unlock()
 		return nil
 	case Wounded:
+		// Refused as closing a cycle of waits, the request may have
+		// wounded younger holders on the way.
+		s.woundLocked(ls, res)
 		err := retryableErr("txn: %s was wounded by an older transaction at group %d", meta.ID, ls.group)
 		ls.abortLocked(meta.ID, err)
 		ls.mu.Unlock()

@@ -81,7 +81,9 @@ const (
 	// it (Release returns the grant).
 	Waiting
 	// Wounded: the requesting transaction was wounded by an older one and
-	// is not prepared. Nothing was queued; the caller aborts it.
+	// is not prepared, or (DeferWounds) its request would close a cycle of
+	// waits. Nothing was queued; the caller aborts it, and the holders in
+	// Wound and WoundPrepared as for Waiting.
 	Wounded
 )
 
@@ -167,13 +169,15 @@ type LockTableMetrics struct {
 // LockTableOptions configure a LockTable. The zero value is the default.
 type LockTableOptions struct {
 	// DeferWounds lets an older request wait for a younger unprepared
-	// holder that is running (not waiting for a lock here) instead of
-	// wounding it at once: most such holders finish in a few
-	// milliseconds, and a wound throws their whole transaction away. The
-	// holder is wounded as soon as it would wait here, since only a
-	// waiting holder can close a cycle through this table; the caller
-	// wounds the ones still blocking after a grace (WoundBlockers), which
-	// breaks cycles through other groups and holders that went idle.
+	// holder instead of wounding it at once, unless the holder already
+	// waits, through the table, for the requester: most such holders
+	// finish in a few milliseconds, and a wound throws their whole
+	// transaction away. A request that would then close a cycle of waits
+	// through the table is refused instead (Wounded: the requester is
+	// younger than a transaction on the cycle that waits for it, or the
+	// cycle would have been broken by wounding). The caller wounds the
+	// holders still blocking after a grace (WoundBlockers), which breaks
+	// cycles through other groups and holders that went idle.
 	DeferWounds  bool
 	TestingKnobs LockTableTestingKnobs
 }
@@ -184,9 +188,9 @@ type LockTableTestingKnobs struct {
 	// NoWound makes older requests wait for younger holders instead of
 	// wounding them (plain 2PL, which can deadlock).
 	NoWound bool
-	// WaitWhenWanted lets a transaction whose wound was deferred wait for
-	// a lock instead of being wounded (which can deadlock).
-	WaitWhenWanted bool
+	// WaitIntoCycle lets a request wait even when its wait closes a cycle
+	// through the table (which deadlocks).
+	WaitIntoCycle bool
 }
 
 // LockTable is the per-leader table of shared and exclusive key locks with
@@ -227,10 +231,6 @@ const recentExclusiveGrants = 64
 type txnState struct {
 	meta    TxnMeta
 	wounded bool
-	// wantedBy are older transactions whose requests deferred wounding
-	// this one (DeferWounds); it must not wait while one of them still
-	// waits for it.
-	wantedBy []TxnID
 	// held maps the keys this txn holds to their mode.
 	held map[string]Mode
 	// waiting is the set of keys where this txn has a queued request.
@@ -287,7 +287,6 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 	if t.wounded {
 		return Result{Status: Wounded}
 	}
-	wasWaiting := t.isWaiting()
 	k := string(key)
 	if held, ok := t.held[k]; ok && held >= mode {
 		return Result{Status: Granted}
@@ -318,47 +317,67 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 		lt.noteGranted(k, e)
 		return Result{Status: Granted}
 	}
-	if !wasWaiting && lt.wantedByOlder(t) {
-		// Not waiting before, so req is new: take it back.
-		kl.queue = slices.DeleteFunc(kl.queue, func(e *lockEntry) bool { return e == req })
-		delete(t.waiting, k)
-		if len(kl.holders) == 0 && len(kl.queue) == 0 {
-			lt.dropKeyLocks(k)
+	res := lt.waitResult(k, kl, req)
+	if lt.closesCycle(t) {
+		if queued {
+			kl.queue = slices.DeleteFunc(kl.queue, func(e *lockEntry) bool { return e == req })
+			delete(t.waiting, k)
+			if len(kl.holders) == 0 && len(kl.queue) == 0 {
+				lt.dropKeyLocks(k)
+			}
 		}
-		return lt.woundSelf(t)
+		return lt.woundSelf(t, res)
 	}
 	if queued {
 		lt.metrics.Waits++
 	}
-	return lt.waitResult(k, kl, req)
+	return res
 }
 
 // isWaiting reports whether t has a request queued.
 func (t *txnState) isWaiting() bool { return len(t.waiting) > 0 || t.waitingRange != nil }
 
-// wantedByOlder reports whether an older transaction that deferred
-// wounding t still waits for it. If t waited too, it could close a cycle
-// of waits, so a wanted t is wounded instead of waiting (as plain
-// wound-wait would have done already). It forgets the deferrals that no
-// longer stand.
-func (lt *LockTable) wantedByOlder(t *txnState) bool {
-	if lt.opts.TestingKnobs.WaitWhenWanted {
-		return false
-	}
-	for _, id := range t.wantedBy {
-		if lt.txns[id] != nil && slices.Contains(lt.WaitsFor(id), t.meta.ID) {
-			return true
+// closesCycle reports whether t, with the requests it has queued now,
+// waits for itself through the table (DeferWounds only: plain wound-wait
+// never lets a cycle form). Before t's newest request no cycle existed, so
+// a new one passes through t. The younger holders on such cycles that
+// could be wounded were (waitResult), so what remains is closed by t
+// waiting for an older transaction, with a deferred wait of an older
+// transaction somewhere on the way back: t is refused. The oldest
+// transaction never is: everything it waits for is younger.
+func (lt *LockTable) closesCycle(t *txnState) bool {
+	return lt.opts.DeferWounds && !lt.opts.TestingKnobs.WaitIntoCycle && lt.reaches(t, t)
+}
+
+// reaches reports whether from waits for to, directly or through a chain
+// of waiting transactions. Wounded transactions end chains: their
+// requests are about to be dropped.
+func (lt *LockTable) reaches(from, to *txnState) bool {
+	seen := []*txnState{from}
+	for i := 0; i < len(seen); i++ {
+		x := seen[i]
+		if x.wounded || !x.isWaiting() {
+			continue
+		}
+		for _, id := range lt.blockers(x, noWound).WaitsFor {
+			y := lt.txns[id]
+			if y == to {
+				return true
+			}
+			if !slices.Contains(seen, y) {
+				seen = append(seen, y)
+			}
 		}
 	}
-	t.wantedBy = t.wantedBy[:0]
 	return false
 }
 
-// woundSelf wounds t at its own request to wait.
-func (lt *LockTable) woundSelf(t *txnState) Result {
+// woundSelf wounds t at its own request to wait, passing on the wounds
+// the request made on the way (res).
+func (lt *LockTable) woundSelf(t *txnState, res Result) Result {
 	t.wounded = true
 	lt.metrics.Wounds++
-	return Result{Status: Wounded}
+	return Result{Status: Wounded, Wound: res.Wound, WoundPrepared: res.WoundPrepared}
 }
 
 // register returns the state of txn, creating it on first sight.
@@ -453,10 +472,7 @@ func (lt *LockTable) blockedBy(res *Result, t, h *txnState, wound woundMode) {
 			res.WoundPrepared = append(res.WoundPrepared, h.meta.ID)
 			lt.metrics.WoundsPrepared++
 		}
-	case !h.wounded && wound == woundYounger && lt.opts.DeferWounds && !h.isWaiting():
-		if !slices.Contains(h.wantedBy, t.meta.ID) {
-			h.wantedBy = append(h.wantedBy, t.meta.ID)
-		}
+	case !h.wounded && wound == woundYounger && lt.opts.DeferWounds && !lt.reaches(h, t):
 		if !slices.Contains(res.Deferred, h.meta.ID) {
 			res.Deferred = append(res.Deferred, h.meta.ID)
 			lt.metrics.Deferrals++

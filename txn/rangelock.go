@@ -70,7 +70,6 @@ func (lt *LockTable) AcquireRange(txn TxnMeta, start, end []byte) Result {
 	if t.meta.Prepared {
 		panic(errors.AssertionFailedf("txn: prepared txn %s acquires a new span lock", t.meta.ID))
 	}
-	wasWaiting := t.isWaiting()
 	req := t.waitingRange
 	fresh := req == nil || !bytes.Equal(req.start, start) || !bytes.Equal(req.end, end)
 	if fresh {
@@ -84,21 +83,16 @@ func (lt *LockTable) AcquireRange(txn TxnMeta, start, end []byte) Result {
 		lt.rangeQueue = slices.Insert(lt.rangeQueue, i, req)
 		t.waitingRange = req
 	}
-	if !wasWaiting && len(t.wantedBy) > 0 {
-		var probe Result
-		lt.spanBlockers(&probe, req, noWound)
-		if len(probe.WaitsFor) > 0 && lt.wantedByOlder(t) {
-			// Not waiting before, so req is new: take it back.
-			lt.rangeQueue = slices.DeleteFunc(lt.rangeQueue, func(e *rangeEntry) bool { return e == req })
-			t.waitingRange = nil
-			return lt.woundSelf(t)
-		}
-	}
 	res := Result{Status: Waiting}
 	lt.spanBlockers(&res, req, woundYounger)
 	if len(res.WaitsFor) == 0 {
 		lt.grantSpan(req)
 		return Result{Status: Granted}
+	}
+	if lt.closesCycle(t) {
+		lt.rangeQueue = slices.DeleteFunc(lt.rangeQueue, func(e *rangeEntry) bool { return e == req })
+		t.waitingRange = nil
+		return lt.woundSelf(t, res)
 	}
 	if fresh {
 		lt.metrics.Waits++
