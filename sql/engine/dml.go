@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/meridiandb/meridian/sql/rowenc"
 	"github.com/meridiandb/meridian/sql/sqlerr"
@@ -86,6 +87,10 @@ func (s *Session) defaultValue(c *stmtCtx, t *TableDesc, col *ColumnDesc) (types
 	if !col.HasDefault {
 		return types.Null(), nil
 	}
+	key := constDefaultKey{col.Default, col.Type}
+	if d, ok := constDefaults.Load(key); ok {
+		return d.(types.Datum), nil
+	}
 	n, err := defaultExpr(col.Default)
 	if err != nil {
 		return types.Datum{}, err
@@ -98,7 +103,23 @@ func (s *Session) defaultValue(c *stmtCtx, t *TableDesc, col *ColumnDesc) (types
 	if err != nil {
 		return types.Datum{}, err
 	}
-	return types.ConvertColumn(d, col.Type, col.Name, 1)
+	d, err = types.ConvertColumn(d, col.Type, col.Name, 1)
+	if _, ok := n.(*test_driver.ValueExpr); ok && err == nil {
+		constDefaults.Store(key, d)
+	}
+	return d, err
+}
+
+// constDefaults caches the values of literal DEFAULTs (not
+// CURRENT_TIMESTAMP, nor any other expression) by their text and column
+// type. Every
+// statement that decodes rows asks for its table's defaults
+// (stmtCtx.rowDescs), and evaluating one compiles it afresh.
+var constDefaults sync.Map // constDefaultKey -> types.Datum
+
+type constDefaultKey struct {
+	text string
+	t    types.T
 }
 
 // tableWriter writes rows of one table with its indexes.

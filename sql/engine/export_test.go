@@ -166,3 +166,14 @@ func RowBytesForTest(ctx context.Context, e *Engine, db, table string) ([]string
 	})
 	return out, err
 }
+
+// ConstDefaultCachedForTest reports whether the value of a DEFAULT whose
+// text contains text is cached (for some column type).
+func ConstDefaultCachedForTest(text string) bool {
+	found := false
+	constDefaults.Range(func(k, _ any) bool {
+		found = found || strings.Contains(k.(constDefaultKey).text, text)
+		return !found
+	})
+	return found
+}

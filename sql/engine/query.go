@@ -2,7 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -1054,20 +1054,20 @@ func keyOf(vals []types.Datum) string {
 // sortRows sorts rows by the key positions.
 func sortRows(rows [][]types.Datum, keys []int, desc []bool) error {
 	var err error
-	sort.SliceStable(rows, func(i, j int) bool {
+	slices.SortStableFunc(rows, func(a, b []types.Datum) int {
 		for n, k := range keys {
-			c, e := types.Compare(rows[i][k], rows[j][k])
+			c, e := types.Compare(a[k], b[k])
 			if e != nil && err == nil {
 				err = e
 			}
 			if c != 0 {
 				if desc[n] {
-					return c > 0
+					return -c
 				}
-				return c < 0
+				return c
 			}
 		}
-		return false
+		return 0
 	})
 	return err
 }
