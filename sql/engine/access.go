@@ -404,9 +404,37 @@ type tableIter struct {
 	pushed []byte
 	buf    []txn.KeyValue
 	done   bool
+	// slab holds the values of the buffered rows still to decode, absent
+	// the decoder's scratch flags (decode).
+	slab   []types.Datum
+	absent []bool
 }
 
 func (it *tableIter) close() {}
+
+// decode decodes a row value. The operators above keep rows (a sort holds
+// all of them), so each row has its own values, but they come from one
+// allocation per chunk of rows rather than one per row.
+func (it *tableIter) decode(v []byte) ([]types.Datum, error) {
+	n := len(it.descs)
+	if len(it.slab) < n {
+		it.slab = make([]types.Datum, n*(len(it.buf)+1))
+	}
+	row := it.slab[:n:n]
+	it.slab = it.slab[n:]
+	if it.absent == nil {
+		it.absent = make([]bool, n)
+	}
+	if err := rowenc.DecodeRowInto(v, it.descs, row, it.absent); err != nil {
+		return nil, err
+	}
+	for i, a := range it.absent {
+		if a {
+			row[i] = it.descs[i].Default
+		}
+	}
+	return row, nil
+}
 
 func (it *tableIter) next(c *stmtCtx) ([]types.Datum, error) {
 	for {
@@ -420,7 +448,7 @@ func (it *tableIter) next(c *stmtCtx) ([]types.Datum, error) {
 		}
 		kv := it.buf[0]
 		it.buf = it.buf[1:]
-		row, err := rowenc.DecodeRow(kv.Value, it.descs)
+		row, err := it.decode(kv.Value)
 		if err != nil {
 			return nil, err
 		}
