@@ -205,15 +205,23 @@ func (c *Cluster) Admin(i int) pb.AdminClient { return pb.NewAdminClient(c.Conn(
 // test naming what it waited for).
 func (c *Cluster) WaitFor(timeout time.Duration, what string, cond func() bool) {
 	c.t.Helper()
+	if !poll(timeout, cond) {
+		c.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	}
+}
+
+// poll reports whether cond held within timeout, asking every 10ms.
+func poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			return false
 		}
 		<-tick.C
 	}
+	return true
 }
 
 // Status returns the cluster status as seen by the first running node.
@@ -236,9 +244,15 @@ func (c *Cluster) Status() *pb.StatusResponse {
 // `voters` voters and a leaseholder.
 func (c *Cluster) WaitReplicated(voters int) {
 	c.t.Helper()
-	c.WaitFor(60*time.Second, fmt.Sprintf("all groups to have %d voters and a lease", voters), func() bool {
+	// last is what the final status lacked, for the failure message: a
+	// cluster that never settles on a loaded machine is otherwise a bare
+	// timeout.
+	last := "no status"
+	const timeout = 60 * time.Second
+	if !poll(timeout, func() bool {
 		st := c.Status()
 		if len(st.Groups) == 0 {
+			last = "no groups"
 			return false
 		}
 		for _, g := range st.Groups {
@@ -249,11 +263,15 @@ func (c *Cluster) WaitReplicated(voters int) {
 				}
 			}
 			if n != voters || !g.LeaseValid {
+				last = fmt.Sprintf("group %d has %d voters, leader node %d, lease valid %t",
+					g.Descriptor_.GroupId, n, g.LeaderNode, g.LeaseValid)
 				return false
 			}
 		}
 		return true
-	})
+	}) {
+		c.t.Fatalf("timed out after %s waiting for all groups to have %d voters and a lease; last: %s", timeout, voters, last)
+	}
 }
 
 // LeaderOf returns the index of the node leading the group (-1 if none
