@@ -69,6 +69,10 @@ type TestingKnobs struct {
 	// far). An error stops the statement at once, as a node crash would:
 	// it returns the error and cleans nothing up.
 	AfterSchemaChangeChunk func(step string, n int) error
+	// AfterPurgeTxn, if set, is called after each transaction of a purge
+	// of dropped table data commits, and what it returns is taken as that
+	// transaction's result: the purge tests make commits ambiguous with it.
+	AfterPurgeTxn func() error
 }
 
 // DefaultVersion is the server version clients see.

@@ -63,7 +63,7 @@ func (e *Engine) purgePending(ctx context.Context) error {
 				return err
 			}
 		}
-		if _, err := e.cfg.Txn.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		if err := e.runPurgeTxn(ctx, func(ctx context.Context, tx *txn.Txn) error {
 			return tx.Delete(purgeKey(id))
 		}); err != nil {
 			return err
@@ -77,7 +77,7 @@ func (e *Engine) purgeSpan(ctx context.Context, prefix []byte) error {
 	start, end := prefix, rowenc.PrefixEnd(prefix)
 	for start != nil {
 		var resume []byte
-		if _, err := e.cfg.Txn.RunTxn(ctx, txn.Options{}, func(ctx context.Context, tx *txn.Txn) error {
+		if err := e.runPurgeTxn(ctx, func(ctx context.Context, tx *txn.Txn) error {
 			rows, next, err := tx.ScanChunk(ctx, start, end, purgeChunkKeys, nil)
 			if err != nil {
 				return err
@@ -95,4 +95,24 @@ func (e *Engine) purgeSpan(ctx context.Context, prefix []byte) error {
 		start = resume
 	}
 	return nil
+}
+
+// purgeAttempts bounds how often runPurgeTxn runs one transaction whose
+// outcome stays unknown.
+const purgeAttempts = 10
+
+// runPurgeTxn runs one purge transaction. Purge transactions only delete,
+// so one whose outcome is unknown (its group's leader changed as it
+// committed) is run again rather than left for the next DROP or TRUNCATE:
+// deleting what is already deleted changes nothing.
+func (e *Engine) runPurgeTxn(ctx context.Context, fn func(context.Context, *txn.Txn) error) error {
+	for attempt := 1; ; attempt++ {
+		_, err := e.cfg.Txn.RunTxn(ctx, txn.Options{}, fn)
+		if k := e.cfg.TestingKnobs.AfterPurgeTxn; k != nil && err == nil {
+			err = k()
+		}
+		if err == nil || !txn.IsAmbiguous(err) || attempt == purgeAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
 }
