@@ -221,6 +221,9 @@ type LockTable struct {
 	// ExclusiveGrantedIn.
 	exclusiveGrants atomic.Uint64
 	recentExclusive [recentExclusiveGrants]string
+	// request and search number the requests decided and the searches of
+	// the waits-for graph (reaches), to mark txnStates without clearing.
+	request, search uint64
 }
 
 // recentExclusiveGrants is how many exclusive grants ExclusiveGrantedIn
@@ -231,6 +234,10 @@ const recentExclusiveGrants = 64
 type txnState struct {
 	meta    TxnMeta
 	wounded bool
+	// noPath is the request (LockTable.request) during which the txn was
+	// found not to wait for the requester, seen the search that visited it
+	// last (reaches).
+	noPath, seen uint64
 	// held maps the keys this txn holds to their mode.
 	held map[string]Mode
 	// waiting is the set of keys where this txn has a queued request.
@@ -283,6 +290,7 @@ func (lt *LockTable) Acquire(txn TxnMeta, key []byte, mode Mode) Result {
 		panic(errors.AssertionFailedf("txn: acquire with invalid lock mode %d", mode))
 	}
 	lt.metrics.Acquires++
+	lt.newRequest()
 	t := lt.register(txn)
 	if t.wounded {
 		return Result{Status: Wounded}
@@ -351,8 +359,17 @@ func (lt *LockTable) closesCycle(t *txnState) bool {
 
 // reaches reports whether from waits for to, directly or through a chain
 // of waiting transactions. Wounded transactions end chains: their
-// requests are about to be dropped.
+// requests are about to be dropped. Every search during one request
+// (newRequest) has the requester as to, and what a failed search visited
+// cannot reach it, then or later in the request (wounds only cut
+// chains), so those are not walked again: deciding a request walks the
+// graph about once however many holders it meets.
 func (lt *LockTable) reaches(from, to *txnState) bool {
+	if from.noPath == lt.request {
+		return false
+	}
+	lt.search++
+	from.seen = lt.search
 	seen := []*txnState{from}
 	for i := 0; i < len(seen); i++ {
 		x := seen[i]
@@ -364,13 +381,20 @@ func (lt *LockTable) reaches(from, to *txnState) bool {
 			if y == to {
 				return true
 			}
-			if !slices.Contains(seen, y) {
+			if y.seen != lt.search && y.noPath != lt.request {
+				y.seen = lt.search
 				seen = append(seen, y)
 			}
 		}
 	}
+	for _, x := range seen {
+		x.noPath = lt.request
+	}
 	return false
 }
+
+// newRequest starts the decision of a new request for reaches.
+func (lt *LockTable) newRequest() { lt.request++ }
 
 // woundSelf wounds t at its own request to wait, passing on the wounds
 // the request made on the way (res).

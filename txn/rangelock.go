@@ -58,6 +58,7 @@ func (lt *LockTable) AcquireRange(txn TxnMeta, start, end []byte) Result {
 		panic(errors.AssertionFailedf("txn: empty lock span [%q, %q)", start, end))
 	}
 	lt.metrics.Acquires++
+	lt.newRequest()
 	t := lt.register(txn)
 	if t.wounded {
 		return Result{Status: Wounded}
