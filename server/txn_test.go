@@ -753,9 +753,9 @@ func awaitLockWait(t *testing.T, ctx context.Context, waiting chan txn.TxnID, id
 
 // TestTxnOlderWaitsForRunningYounger: an older transaction blocked by a
 // younger one that is still running waits for it rather than wounding
-// it, so the younger one commits; a younger one that would itself wait
-// while an older one waits for it is wounded instead (it could close a
-// cycle), and the older one gets its lock. The grace is long here, so
+// it, so the younger one commits; a younger one whose wait would close a
+// cycle (it asks for a lock of the older one, which waits for it) is
+// wounded instead, and the older one gets its lock. The grace is long here, so
 // nothing depends on how fast the test runs. (With wounds at once, the
 // older one never waits and this test fails.)
 func TestTxnOlderWaitsForRunningYounger(t *testing.T) {
@@ -800,8 +800,8 @@ func TestTxnOlderWaitsForRunningYounger(t *testing.T) {
 		t.Fatalf("older's locking read: %v", err)
 	}
 	// The older one holds y/1 now. A younger one, mid, takes y/3 and the
-	// older one waits for it; when mid then asks for y/1 (which it would
-	// have to wait for), it is wounded.
+	// older one waits for it; when mid then asks for y/1, waiting would
+	// close a cycle, so it is wounded.
 	mid := begin(older)
 	if _, _, err := mid.GetMany(ctx, [][]byte{[]byte("y/3")}); err != nil {
 		t.Fatalf("mid's read: %v", err)

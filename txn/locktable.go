@@ -114,10 +114,11 @@ type Result struct {
 	// keeps waiting.
 	Wound []TxnID
 	// Deferred lists, with LockTableOptions.DeferWounds, younger unprepared
-	// holders that conflict with the request but were left running: each
-	// is wounded if it asks to wait for a lock here, and otherwise the
-	// caller wounds them with WoundBlockers after a grace (they may be
-	// waiting at another group, where this table cannot see it).
+	// holders that conflict with the request but were left running: none
+	// of them waits, through this table, for the requester, and a request
+	// of theirs that would close such a cycle is refused. The caller
+	// wounds those still blocking with WoundBlockers after a grace (they
+	// may be waiting at another group, where this table cannot see it).
 	Deferred []TxnID
 	// WoundPrepared lists younger prepared holders that conflict with the
 	// request. This participant cannot abort them; the caller asks their
