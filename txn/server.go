@@ -68,6 +68,10 @@ type ServerConfig struct {
 	// PublishInterval is the period of the closed-timestamp side channel
 	// and of the recovery sweep. Default 100ms.
 	PublishInterval time.Duration
+	// LeadInterval is the period at which groups with replicas in other
+	// regions are published, closed ahead of the clock (lead.go), when
+	// CloseAhead leaves room for it. Default 10ms.
+	LeadInterval time.Duration
 	// InquireAfter is how long a participant stays prepared before it asks
 	// the coordinator; also how long an unprepared transaction may stay
 	// idle while another waits for its locks. Default 2s.
@@ -168,6 +172,9 @@ func (c *ServerConfig) ensureDefaults() {
 	if c.PublishInterval == 0 {
 		c.PublishInterval = 100 * time.Millisecond
 	}
+	if c.LeadInterval == 0 {
+		c.LeadInterval = 10 * time.Millisecond
+	}
 	if c.InquireAfter == 0 {
 		c.InquireAfter = 2 * time.Second
 	}
@@ -211,6 +218,10 @@ type Server struct {
 	// closed holds, per group, the closed timestamps this replica learned
 	// from its leader (side channel or on demand).
 	closed map[GroupID]closedEntry
+	// closedMore is closed and replaced whenever closed changes.
+	closedMore chan struct{}
+	// delays are the other nodes' answers to publications, for leads.
+	delays *peerDelays
 
 	// Stop waits for the requests being served (they read the engine,
 	// which closes after Stop); once stopped, new ones are refused.
@@ -252,6 +263,9 @@ func (s *Server) admit() error {
 type closedEntry struct {
 	ts    int64
 	index uint64
+	// ahead: the leader closes the group ahead of its clock (lead.go)
+	// and publishes it every LeadInterval.
+	ahead bool
 }
 
 // NewServer returns a node's transaction service; Start runs its
@@ -260,16 +274,18 @@ func NewServer(cfg ServerConfig) *Server {
 	cfg.ensureDefaults()
 	stopCtx, stopAll := context.WithCancel(context.Background())
 	return &Server{
-		stopCtx: stopCtx,
-		stopAll: stopAll,
-		cfg:     cfg,
-		host:    cfg.Host,
-		clock:   cfg.Clock,
-		logger:  cfg.Logger,
-		metrics: newMetrics(),
-		groups:  map[GroupID]*leaderState{},
-		closed:  map[GroupID]closedEntry{},
-		stopper: make(chan struct{}),
+		stopCtx:    stopCtx,
+		stopAll:    stopAll,
+		cfg:        cfg,
+		host:       cfg.Host,
+		clock:      cfg.Clock,
+		logger:     cfg.Logger,
+		metrics:    newMetrics(),
+		groups:     map[GroupID]*leaderState{},
+		closed:     map[GroupID]closedEntry{},
+		delays:     newPeerDelays(),
+		closedMore: make(chan struct{}),
+		stopper:    make(chan struct{}),
 	}
 }
 
@@ -283,12 +299,21 @@ func (s *Server) Start() {
 		defer s.wg.Done()
 		t := time.NewTicker(s.cfg.PublishInterval)
 		defer t.Stop()
+		// Groups closed ahead are published more often (lead.go).
+		var lead <-chan time.Time
+		if s.leadsAhead() {
+			lt := time.NewTicker(s.cfg.LeadInterval)
+			defer lt.Stop()
+			lead = lt.C
+		}
 		for {
 			select {
 			case <-s.stopper:
 				return
+			case <-lead:
+				s.publishClosed(false)
 			case <-t.C:
-				s.publishClosed()
+				s.publishClosed(true)
 				s.sweep()
 			}
 		}
@@ -690,8 +715,10 @@ func (s *Server) snapshotRead(ctx context.Context, req *pb.SnapshotReadRequest) 
 		}
 		// Bounded staleness: the freshest timestamp served here at once,
 		// unless it is older than the bound.
-		floor := s.clock.Now().Latest - req.MaxStalenessNanos
-		ts = max(floor, s.localSafeTime(group))
+		// A group closed ahead (lead.go) may be safe past the clock: read
+		// at TT.Now().latest then, not at a time yet to come.
+		now := s.clock.Now().Latest
+		ts = max(now-req.MaxStalenessNanos, min(s.localSafeTime(group), now))
 	}
 	if err := s.checkReadTS(ts); err != nil {
 		return nil, err
@@ -785,11 +812,53 @@ func (s *Server) localSafeTime(group GroupID) int64 {
 	return 0
 }
 
-func (s *Server) learnClosed(group GroupID, ts int64, index uint64) {
+// safeHere reports whether this replica serves ts without asking its
+// leader: the closed timestamp it learned covers ts, and it applied, or
+// now waits to apply, the index that goes with it. With a lead (lead.go)
+// the publication often arrives before the entries it covers are applied
+// here, which they soon are: waiting for them beats a trip to the leader.
+// For the same reason, when the leader closes the group ahead, it waits
+// for newer publications (up to CloseAhead, then asks): the side channel
+// brings one every LeadInterval, a trip from the leader, where asking
+// takes two, and both wait for the writes in flight below ts.
+func (s *Server) safeHere(ctx context.Context, group GroupID, ts int64) (bool, error) {
+	var timeout <-chan time.Time
+	for {
+		s.closedMu.Lock()
+		c, more := s.closed[group], s.closedMore
+		s.closedMu.Unlock()
+		if c.ts >= ts {
+			s.metrics.snapshotReads.WithLabelValues("local").Inc()
+			if s.host.AppliedIndex(uint64(group)) >= c.index || s.cfg.TestingKnobs.NoSafeTimeWait {
+				return true, nil
+			}
+			return true, s.host.WaitApplied(ctx, uint64(group), c.index)
+		}
+		if !c.ahead {
+			return false, nil
+		}
+		if timeout == nil {
+			t := time.NewTimer(s.cfg.CloseAhead)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-more:
+		case <-timeout:
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+func (s *Server) learnClosed(group GroupID, ts int64, index uint64, ahead bool) {
 	s.closedMu.Lock()
 	defer s.closedMu.Unlock()
 	if c := s.closed[group]; ts > c.ts {
-		s.closed[group] = closedEntry{ts: ts, index: index}
+		s.closed[group] = closedEntry{ts: ts, index: index, ahead: ahead}
+		close(s.closedMore)
+		s.closedMore = make(chan struct{})
 	}
 }
 
@@ -798,9 +867,8 @@ func (s *Server) learnClosed(group GroupID, ts int64, index uint64) {
 // below it. A leader closes on demand; a follower asks its leader when the
 // side channel has not covered ts yet.
 func (s *Server) waitSafe(ctx context.Context, group GroupID, ts int64) error {
-	if s.localSafeTime(group) >= ts {
-		s.metrics.snapshotReads.WithLabelValues("local").Inc()
-		return nil
+	if ok, err := s.safeHere(ctx, group, ts); ok || err != nil {
+		return err
 	}
 	if s.host.LeaderNode(uint64(group)) == s.host.NodeID() {
 		if ls, _, err := s.leader(ctx, group); err == nil {
@@ -820,7 +888,7 @@ func (s *Server) waitSafe(ctx context.Context, group GroupID, ts int64) error {
 // adoptClosed takes a closed timestamp a leader answered and waits until
 // this replica applied the index that goes with it.
 func (s *Server) adoptClosed(ctx context.Context, c *pb.ClosedTimestamp) error {
-	s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex)
+	s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex, c.PublishedAhead)
 	if s.cfg.TestingKnobs.NoSafeTimeWait {
 		return nil
 	}
@@ -835,8 +903,9 @@ func (s *Server) waitSafeMany(ctx context.Context, groups []GroupID, ts int64) e
 	byNode := map[uint64][]uint64{}
 	var single []GroupID
 	for _, g := range groups {
-		if s.localSafeTime(g) >= ts {
-			s.metrics.snapshotReads.WithLabelValues("local").Inc()
+		if ok, err := s.safeHere(ctx, g, ts); err != nil {
+			return err
+		} else if ok {
 			continue
 		}
 		if leader := s.host.LeaderNode(uint64(g)); leader != 0 && leader != s.host.NodeID() {
@@ -953,15 +1022,21 @@ func (s *Server) PublishClosed(ctx context.Context, req *pb.PublishClosedRequest
 	}
 	defer done()
 	for _, c := range req.Closed {
-		s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex)
+		s.learnClosed(GroupID(c.GroupId), c.ClosedTs, c.AppliedIndex, c.PublishedAhead)
 	}
-	return &pb.PublishClosedResponse{}, nil
+	var latest int64
+	if now := s.clock.Now(); now.Known() {
+		latest = now.Latest
+	}
+	return &pb.PublishClosedResponse{ReceivedLatest: latest}, nil
 }
 
-// publishClosed closes a timestamp at every group this node leads and
-// sends it to the nodes of the other replicas: followers of idle groups
-// can then serve snapshot reads without asking.
-func (s *Server) publishClosed() {
+// publishClosed closes a timestamp at every group this node leads (all),
+// or only at those with replicas in other regions, and sends them to the
+// nodes of the other replicas: followers of idle groups can then serve
+// snapshot reads without asking, and with a lead (lead.go) strong reads
+// too.
+func (s *Server) publishClosed(all bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishInterval)
 	defer cancel()
 	byNode := map[uint64][]*pb.ClosedTimestamp{}
@@ -974,12 +1049,24 @@ func (s *Server) publishClosed() {
 		if err != nil {
 			continue
 		}
+		lead, remote := s.groupLead(info.Descriptor)
+		if !all && !remote {
+			continue
+		}
 		ls.mu.Lock()
-		closed := ls.tracker.Close(now.Earliest)
+		closed := ls.tracker.Close(now.Earliest + lead)
 		ls.mu.Unlock()
-		c := &pb.ClosedTimestamp{GroupId: g, ClosedTs: closed, AppliedIndex: s.host.AppliedIndex(g), Term: ls.term}
+		if lead > 0 {
+			// A promise ahead of the clock must be made inside the lease,
+			// as closeAt's: a successor starts CloseAhead above its
+			// TT.Now().latest, after this lease ends.
+			if info, err := s.host.Lease(ctx, g); err != nil || info.Term != ls.term {
+				continue
+			}
+		}
+		c := &pb.ClosedTimestamp{GroupId: g, ClosedTs: closed, AppliedIndex: s.host.AppliedIndex(g), Term: ls.term, PublishedAhead: lead > 0}
 		// The leader's own replica serves bounded-stale reads from it too.
-		s.learnClosed(GroupID(g), c.ClosedTs, c.AppliedIndex)
+		s.learnClosed(GroupID(g), c.ClosedTs, c.AppliedIndex, c.PublishedAhead)
 		s.metrics.closedLag.WithLabelValues(strconv.FormatUint(g, 10)).Set(float64(now.Latest-closed) / 1e9)
 		for _, r := range info.Descriptor.Replicas {
 			if r.NodeId != s.host.NodeID() {
@@ -988,11 +1075,7 @@ func (s *Server) publishClosed() {
 		}
 	}
 	for node, cs := range byNode {
-		cl, err := s.cfg.Router.Client(node)
-		if err != nil {
-			continue
-		}
-		_, _ = cl.PublishClosed(ctx, &pb.PublishClosedRequest{FromNode: s.host.NodeID(), Closed: cs})
+		s.sendClosed(node, cs, now.Earliest)
 	}
 }
 

@@ -4506,11 +4506,16 @@ type ClosedTimestamp struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	GroupId uint64                 `protobuf:"varint,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
 	// Every write at or below closed_ts is at or below applied_index.
-	ClosedTs      int64  `protobuf:"varint,2,opt,name=closed_ts,json=closedTs,proto3" json:"closed_ts,omitempty"`
-	AppliedIndex  uint64 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	Term          uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClosedTs     int64  `protobuf:"varint,2,opt,name=closed_ts,json=closedTs,proto3" json:"closed_ts,omitempty"`
+	AppliedIndex uint64 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	Term         uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
+	// published_ahead: the leader closes this group ahead of its clock and
+	// publishes it every few milliseconds, so a replica short of a read's
+	// timestamp gets a newer closed timestamp sooner than an answer to
+	// asking the leader would come.
+	PublishedAhead bool `protobuf:"varint,5,opt,name=published_ahead,json=publishedAhead,proto3" json:"published_ahead,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ClosedTimestamp) Reset() {
@@ -4569,6 +4574,13 @@ func (x *ClosedTimestamp) GetTerm() uint64 {
 		return x.Term
 	}
 	return 0
+}
+
+func (x *ClosedTimestamp) GetPublishedAhead() bool {
+	if x != nil {
+		return x.PublishedAhead
+	}
+	return false
 }
 
 type CloseManyRequest struct {
@@ -4721,9 +4733,13 @@ func (x *PublishClosedRequest) GetClosed() []*ClosedTimestamp {
 }
 
 type PublishClosedResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// received_latest is the receiving node's TT.Now().latest when the
+	// publication arrived: the leader learns from it how far ahead of its
+	// clock it must close for that node to serve strong reads locally.
+	ReceivedLatest int64 `protobuf:"varint,1,opt,name=received_latest,json=receivedLatest,proto3" json:"received_latest,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PublishClosedResponse) Reset() {
@@ -4754,6 +4770,13 @@ func (x *PublishClosedResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use PublishClosedResponse.ProtoReflect.Descriptor instead.
 func (*PublishClosedResponse) Descriptor() ([]byte, []int) {
 	return file_meridian_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *PublishClosedResponse) GetReceivedLatest() int64 {
+	if x != nil {
+		return x.ReceivedLatest
+	}
+	return 0
 }
 
 type ProposeMetaResponse struct {
@@ -7612,12 +7635,13 @@ const file_meridian_proto_rawDesc = "" +
 	"\fparticipants\x18\x04 \x03(\x04R\fparticipants\"G\n" +
 	"\fCloseRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1c\n" +
-	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\"\x82\x01\n" +
+	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\"\xab\x01\n" +
 	"\x0fClosedTimestamp\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1b\n" +
 	"\tclosed_ts\x18\x02 \x01(\x03R\bclosedTs\x12#\n" +
 	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x04R\x04term\"M\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\x12'\n" +
+	"\x0fpublished_ahead\x18\x05 \x01(\bR\x0epublishedAhead\"M\n" +
 	"\x10CloseManyRequest\x12\x1c\n" +
 	"\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\x12\x1b\n" +
 	"\tgroup_ids\x18\x02 \x03(\x04R\bgroupIds\"I\n" +
@@ -7625,8 +7649,9 @@ const file_meridian_proto_rawDesc = "" +
 	"\x06closed\x18\x01 \x03(\v2\x1c.meridian.v1.ClosedTimestampR\x06closed\"i\n" +
 	"\x14PublishClosedRequest\x12\x1b\n" +
 	"\tfrom_node\x18\x01 \x01(\x04R\bfromNode\x124\n" +
-	"\x06closed\x18\x02 \x03(\v2\x1c.meridian.v1.ClosedTimestampR\x06closed\"\x17\n" +
-	"\x15PublishClosedResponse\"0\n" +
+	"\x06closed\x18\x02 \x03(\v2\x1c.meridian.v1.ClosedTimestampR\x06closed\"@\n" +
+	"\x15PublishClosedResponse\x12'\n" +
+	"\x0freceived_latest\x18\x01 \x01(\x03R\x0ereceivedLatest\"0\n" +
 	"\x13ProposeMetaResponse\x12\x19\n" +
 	"\bfirst_id\x18\x01 \x01(\x04R\afirstId\"\r\n" +
 	"\vInitRequest\"F\n" +

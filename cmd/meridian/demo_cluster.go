@@ -24,6 +24,9 @@ import (
 // placement in this process, with no flags of its own.
 
 // demoOptions are the demo's flags, parsed.
+// demoCloseAhead is the demo's --close-ahead when it spans regions.
+const demoCloseAhead = 200 * time.Millisecond
+
 type demoOptions struct {
 	regions        []string
 	nodesPerRegion int
@@ -127,6 +130,12 @@ func (c *demoCluster) startNode(ctx context.Context, i int) error {
 		Network:    c.opts.wan,
 		// One voter per region, however many regions (at least three).
 		Paxos: paxosgroup.Options{TargetReplicas: max(3, len(c.opts.regions))},
+	}
+	if len(c.opts.regions) > 1 {
+		// Strong reads from every region at the nearest replica: leaders
+		// close groups ahead by each remote replica's trip (txn/lead.go),
+		// up to this, which covers one-way trips up to about 175ms.
+		cfg.TxnCloseAhead = demoCloseAhead
 	}
 	if i == 0 {
 		cfg.MySQLAddr = c.opts.mysqlAddr

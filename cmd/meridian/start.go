@@ -14,6 +14,7 @@ import (
 	"github.com/meridiandb/meridian/paxosgroup"
 	"github.com/meridiandb/meridian/storage"
 	"github.com/meridiandb/meridian/truetime"
+	"github.com/meridiandb/meridian/txn"
 
 	"github.com/meridiandb/meridian/server"
 )
@@ -34,6 +35,10 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	cache := fs.String("cache", "1GiB", "block cache `SIZE` (bytes, or with KiB, MiB, GiB): memory for the data queries read")
 	splitSize := fs.String("split-size", "512MiB", "a group splits in two when its data grows past `SIZE` (bytes, or with KiB, MiB, GiB); a transaction that writes one group commits in one Raft round")
 	gcTTL := fs.Duration("gc-ttl", server.DefaultGCTTL, "how long old versions are kept: snapshot reads (AS OF TIMESTAMP, stale reads) may go back this far, and older versions are garbage collected")
+	closeAhead := fs.Duration("close-ahead", txn.DefaultCloseAhead, "how far past its clock a leader may close timestamps. In a cluster across regions, set it above the\n"+
+		"largest one-way trip between regions plus 25ms on every node: leaders then close groups with replicas in other\n"+
+		"regions that far ahead, so strong reads anywhere are served by the nearest replica, and writes there commit-wait\n"+
+		"about one trip (overlapping replication); a new leader's first writes wait up to this long")
 	var clock truetime.Options
 	clock.RegisterFlags(fs)
 	timeMaster := fs.String("time-master", "", "also run an NTP time master on this UDP `HOST:PORT`")
@@ -53,6 +58,9 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *closeAhead < 0 || *closeAhead > 10*time.Second {
+		return errors.Newf("--close-ahead %s: give a duration between 0 and 10s", *closeAhead)
+	}
 	if *gcTTL < time.Minute {
 		return errors.Newf("--gc-ttl %s: keep old versions for at least 1m (snapshot reads and long read-only transactions need them)", *gcTTL)
 	}
@@ -67,13 +75,17 @@ func runStart(ctx context.Context, args []string, stderr io.Writer) error {
 	if splitBytes < 1<<20 {
 		return errors.Newf("--split-size %s: give at least 1MiB (smaller groups split on every few writes)", *splitSize)
 	}
+	if *closeAhead == 0 {
+		*closeAhead = -1 // the server's zero means its default
+	}
 	tuneGC()
 	n, err := server.Start(server.Config{
 		StoreDir: *store, ListenAddr: *listen, AdvertiseAddr: *advertise, HTTPAddr: *httpAddr,
 		Region: *region, Zone: *zone, Join: splitList(*join), Logger: logger,
 		Clock: clock, TimeMasterAddr: *timeMaster, TimeMasterUncertainty: *tmUncertainty,
 		MySQLAddr: *mysqlAddr, Network: wan, Storage: storage.Options{CacheSize: cacheSize}, GCTTL: *gcTTL,
-		Paxos: paxosgroup.Options{SplitSizeBytes: splitBytes},
+		TxnCloseAhead: *closeAhead,
+		Paxos:         paxosgroup.Options{SplitSizeBytes: splitBytes},
 	})
 	if err != nil {
 		return err
