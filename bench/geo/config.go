@@ -19,6 +19,12 @@ type Config struct {
 	RTT func(a, b string) time.Duration
 	// Latency describes the matrix in the output (--latency's text).
 	Latency string
+	// ClosesAhead says the cluster's leaders close groups with replicas in
+	// other regions ahead of their clocks (--close-ahead above the trips
+	// between regions): a replica in the gateway's region then serves
+	// strong reads from the closed timestamps it was sent, and their floor
+	// has no trip to the leader.
+	ClosesAhead bool
 	// Clients is the number of concurrent clients per region, one
 	// transaction in flight each. Default 1.
 	Clients int

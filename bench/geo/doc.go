@@ -30,10 +30,13 @@
 // voter, k = voters/2):
 //
 //	strong read-only txn   one GET of A at TT.Now().latest, served by the
-//	                       nearest replica. Floor rtt(G, L(A)): a replica
-//	                       serves t only once A's leader closed t, and the
-//	                       closed timestamps the leader publishes trail
-//	                       the clock, so a follower asks the leader.
+//	                       nearest replica. A replica serves t only once
+//	                       A's leader closed t. Floor 0 with a replica in
+//	                       G when the leaders close ahead of their clocks
+//	                       (Config.ClosesAhead, the demo's --close-ahead):
+//	                       the side channel brings t before it is read.
+//	                       Otherwise rtt(G, L(A)): the closed timestamps
+//	                       published trail the clock, so a follower asks.
 //	bounded-stale read     one GET of A with max staleness Staleness.
 //	                       Floor 0 with a replica in G (it serves from
 //	                       its last closed timestamp), else rtt(G, L(A)).

@@ -54,6 +54,17 @@ func TestFloors(t *testing.T) {
 		}
 	}
 
+	// Leaders closing ahead: a strong read is served in the gateway's
+	// region, like a stale one, unless no replica is there.
+	topo.closesAhead = true
+	if got := operations[0].floor(topo, "eu-west", "eu-west"); operations[0].id != OpStrongRead || got != 0 {
+		t.Errorf("strong read from eu-west, leaders closing ahead: floor %s, want 0", got)
+	}
+	if got := operations[0].floor(topo, "us-west", "eu-west"); got != 20*time.Millisecond {
+		t.Errorf("strong read from us-west through eu-west, leaders closing ahead: floor %s, want 20ms", got)
+	}
+	topo.closesAhead = false
+
 	// Without a replica in the gateway's region a stale read goes to the
 	// leader; a client outside its gateway's region pays the trip to it.
 	topo.groups["A"] = group{name: "A", id: 7, leader: 1, voters: []uint64{1, 2}, nodes: []uint64{1, 2}}

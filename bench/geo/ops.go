@@ -45,8 +45,12 @@ var operations = []operation{
 		},
 		// The nearest replica is the gateway, one in its region, or
 		// else the leader; each must learn from A's leader that t is
-		// closed.
+		// closed, by asking, unless the leader closes ahead and the
+		// replica is in the gateway's region.
 		floor: func(t *topology, client, gw string) time.Duration {
+			if t.closesAhead && t.hasReplicaIn(t.groups[spanA.name], gw) {
+				return t.rtt(client, gw)
+			}
 			return t.rtt(client, gw) + t.rtt(gw, t.leaderRegion(spanA.name))
 		},
 	},

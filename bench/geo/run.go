@@ -33,6 +33,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	topo.closesAhead = cfg.ClosesAhead
 	b := &bench{cfg: cfg, admin: adminClient, val: bytes.Repeat([]byte{'v'}, cfg.ValueSize),
 		kv: map[string]pb.KVClient{}, gateways: map[string]node{}}
 	for _, r := range topo.regions {
@@ -144,6 +145,7 @@ func (b *bench) cell(ctx context.Context, op operation, region string, before *t
 		return Row{}, nil, err
 	}
 	after.keepKnownLeaders(before)
+	after.closesAhead = before.closesAhead
 	gw := b.gateways[region].region
 	floor := op.floor(before, region, gw)
 	moved := after.leadersMoved(before)

@@ -48,6 +48,8 @@ type topology struct {
 	regions []string // in the order of their first node's ID
 	groups  map[string]group
 	rtt     func(a, b string) time.Duration
+	// closesAhead is Config.ClosesAhead.
+	closesAhead bool
 }
 
 // readTopology asks admin for the nodes and the benchmark's groups.

@@ -60,6 +60,8 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		m := opts.wan.Latency()
 		cfg.RTT = func(a, b string) time.Duration { rtt, _ := m.RTT(a, b); return rtt }
 	}
+	// The demo cluster across regions closes ahead (demoCloseAhead).
+	cfg.ClosesAhead = len(opts.regions) > 1
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -79,6 +81,9 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "cluster: %d regions × %d nodes in this process, started in %.1fs\n",
 		len(opts.regions), opts.nodesPerRegion, time.Since(began).Seconds())
+	if cfg.ClosesAhead {
+		fmt.Fprintf(stdout, "leaders close groups with replicas in other regions ahead of their clocks (--close-ahead %s)\n", demoCloseAhead)
+	}
 	cfg.Hosts = []string{c.nodes[0].Addr()}
 	res, err := geo.Run(ctx, cfg, stdout)
 	if err != nil {
