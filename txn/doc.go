@@ -145,7 +145,11 @@
 // serves idle groups and bounded staleness). A read-only transaction
 // reads the groups that share their nearest replica node with one
 // SnapshotReadMany, and that node asks each leader node once (CloseMany)
-// for the groups it lacks, rather than once per group. Because a leader never
+// for the groups it lacks, rather than once per group. With CloseAhead
+// above the trips between regions, a leader closes groups with replicas
+// in other regions ahead of its clock by the delay those replicas' nodes
+// report, and publishes them every LeadInterval, so strong reads there
+// need not ask (lead.go). Because a leader never
 // closes at or above a prepared transaction's prepare timestamp, the
 // closed timestamp is already below every undecided prepare: invariant
 // 4's min(closed, minPrepared-1) is the closed timestamp itself.
