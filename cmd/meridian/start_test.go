@@ -20,9 +20,11 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-// TestStartRefusesBadSizes: size flags are checked before anything starts.
+// TestStartRefusesBadSizes: size and duration flags are checked before
+// anything starts.
 func TestStartRefusesBadSizes(t *testing.T) {
-	for _, args := range [][]string{{"--split-size", "100KiB"}, {"--split-size", "lots"}, {"--cache", "0"}} {
+	for _, args := range [][]string{{"--split-size", "100KiB"}, {"--split-size", "lots"}, {"--cache", "0"},
+		{"--close-ahead", "-1ms"}, {"--close-ahead", "1h"}} {
 		err := runStart(context.Background(), args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("start %v: %v; want an error naming %s", args, err, args[0])
