@@ -24,7 +24,8 @@ import (
 // shared), and a snapshot read sees the schema of its timestamp.
 //
 // There is no descriptor cache: stmtCtx.table keeps a descriptor for one
-// statement only, and dbIDs is a guess that every use re-reads. The online
+// statement only, and dbIDs is a guess of a database's id that reading a
+// table under it confirms (catalog.table). The online
 // schema changes (schemachange.go) rest on what that gives:
 //
 //  1. Every read-write statement reads its table's descriptor under a
@@ -329,32 +330,30 @@ func (c catalog) database(ctx context.Context, name string) (*DatabaseDesc, erro
 }
 
 // table returns db.name or error 1146 (1046 without a database). With a
-// guess of the database's id (dbIDs caches them by name) it reads both
-// descriptors in one round trip, and checks the guess.
+// guess of the database's id (dbIDs) it reads the table's descriptor
+// alone: a table's descriptor is deleted by the transaction that drops
+// the table or its database, and ids are never reused, so finding it
+// under the shared lock shows that database and table exist as long as
+// the lock is held (DROP DATABASE must take that descriptor exclusively
+// too). Not finding it, it reads the database to tell which error it is,
+// or to correct a guess that a dropped and re-created database outdated.
 func (c catalog) table(ctx context.Context, db, name string) (*TableDesc, error) {
 	if db == "" {
 		return nil, errNoDatabase()
 	}
-	if guess, ok := dbIDs.Load(strings.ToLower(db)); ok {
-		vals, found, err := c.tx.GetMany(ctx, [][]byte{dbKey(db), tableKey(guess.(uint32), name)})
+	if g, ok := dbIDs.Load(strings.ToLower(db)); ok {
+		guess := g.(dbGuess)
+		key := tableKey(guess.id, name)
+		raw, found, err := c.tx.Get(ctx, key)
 		if err != nil {
 			return nil, err
 		}
-		var d DatabaseDesc
-		if found[0] {
-			if err := json.Unmarshal(vals[0], &d); err != nil {
-				return nil, errors.Wrap(err, "catalog: decoding a database")
-			}
-		}
-		if found[0] && d.ID == guess.(uint32) {
-			if !found[1] {
-				return nil, sqlerr.NoSuchTable(d.Name, name)
-			}
-			t, err := decodeTable(tableKey(d.ID, name), vals[1])
+		if found {
+			t, err := decodeTable(key, raw)
 			if err != nil {
 				return nil, err
 			}
-			t.DBName = d.Name
+			t.DBName = guess.name
 			return t, nil
 		}
 	}
@@ -362,7 +361,7 @@ func (c catalog) table(ctx context.Context, db, name string) (*TableDesc, error)
 	if err != nil {
 		return nil, err
 	}
-	dbIDs.Store(strings.ToLower(db), d.ID)
+	dbIDs.Store(strings.ToLower(db), dbGuess{id: d.ID, name: d.Name})
 	key := tableKey(d.ID, name)
 	raw, ok, err := c.tx.Get(ctx, key)
 	if err != nil {
@@ -424,9 +423,15 @@ func (t *TableDesc) clone() *TableDesc {
 	return &c
 }
 
-// dbIDs caches database ids by lower-case name, process-wide. It is only a
-// guess: every use re-reads the database descriptor in the same round trip.
-var dbIDs sync.Map
+// dbIDs caches database ids (and names as created) by lower-case name,
+// process-wide. It is only a guess, which table checks: a table found
+// under the guessed id proves it (see table).
+var dbIDs sync.Map // string -> dbGuess
+
+type dbGuess struct {
+	id   uint32
+	name string
+}
 
 func errNoDatabase() error {
 	return sqlerr.New(1046, "3D000", "No database selected")
