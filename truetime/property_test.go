@@ -32,6 +32,9 @@ type scenario struct {
 	// maxDelay bounds each one-way network delay.
 	maxDelay time.Duration
 	last     Interval
+	// acceptedAt is, per master, the true time of its last sample the
+	// clock accepted (0: none yet).
+	acceptedAt []int64
 	// lenient: poll does not check containment (drift beyond the bound
 	// makes misses legitimate until detected).
 	lenient bool
@@ -41,7 +44,7 @@ func newScenario(t *rapid.T, driftPPB int64, knobs TestingKnobs, maxUncertainty,
 	localOffset := time.Duration(rapid.Int64Range(-1e9, 1e9).Draw(t, "localOffset"))
 	clock := NewManualClock(simStart, localOffset)
 	clock.SetDriftPPB(driftPPB)
-	sc := &scenario{t: t, clock: clock, liar: -1, maxDelay: maxDelay, last: unknownInterval}
+	sc := &scenario{t: t, clock: clock, liar: -1, maxDelay: maxDelay, last: unknownInterval, acceptedAt: make([]int64, len(simMasters))}
 	for i := range simMasters {
 		u := time.Duration(rapid.Int64Range(0, int64(maxUncertainty)).Draw(t, fmt.Sprintf("u%d", i)))
 		e := time.Duration(rapid.Int64Range(-int64(u), int64(u)).Draw(t, fmt.Sprintf("err%d", i)))
@@ -77,7 +80,9 @@ func (sc *scenario) poll(dropProbPercent int) {
 		out := time.Duration(rapid.Int64Range(0, int64(sc.maxDelay)).Draw(sc.t, "out"))
 		back := time.Duration(rapid.Int64Range(0, int64(sc.maxDelay)).Draw(sc.t, "back"))
 		proc := time.Duration(rapid.Int64Range(0, int64(time.Millisecond)).Draw(sc.t, "proc"))
-		_ = sc.tt.Observe(i, sc.clock.Exchange(m, out, proc, back))
+		if sc.tt.Observe(i, sc.clock.Exchange(m, out, proc, back)) == nil {
+			sc.acceptedAt[i] = sc.clock.True()
+		}
 		if !sc.lenient {
 			sc.check()
 		}
@@ -208,13 +213,22 @@ func TestPropertyDriftBeyondBoundDetected(t *testing.T) {
 				}
 				// The hull of the carried interval and the masters'
 				// agreement contains true time again, up to what the
-				// excess drift did within the round's exchanges themselves
-				// (≤ 3 exchanges of ≤ 2·2ms+1ms each).
+				// excess drift did since the oldest sample the agreement
+				// may use was taken: within the round's exchanges (≤ 3 of
+				// ≤ 2·2ms+1ms each) or, when a master's latest exchange
+				// was refused (an RTT outlier), since its last accepted
+				// one, rounds earlier.
 				abs := drift
 				if abs < 0 {
 					abs = -abs
 				}
-				allowed := time.Duration(abs * int64(15*time.Millisecond) / 1e9)
+				oldest := sc.clock.True()
+				for _, at := range sc.acceptedAt {
+					if at > 0 {
+						oldest = min(oldest, at)
+					}
+				}
+				allowed := time.Duration(abs * (int64(15*time.Millisecond) + sc.clock.True() - oldest) / 1e9)
 				if iv := sc.tt.Now(); !iv.Contains(sc.clock.True()) && missBy(iv, sc.clock.True()) > allowed {
 					t.Fatalf("after detection the interval still misses true time by %s (allowed %s)", missBy(iv, sc.clock.True()), allowed)
 				}
