@@ -636,6 +636,15 @@ func (h *Host) Lease(ctx context.Context, groupID uint64) (LeaseInfo, error) {
 	return LeaseInfo{Term: r.leaseTerm.Load(), MaxWriteTS: r.maxWriteTS.Load(), Descriptor: r.desc.Load()}, nil
 }
 
+// MaxWriteTS returns the largest version timestamp the local replica has
+// applied (0 if absent).
+func (h *Host) MaxWriteTS(groupID uint64) int64 {
+	if r := h.replica(groupID); r != nil {
+		return r.maxWriteTS.Load()
+	}
+	return 0
+}
+
 // AppliedIndex returns the local replica's applied index (0 if absent).
 func (h *Host) AppliedIndex(groupID uint64) uint64 {
 	if r := h.replica(groupID); r != nil {

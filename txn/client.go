@@ -71,7 +71,11 @@ type Txn struct {
 	// would return the same (a lock lost meanwhile fails the commit). SQL
 	// statements read their tables' descriptors this way every time.
 	seen map[string]seenValue
-	// mu guards groups, readTS and seen against GetMany's parallel reads.
+	// maxWriteSeen is the largest max_write_ts of the read-write reads'
+	// answers: a commit of reads only goes at or above it.
+	maxWriteSeen int64
+	// mu guards groups, readTS, seen and maxWriteSeen against GetMany's
+	// parallel reads.
 	mu sync.Mutex
 }
 
@@ -382,14 +386,15 @@ func (t *Txn) readManyByNode(ctx context.Context, keys [][]byte, byGroup map[uin
 }
 
 func (t *Txn) note(d *pb.GroupDescriptor, reads bool) {
-	t.noteRead(d, reads, 0)
+	t.noteRead(d, reads, 0, 0)
 }
 
 // noteRead records a group the transaction touched and, for a read, the
 // leader term that served it.
-func (t *Txn) noteRead(d *pb.GroupDescriptor, reads bool, term uint64) {
+func (t *Txn) noteRead(d *pb.GroupDescriptor, reads bool, term uint64, maxWriteTS int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.maxWriteSeen = max(t.maxWriteSeen, maxWriteTS)
 	g := t.groups[d.GroupId]
 	if g == nil {
 		g = &txnGroup{desc: d}
@@ -436,7 +441,7 @@ func (t *Txn) readGroup(ctx context.Context, d *pb.GroupDescriptor, keys [][]byt
 	if err != nil {
 		return nil, nil, classify(err)
 	}
-	t.noteRead(d, true, resp.Term)
+	t.noteRead(d, true, resp.Term, resp.MaxWriteTs)
 	for i, v := range resp.Values {
 		vals, found = append(vals, v.Value), append(found, resp.Found[i])
 	}
@@ -549,7 +554,7 @@ func (t *Txn) scanChunk(ctx context.Context, start, end []byte, limit int, filte
 			if err != nil {
 				return nil, nil, classify(err)
 			}
-			t.noteRead(d, true, resp.Term)
+			t.noteRead(d, true, resp.Term, resp.MaxWriteTs)
 			got, next = resp.Rows, resp.ResumeKey
 		}
 		for _, kv := range got {
@@ -813,7 +818,12 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 // still holds its locks then (a wound or a new leader may have dropped
 // them, letting a writer commit below ts).
 func (t *Txn) commitReadOnly(ctx context.Context) (int64, error) {
-	ts := t.c.clock.Now().Latest
+	// Not below a version read: one may be ahead of the clock (its
+	// writer's commit wait had not ended when a new leader applied it, or
+	// its group is closed ahead), and waiting out ts also waits that out.
+	t.mu.Lock()
+	ts := max(t.c.clock.Now().Latest, t.maxWriteSeen)
+	t.mu.Unlock()
 	if err := t.c.clock.WaitUntilAfter(ctx, ts); err != nil {
 		t.releaseAll(ctx)
 		return 0, err

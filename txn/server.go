@@ -541,6 +541,10 @@ func (s *Server) Read(ctx context.Context, req *pb.TxnReadRequest) (*pb.TxnReadR
 	}
 	defer done()
 	resp, err := s.read(ctx, req)
+	if err == nil {
+		// After the reads: at least every version they saw.
+		resp.MaxWriteTs = s.host.MaxWriteTS(req.GroupId)
+	}
 	return resp, s.status(err)
 }
 

@@ -3189,7 +3189,13 @@ type TxnReadResponse struct {
 	// next read continues (empty: done).
 	ResumeKey []byte `protobuf:"bytes,4,opt,name=resume_key,json=resumeKey,proto3" json:"resume_key,omitempty"`
 	// The leader term that holds the read's locks.
-	Term          uint64 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
+	Term uint64 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
+	// The largest version timestamp the group had applied when the read
+	// ended: at least every version it read. A transaction that ends having
+	// only read commits at or above it, since a version may be ahead of the
+	// clock (a new leader can apply an earlier leader's commit before that
+	// commit's wait ends, and leaders close ahead, lead.go).
+	MaxWriteTs    int64 `protobuf:"varint,6,opt,name=max_write_ts,json=maxWriteTs,proto3" json:"max_write_ts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3255,6 +3261,13 @@ func (x *TxnReadResponse) GetResumeKey() []byte {
 func (x *TxnReadResponse) GetTerm() uint64 {
 	if x != nil {
 		return x.Term
+	}
+	return 0
+}
+
+func (x *TxnReadResponse) GetMaxWriteTs() int64 {
+	if x != nil {
+		return x.MaxWriteTs
 	}
 	return 0
 }
@@ -7537,14 +7550,16 @@ const file_meridian_proto_rawDesc = "" +
 	"\tread_term\x18\b \x01(\x04R\breadTerm\x12\x16\n" +
 	"\x06filter\x18\t \x01(\fR\x06filter\x12\x1c\n" +
 	"\texclusive\x18\n" +
-	" \x01(\bR\texclusive\"\xb4\x01\n" +
+	" \x01(\bR\texclusive\"\xd6\x01\n" +
 	"\x0fTxnReadResponse\x12-\n" +
 	"\x06values\x18\x01 \x03(\v2\x15.meridian.v1.KeyValueR\x06values\x12\x14\n" +
 	"\x05found\x18\x02 \x03(\bR\x05found\x12)\n" +
 	"\x04rows\x18\x03 \x03(\v2\x15.meridian.v1.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
 	"resume_key\x18\x04 \x01(\fR\tresumeKey\x12\x12\n" +
-	"\x04term\x18\x05 \x01(\x04R\x04term\"\x8a\x02\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\x12 \n" +
+	"\fmax_write_ts\x18\x06 \x01(\x03R\n" +
+	"maxWriteTs\"\x8a\x02\n" +
 	"\x13SnapshotReadRequest\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\x04R\agroupId\x12\x1c\n" +
 	"\ttimestamp\x18\x02 \x01(\x03R\ttimestamp\x12.\n" +
