@@ -557,6 +557,7 @@ func (t *Txn) scanChunk(ctx context.Context, start, end []byte, limit int, filte
 			t.noteRead(d, true, resp.Term, resp.MaxWriteTs)
 			got, next = resp.Rows, resp.ResumeKey
 		}
+		rows = slices.Grow(rows, len(got))
 		for _, kv := range got {
 			rows = append(rows, KeyValue{Key: kv.Key, Value: kv.Value})
 		}

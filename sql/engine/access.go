@@ -414,7 +414,9 @@ func (it *tableIter) close() {}
 
 // decode decodes a row value. The operators above keep rows (a sort holds
 // all of them), so each row has its own values, but they come from one
-// allocation per chunk of rows rather than one per row.
+// allocation per chunk of rows rather than one per row. Strings share
+// the value's bytes: values read come from the transaction layer as
+// copies nothing writes again (its buffered writes are copies too).
 func (it *tableIter) decode(v []byte) ([]types.Datum, error) {
 	n := len(it.descs)
 	if len(it.slab) < n {
@@ -425,7 +427,7 @@ func (it *tableIter) decode(v []byte) ([]types.Datum, error) {
 	if it.absent == nil {
 		it.absent = make([]bool, n)
 	}
-	if err := rowenc.DecodeRowInto(v, it.descs, row, it.absent); err != nil {
+	if err := rowenc.DecodeRowSharing(v, it.descs, row, it.absent); err != nil {
 		return nil, err
 	}
 	for i, a := range it.absent {

@@ -50,6 +50,16 @@ func TestRowRoundTrip(t *testing.T) {
 				t.Fatalf("column %d (%v): wrote %q, read %q", cols[i].ID, cols[i].T, vals[i], got[i])
 			}
 		}
+		// Decoding without copying strings reads the same values.
+		shared := make([]types.Datum, len(cols))
+		if err := DecodeRowSharing(enc, cols, shared, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range cols {
+			if !sameDatum(shared[i], vals[i]) {
+				t.Fatalf("column %d (%v) decoded sharing: wrote %q, read %q", cols[i].ID, cols[i].T, vals[i], shared[i])
+			}
+		}
 		// A subset of the columns decodes on its own: the rest is skipped.
 		var sub []ColumnDesc
 		var want []types.Datum
@@ -135,5 +145,28 @@ func TestDecodeRowRejects(t *testing.T) {
 	}
 	if _, err := DecodeRow(good, []ColumnDesc{cols[1], cols[0]}); err == nil {
 		t.Error("unsorted columns must be refused")
+	}
+}
+
+// TestDecodeRowSharingShares shows what DecodeRowSharing's callers must
+// keep: its strings are the buffer's bytes, DecodeRowInto's are copies.
+func TestDecodeRowSharingShares(t *testing.T) {
+	cols := []ColumnDesc{{ID: 1, T: types.T{Kind: types.VarChar, Length: 10}}, {ID: 2, T: types.T{Kind: types.VarBinary, Length: 10}}}
+	enc := EncodeRow(nil, []uint32{1, 2}, []types.Datum{types.NewString("abc"), types.NewBytes([]byte("xyz"))})
+	copied, shared := make([]types.Datum, 2), make([]types.Datum, 2)
+	if err := DecodeRowInto(enc, cols, copied, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := DecodeRowSharing(enc, cols, shared, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range enc {
+		enc[i] = 'Z'
+	}
+	if copied[0].String() != "abc" || copied[1].String() != "xyz" {
+		t.Errorf("DecodeRowInto's values changed with the buffer: %v %v", copied[0], copied[1])
+	}
+	if shared[0].String() != "ZZZ" || shared[1].String() != "ZZZ" {
+		t.Errorf("DecodeRowSharing copied: %v %v, want the buffer's bytes", shared[0], shared[1])
 	}
 }
