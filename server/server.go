@@ -205,6 +205,11 @@ func Start(cfg Config) (*Node, error) {
 			prev(d)
 		}
 	}
+	// Every SQL statement reads its tables' descriptors; schema changes
+	// alone write them.
+	for _, sp := range engine.DescriptorSpans() {
+		sopts.NewestCached = append(sopts.NewestCached, storage.Span{Start: sp[0], End: sp[1]})
+	}
 	eng, err := storage.Open(cfg.StoreDir, sopts)
 	if err != nil {
 		return nil, err

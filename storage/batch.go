@@ -17,7 +17,10 @@ type Batch struct {
 	// raft holds, per group, the Raft state this batch has staged but not
 	// committed, so that several Raft operations in one batch compose (an
 	// Append after a Compact in the same batch sees the staged truncation).
-	raft      map[uint64]*raftState
+	raft map[uint64]*raftState
+	// newest records a write into a span of the engine's newest-version
+	// cache, which the commit then invalidates (newest.go).
+	newest    bool
 	committed bool
 	closed    bool
 }
@@ -60,6 +63,9 @@ func (b *Batch) Commit(sync bool) (err error) {
 	b.committed = true
 	if err := b.commitPebble(sync); err != nil {
 		return err
+	}
+	if b.newest {
+		b.e.newest.invalidate()
 	}
 	b.e.metrics.commits.Add(1)
 	if sync {
@@ -114,6 +120,13 @@ func (b *Batch) Close() {
 	_ = b.b.Close()
 }
 
+// noteWrite notes a write of key for the newest-version cache.
+func (b *Batch) noteWrite(key []byte) {
+	if !b.newest && b.e.newest != nil && b.e.newest.covers(key) {
+		b.newest = true
+	}
+}
+
 func (b *Batch) checkWritable() error {
 	if b.closed || b.committed {
 		return errors.AssertionFailedf("storage: write to a closed or committed batch")
@@ -129,6 +142,7 @@ func (b *Batch) MVCCPut(key []byte, ts int64, value []byte) error {
 	if err := checkPut(key, ts, value); err != nil {
 		return err
 	}
+	b.noteWrite(key)
 	return errors.Wrap(b.b.Set(EncodeMVCCKey(key, ts), encodeValue(value), nil), "storage: MVCCPut")
 }
 
@@ -140,6 +154,7 @@ func (b *Batch) MVCCDelete(key []byte, ts int64) error {
 	if err := checkPut(key, ts, nil); err != nil {
 		return err
 	}
+	b.noteWrite(key)
 	return errors.Wrap(b.b.Set(EncodeMVCCKey(key, ts), tombstoneValue, nil), "storage: MVCCDelete")
 }
 
@@ -177,6 +192,9 @@ func (b *Batch) ClearSpan(start, end []byte) error {
 	if err := b.checkWritable(); err != nil {
 		return err
 	}
+	if b.e.newest != nil && b.e.newest.overlaps(start, end) {
+		b.newest = true
+	}
 	lower, upper := mvccSpanBounds(start, end)
 	return errors.Wrap(b.b.DeleteRange(lower, upper, nil), "storage: ClearSpan")
 }
@@ -199,5 +217,6 @@ func (b *Batch) PutRaw(rawKey, rawValue []byte) error {
 	if err := checkPut(key, 1, rawValue[1:]); err != nil {
 		return err
 	}
+	b.noteWrite(key)
 	return errors.Wrap(b.b.Set(rawKey, rawValue, nil), "storage: PutRaw")
 }

@@ -24,6 +24,9 @@ type Engine struct {
 	// entries caches recently appended Raft entries of every group; nil
 	// if disabled (raftcache.go).
 	entries *entryCache
+	// newest caches the newest versions of keys in Options.NewestCached;
+	// nil if there are none (newest.go).
+	newest *newestCache
 
 	// failed holds the fail-stop error once a write to disk has failed;
 	// from then on every operation returns it (doc.go, invariant 6).
@@ -52,6 +55,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	e := &Engine{dir: dir, opts: opts}
 	e.entries = newEntryCache(opts.RaftEntryCacheSize, opts.TestingKnobs.RaftEntryCacheGroupBytes,
 		opts.TestingKnobs.RaftEntryCacheGroupEntries)
+	e.newest = newNewestCache(opts.NewestCached)
 	e.mu.groups = make(map[uint64]*RaftStorage)
 	fs := &walObservingFS{FS: opts.FS, onSync: e.observeSync}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {

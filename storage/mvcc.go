@@ -197,6 +197,9 @@ func (e *Engine) MVCCGet(key []byte, ts int64) ([]byte, int64, bool, error) {
 	if err := e.checkUsable(); err != nil {
 		return nil, 0, false, err
 	}
+	if e.newest != nil && e.newest.covers(key) {
+		return e.mvccGetNewest(key, ts)
+	}
 	return mvccGet(e.db, key, ts)
 }
 

@@ -32,10 +32,22 @@ import (
 //	snapshot                          take (replacing) the file's snapshot
 //	snap-get k=<key> ts=<int>         MVCCGet on the snapshot
 //	restart                           close and reopen the store on the same FS
+//
+// The scripts run twice: once as they are, and once with every key in the
+// engine's newest-version cache (newest.go), whose answers must be the
+// same.
 func TestMVCCDataDriven(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testMVCCDataDriven(t, Options{}) })
+	t.Run("newest-cached", func(t *testing.T) {
+		testMVCCDataDriven(t, Options{NewestCached: []Span{{Start: []byte{}}}})
+	})
+}
+
+func testMVCCDataDriven(t *testing.T, opts Options) {
 	datadriven.Walk(t, "testdata/mvcc", func(t *testing.T, path string) {
 		fs := vfs.NewMem()
-		e, err := Open("store", Options{FS: fs})
+		opts.FS = fs
+		e, err := Open("store", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +90,7 @@ func TestMVCCDataDriven(t *testing.T) {
 				if err := e.Close(); err != nil {
 					return err.Error()
 				}
-				if e, err = Open("store", Options{FS: fs}); err != nil {
+				if e, err = Open("store", opts); err != nil {
 					return err.Error()
 				}
 				return "ok"

@@ -34,6 +34,11 @@ type Options struct {
 	// Pebble).
 	RaftEntryCacheSize int64
 
+	// NewestCached lists spans of user keys whose newest versions the
+	// engine keeps in memory for MVCCGet (newest.go): keys nearly every
+	// request reads and few write. Default: none.
+	NewestCached []Span
+
 	// SyncObserver, if non-nil, is called after every WAL fsync with its
 	// latency, from Pebble's WAL flusher goroutine. It must not block.
 	// Default: nil.
