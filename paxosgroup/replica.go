@@ -2,6 +2,7 @@ package paxosgroup
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -411,6 +412,7 @@ func (r *replica) process() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	defer r.notifyChangedLocked()
+	defer r.stopOnStorePanicLocked()
 	if err := r.h.engine.Failed(); err != nil && r.mu.failed == nil && !r.mu.destroyed {
 		// The store is fail-stop; Raft must not touch it again (its
 		// storage calls would fail, and Raft panics on those).
@@ -657,6 +659,28 @@ func (r *replica) persistReadyLocked(b *storage.Batch, rd raft.Ready, hsChanged 
 		}
 	}
 	return nil
+}
+
+// stopOnStorePanicLocked stops the replica when Raft panicked because the
+// store failed while process ran. Raft panics on any error of its
+// storage, and the store refuses every call once a write to it failed
+// (fail-stop), so a replica that found the store usable at the start of
+// process can meet the failure another group's write caused a moment
+// later. The replica then stops as failLocked stops it and never touches
+// its RawNode again. A panic while the store is usable goes on.
+func (r *replica) stopOnStorePanicLocked() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	err := r.h.engine.Failed()
+	if err == nil {
+		panic(p)
+	}
+	r.h.logger.Error("raft stopped on the failed store", "group", r.groupID, "panic", fmt.Sprint(p))
+	if r.mu.failed == nil {
+		r.failLocked(err)
+	}
 }
 
 // failLocked stops the replica after a storage failure: continuing could
