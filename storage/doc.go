@@ -62,6 +62,11 @@
 //     failed batch may already be applied to Pebble's memtable (Pebble
 //     applies before the sync finishes), so serving any further read could
 //     expose a write that a restart will not have; the node must restart.
+//  7. Engine.MVCCGet of a key in Options.NewestCached may answer from
+//     memory (newest.go), but never with less than the store holds for a
+//     read that starts after a Commit returned: a batch writing into those
+//     spans empties the cache before its Commit returns, and a fill that
+//     raced with such a commit is dropped.
 //
 // # Never
 //

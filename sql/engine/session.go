@@ -806,6 +806,7 @@ func (s *Session) set(ctx context.Context, n *ast.SetStmt, params []types.Datum,
 				return err
 			}
 		}
+		d = d.Detach() // kept past the statement
 		if !v.IsSystem {
 			s.userVars[name] = d
 			continue

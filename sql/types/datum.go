@@ -185,6 +185,15 @@ func floorDiv(a, b int64) int64 {
 
 const microsPerDay = 86400 * 1000000
 
+// Detach returns d with its own copy of its bytes. Decoded rows' strings
+// share the row's bytes (rowenc.DecodeRowSharing); a value kept past the
+// statement that read it, such as a session variable, is detached so that
+// it does not hold a whole buffer of rows.
+func (d Datum) Detach() Datum {
+	d.s = strings.Clone(d.s)
+	return d
+}
+
 // IsNull reports whether d is NULL.
 func (d Datum) IsNull() bool { return d.kind == KindNull }
 

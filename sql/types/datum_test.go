@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/meridiandb/meridian/sql/sqlerr"
 )
@@ -386,5 +387,20 @@ func TestHugeDecimalsAreBounded(t *testing.T) {
 	// Exact arithmetic on the bounded values stays small.
 	if _, err := Add(NewDecimal(x), mustDec(t, "0.000000001")); !sqlerr.Is(err, sqlerr.CodeDataOutOfRange) {
 		t.Errorf("sum beyond DECIMAL: %v", err)
+	}
+}
+
+// TestDetachCopies: a detached datum keeps its value when the bytes it was
+// decoded from change.
+func TestDetachCopies(t *testing.T) {
+	buf := []byte("abc")
+	shared := NewString(unsafe.String(&buf[0], len(buf)))
+	detached := shared.Detach()
+	buf[0] = 'X'
+	if shared.Str() != "Xbc" {
+		t.Fatalf("the shared datum reads %q: the test no longer shares bytes", shared.Str())
+	}
+	if detached.Str() != "abc" {
+		t.Fatalf("detached datum changed with the bytes it came from: %q", detached.Str())
 	}
 }
