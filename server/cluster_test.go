@@ -140,9 +140,9 @@ func runWriters(t *testing.T, c *servertest.Cluster, n int, stop <-chan struct{}
 				}
 				k, v := fmt.Sprintf("w%02d-%05d", w, i), fmt.Sprintf("v%d", i)
 				node := (w + i) % len(c.Nodes)
-				if c.Nodes[node] == nil {
+				if c.Node(node) == nil {
 					node = (node + 1) % len(c.Nodes)
-					if c.Nodes[node] == nil {
+					if c.Node(node) == nil {
 						node = (node + 1) % len(c.Nodes)
 					}
 				}

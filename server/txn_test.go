@@ -45,7 +45,7 @@ func txnCluster(t *testing.T, splits []string, node func(i int, c *server.Config
 // client returns a transaction client of a running node.
 func client(t *testing.T, c *servertest.Cluster, i int) *txn.Client {
 	t.Helper()
-	n := c.Nodes[i]
+	n := c.Node(i)
 	if n == nil {
 		t.Fatalf("node %d is stopped", i+1)
 	}
@@ -215,7 +215,7 @@ func (r *appendRun) worker(id int, stop <-chan struct{}) {
 		default:
 		}
 		node := r.upNode(rng)
-		n := r.c.Nodes[node]
+		n := r.c.Node(node)
 		if n == nil {
 			continue
 		}
@@ -556,7 +556,7 @@ func TestTxnBank(t *testing.T) {
 					return
 				default:
 				}
-				n := c.Nodes[r.upNode(rng)]
+				n := c.Node(r.upNode(rng))
 				if n == nil {
 					continue
 				}

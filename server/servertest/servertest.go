@@ -52,9 +52,12 @@ type Cluster struct {
 	t      testing.TB
 	Faults *paxosgroup.Faults
 	Nodes  []*server.Node // nil while stopped
-	cfgs   []server.Config
-	connMu sync.Mutex
-	conns  map[int]*grpc.ClientConn
+	// nodesMu guards the entries of Nodes for Node: goroutines other
+	// than the one that starts and stops nodes must ask Node.
+	nodesMu sync.Mutex
+	cfgs    []server.Config
+	connMu  sync.Mutex
+	conns   map[int]*grpc.ClientConn
 }
 
 // Start starts a cluster, initializes it on node 1, joins the others and
@@ -138,7 +141,9 @@ func (c *Cluster) startNode(i int, wait bool) {
 		n, err = server.Start(c.cfgs[i])
 		return err == nil
 	})
+	c.nodesMu.Lock()
 	c.Nodes[i] = n
+	c.nodesMu.Unlock()
 	if !wait {
 		return
 	}
@@ -153,8 +158,18 @@ func (c *Cluster) startNode(i int, wait bool) {
 func (c *Cluster) StopNode(i int) {
 	if c.Nodes[i] != nil {
 		c.Nodes[i].Stop()
+		c.nodesMu.Lock()
 		c.Nodes[i] = nil
+		c.nodesMu.Unlock()
 	}
+}
+
+// Node returns node i, nil while it is stopped; safe to call from any
+// goroutine while the test starts and stops nodes.
+func (c *Cluster) Node(i int) *server.Node {
+	c.nodesMu.Lock()
+	defer c.nodesMu.Unlock()
+	return c.Nodes[i]
 }
 
 // Stop stops every node.
