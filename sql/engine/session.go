@@ -784,8 +784,26 @@ func (b *limitedBuffer) flush() error {
 }
 
 // set runs SET statements.
+// A value that reads tables (a subquery) outside a transaction reads in a
+// snapshot transaction, as a SELECT would.
 func (s *Session) set(ctx context.Context, n *ast.SetStmt, params []types.Datum, w ResultWriter, more bool) error {
-	c := s.newCtx(ctx, s.tx, params)
+	var err error
+	if s.tx == nil && hasSubquery(n) {
+		err = s.snapshotFn(ctx, txn.Options{ReadOnly: true}, func(c *stmtCtx) error {
+			c.params = params
+			return s.assign(ctx, c, n)
+		})
+	} else {
+		err = s.assign(ctx, s.newCtx(ctx, s.tx, params), n)
+	}
+	if err != nil {
+		return userError(err)
+	}
+	return w.Done(Result{More: more})
+}
+
+// assign evaluates and assigns a SET statement's variables, left to right.
+func (s *Session) assign(ctx context.Context, c *stmtCtx, n *ast.SetStmt) error {
 	cp := &compiler{s: s, sc: c}
 	for _, v := range n.Variables {
 		name := strings.ToLower(v.Name)
@@ -815,8 +833,25 @@ func (s *Session) set(ctx context.Context, n *ast.SetStmt, params []types.Datum,
 			return err
 		}
 	}
-	return w.Done(Result{More: more})
+	return nil
 }
+
+// hasSubquery reports whether a node holds a subquery.
+func hasSubquery(n ast.Node) bool {
+	v := &subqueryFinder{}
+	n.Accept(v)
+	return v.found
+}
+
+type subqueryFinder struct{ found bool }
+
+func (v *subqueryFinder) Enter(n ast.Node) (ast.Node, bool) {
+	if _, ok := n.(*ast.SubqueryExpr); ok {
+		v.found = true
+	}
+	return n, v.found
+}
+func (v *subqueryFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 func (s *Session) setSysVar(ctx context.Context, name string, d types.Datum) error {
 	val := types.ToString(d)
