@@ -25,8 +25,10 @@ import (
 //
 // There is no descriptor cache: stmtCtx.table keeps a descriptor for one
 // statement only, and dbIDs is a guess of a database's id that reading a
-// table under it confirms (catalog.table). The online
-// schema changes (schemachange.go) rest on what that gives:
+// table under it confirms (catalog.table). (The storage engine answers
+// descriptor reads from memory, storage/newest.go, but they are still
+// reads in the transaction, under its locks.) The online schema changes
+// (schemachange.go) rest on what that gives:
 //
 //  1. Every read-write statement reads its table's descriptor under a
 //     shared lock held until its transaction ends (two-phase locking), and

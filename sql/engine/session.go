@@ -788,8 +788,8 @@ func (b *limitedBuffer) flush() error {
 // snapshot transaction, as a SELECT would.
 func (s *Session) set(ctx context.Context, n *ast.SetStmt, params []types.Datum, w ResultWriter, more bool) error {
 	var err error
-	if s.tx == nil && hasSubquery(n) {
-		err = s.snapshotFn(ctx, txn.Options{ReadOnly: true}, func(c *stmtCtx) error {
+	if hasSubquery(n) {
+		err = s.readOnly(ctx, func(c *stmtCtx) error {
 			c.params = params
 			return s.assign(ctx, c, n)
 		})

@@ -174,7 +174,7 @@ func registerControl() {
 func textResult(args []Datum, s string) Datum {
 	for _, a := range args {
 		if a.kind == KindBytes {
-			return newBytesString(s)
+			return NewBytesString(s)
 		}
 	}
 	return NewString(s)
@@ -332,7 +332,7 @@ func registerStrings() {
 		if a[0].kind == KindBytes {
 			b := []byte(a[0].s)
 			slices.Reverse(b)
-			return newBytesString(string(b)), nil
+			return NewBytesString(string(b)), nil
 		}
 		r := []rune(ToString(a[0]))
 		slices.Reverse(r)

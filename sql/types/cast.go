@@ -208,7 +208,7 @@ func Cast(d Datum, t T) (v Datum, truncated bool) {
 		if t.Kind == Binary && len(s) < t.Length {
 			s += strings.Repeat("\x00", t.Length-len(s))
 		}
-		return newBytesString(s), tr
+		return NewBytesString(s), tr
 	case t.IsTime():
 		p, ok := timeOf(d)
 		if !ok {

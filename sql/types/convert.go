@@ -246,7 +246,7 @@ func convertBytes(d Datum, t T, column string, row int) (Datum, error) {
 	if t.Kind == Binary && len(s) < t.Length {
 		s += strings.Repeat("\x00", t.Length-len(s))
 	}
-	return newBytesString(s), nil
+	return NewBytesString(s), nil
 }
 
 func convertTime(d Datum, t T, column string, row int) (Datum, error) {

@@ -125,12 +125,9 @@ func NewString(s string) Datum { return Datum{kind: KindString, s: s} }
 // NewBytes returns a byte string datum holding a copy of b.
 func NewBytes(b []byte) Datum { return Datum{kind: KindBytes, s: string(b)} }
 
-// newBytesString returns a byte string datum holding the bytes of s.
-func newBytesString(s string) Datum { return Datum{kind: KindBytes, s: s} }
-
 // NewBytesString returns a byte string datum holding the bytes of s,
 // without a copy.
-func NewBytesString(s string) Datum { return newBytesString(s) }
+func NewBytesString(s string) Datum { return Datum{kind: KindBytes, s: s} }
 
 // NewDate returns a DATE: the UTC calendar day of t. fsp is accepted for
 // symmetry with NewDateTime and ignored: a DATE has no fraction.
