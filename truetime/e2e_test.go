@@ -156,20 +156,29 @@ func TestEndToEndInProcess(t *testing.T) {
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	binPath   string
 	buildErr  error
 )
+
+// TestMain removes the binary meridianBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 // meridianBinary builds cmd/meridian once per test binary.
 func meridianBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "meridian-truetime-e2e")
-		if err != nil {
-			buildErr = err
+		buildDir, buildErr = os.MkdirTemp("", "meridian-truetime-e2e")
+		if buildErr != nil {
 			return
 		}
-		binPath = filepath.Join(dir, "meridian")
+		binPath = filepath.Join(buildDir, "meridian")
 		cmd := exec.Command("go", "build", "-o", binPath, "github.com/meridiandb/meridian/cmd/meridian")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
