@@ -18,9 +18,12 @@ type Batch struct {
 	// committed, so that several Raft operations in one batch compose (an
 	// Append after a Compact in the same batch sees the staged truncation).
 	raft map[uint64]*raftState
-	// newest records a write into a span of the engine's newest-version
-	// cache, which the commit then invalidates (newest.go).
-	newest    bool
+	// newest lists the writes this batch makes in the spans of the
+	// engine's newest-version cache, for its commit to apply to the
+	// cache; newestAll asks the commit to empty the cache instead
+	// (newest.go).
+	newest    notedWrites
+	newestAll bool
 	committed bool
 	closed    bool
 }
@@ -64,8 +67,10 @@ func (b *Batch) Commit(sync bool) (err error) {
 	if err := b.commitPebble(sync); err != nil {
 		return err
 	}
-	if b.newest {
+	if b.newestAll {
 		b.e.newest.invalidate()
+	} else if len(b.newest.writes) > 0 {
+		b.e.newest.apply(&b.newest)
 	}
 	b.e.metrics.commits.Add(1)
 	if sync {
@@ -120,11 +125,16 @@ func (b *Batch) Close() {
 	_ = b.b.Close()
 }
 
-// noteWrite notes a write of key for the newest-version cache.
-func (b *Batch) noteWrite(key []byte) {
-	if !b.newest && b.e.newest != nil && b.e.newest.covers(key) {
-		b.newest = true
+// noteWrite notes a write for the newest-version cache.
+func (b *Batch) noteWrite(key []byte, ts int64, value []byte, kind noteKind) {
+	if b.newestAll || b.e.newest == nil || !b.e.newest.covers(key) {
+		return
 	}
+	if len(b.newest.writes) == maxNotedWrites {
+		b.newestAll, b.newest = true, notedWrites{}
+		return
+	}
+	b.newest.add(key, ts, value, kind)
 }
 
 func (b *Batch) checkWritable() error {
@@ -142,7 +152,7 @@ func (b *Batch) MVCCPut(key []byte, ts int64, value []byte) error {
 	if err := checkPut(key, ts, value); err != nil {
 		return err
 	}
-	b.noteWrite(key)
+	b.noteWrite(key, ts, value, notePut)
 	return errors.Wrap(b.b.Set(EncodeMVCCKey(key, ts), encodeValue(value), nil), "storage: MVCCPut")
 }
 
@@ -154,7 +164,7 @@ func (b *Batch) MVCCDelete(key []byte, ts int64) error {
 	if err := checkPut(key, ts, nil); err != nil {
 		return err
 	}
-	b.noteWrite(key)
+	b.noteWrite(key, ts, nil, noteTombstone)
 	return errors.Wrap(b.b.Set(EncodeMVCCKey(key, ts), tombstoneValue, nil), "storage: MVCCDelete")
 }
 
@@ -193,7 +203,7 @@ func (b *Batch) ClearSpan(start, end []byte) error {
 		return err
 	}
 	if b.e.newest != nil && b.e.newest.overlaps(start, end) {
-		b.newest = true
+		b.newestAll, b.newest = true, notedWrites{}
 	}
 	lower, upper := mvccSpanBounds(start, end)
 	return errors.Wrap(b.b.DeleteRange(lower, upper, nil), "storage: ClearSpan")
@@ -217,6 +227,6 @@ func (b *Batch) PutRaw(rawKey, rawValue []byte) error {
 	if err := checkPut(key, 1, rawValue[1:]); err != nil {
 		return err
 	}
-	b.noteWrite(key)
+	b.noteWrite(key, 0, nil, noteForget)
 	return errors.Wrap(b.b.Set(rawKey, rawValue, nil), "storage: PutRaw")
 }

@@ -65,8 +65,9 @@
 //  7. Engine.MVCCGet of a key in Options.NewestCached may answer from
 //     memory (newest.go), but never with less than the store holds for a
 //     read that starts after a Commit returned: a batch writing into those
-//     spans empties the cache before its Commit returns, and a fill that
-//     raced with such a commit is dropped.
+//     spans brings the cached versions of its keys up to date (or empties
+//     the cache) before its Commit returns, and a fill that raced with
+//     such a commit is dropped.
 //
 // # Never
 //

@@ -35,8 +35,8 @@ type Options struct {
 	RaftEntryCacheSize int64
 
 	// NewestCached lists spans of user keys whose newest versions the
-	// engine keeps in memory for MVCCGet (newest.go): keys nearly every
-	// request reads and few write. Default: none.
+	// engine may keep in memory for MVCCGet (newest.go), up to 64Ki keys
+	// and 32 MiB; the keys read most stay cached. Default: none.
 	NewestCached []Span
 
 	// SyncObserver, if non-nil, is called after every WAL fsync with its

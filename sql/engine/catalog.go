@@ -171,16 +171,6 @@ const hiddenRowID = "_rowid"
 
 var nextIDKey = []byte{rowenc.SQLPrefix, 's', 'N'}
 
-// DescriptorSpans are the key spans [start, end) of database and table
-// descriptors, which every statement reads and only schema changes write:
-// nodes keep their newest versions in memory (storage.Options.NewestCached).
-func DescriptorSpans() [][2][]byte {
-	return [][2][]byte{
-		{{rowenc.SQLPrefix, 's', 'D'}, {rowenc.SQLPrefix, 's', 'D' + 1}},
-		{{rowenc.SQLPrefix, 's', 'T'}, {rowenc.SQLPrefix, 's', 'T' + 1}},
-	}
-}
-
 func dbKey(name string) []byte {
 	return append([]byte{rowenc.SQLPrefix, 's', 'D'}, strings.ToLower(name)...)
 }
