@@ -37,7 +37,7 @@ func (e *Engine) MVCCGC(start, end []byte, threshold int64) (removed int, err er
 	b := e.NewBatch()
 	defer func() { b.Close() }()
 	pending := 0
-	var curPrefix []byte
+	var curPrefix, keyBuf []byte
 	seenVisible := false // a version <= threshold of curPrefix was seen
 	for valid := it.First(); valid; valid = it.Next() {
 		prefix, vts, ok := splitRawMVCC(it.Key())
@@ -63,6 +63,12 @@ func (e *Engine) MVCCGC(start, end []byte, threshold int64) (removed int, err er
 				return removed, err
 			}
 			drop = tomb
+			if tomb {
+				// The newest version <= threshold, and maybe the newest:
+				// a cached read must not keep reporting it.
+				keyBuf = unescapeInto(keyBuf[:0], prefix)
+				b.noteWrite(keyBuf, 0, nil, noteForget)
+			}
 		}
 		if !drop {
 			continue

@@ -48,17 +48,19 @@ const maxNotedWrites = 256
 // workload reads far more often than others (hot rows), whose versions
 // pile up in the memtable and L0, where a seek is costliest.
 //
-// MVCCGC needs no invalidation: it removes only versions shadowed at its
-// threshold and tombstones, so every read it allows answers the same.
+// MVCCGC removes only versions shadowed at its threshold and tombstones,
+// so every read it allows answers the same, except for the timestamp
+// reported with a removed tombstone: it drops such keys from the cache.
 //
 // Writes keep it current: a batch lists the writes it makes in the cached
 // spans (MVCCPut, MVCCDelete, PutRaw), and after its Pebble commit and
 // before Commit returns it applies them to the cache's entries (apply); a
 // batch that writes more keys than it lists, or clears a span
 // (ClearSpan), empties the cache. So no read that starts after a commit
-// returns sees the cache without that commit's write. A fill races with such a commit only if
-// the commit lands between the fill's Pebble read and its insertion; gen,
-// bumped by every invalidation, tells the fill to drop what it read.
+// returns sees the cache without that commit's write. A fill races with
+// such a commit only if the commit lands between the fill's Pebble read
+// and its insertion; gen, bumped by every commit that touches the cache,
+// tells the fill to drop what it read.
 type newestCache struct {
 	spans []Span
 
