@@ -11,17 +11,38 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
+// openCached opens an in-memory engine that caches the newest versions
+// of keys in spans; the test closes it.
+func openCached(t *testing.T, spans ...Span) *Engine {
+	t.Helper()
+	e, err := Open("store", Options{FS: vfs.NewMem(), NewestCached: spans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// commitBatch commits, without sync, a batch that stage fills.
+func commitBatch(t *testing.T, e *Engine, stage func(b *Batch) error) {
+	t.Helper()
+	b := e.NewBatch()
+	defer b.Close()
+	if err := stage(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestNewestCacheNeverBehindCommits races readers of a cached key with a
 // writer: a read that starts after a commit returned must see that
 // commit's version (or a newer one), however fills and commits
 // interleave, and every value read must be the one written with its
 // version.
 func TestNewestCacheNeverBehindCommits(t *testing.T) {
-	e, err := Open("store", Options{FS: vfs.NewMem(), NewestCached: []Span{{Start: []byte("k"), End: []byte("l")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = e.Close() }()
+	e := openCached(t, Span{Start: []byte("k"), End: []byte("l")})
 	key := []byte("key")
 	const writes = 2000
 	var committed atomic.Int64
@@ -52,14 +73,7 @@ func TestNewestCacheNeverBehindCommits(t *testing.T) {
 		}()
 	}
 	for i := int64(1); i <= writes; i++ {
-		b := e.NewBatch()
-		if err := b.MVCCPut(key, i, []byte(strconv.FormatInt(i, 10))); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Commit(false); err != nil {
-			t.Fatal(err)
-		}
-		b.Close()
+		commitBatch(t, e, func(b *Batch) error { return b.MVCCPut(key, i, []byte(strconv.FormatInt(i, 10))) })
 		committed.Store(i)
 	}
 	wg.Wait()
@@ -71,30 +85,12 @@ func TestNewestCacheNeverBehindCommits(t *testing.T) {
 // TestNewestCacheClearSpan: a range deletion (a Raft snapshot's or a
 // removed replica's) displaces cached versions like a write.
 func TestNewestCacheClearSpan(t *testing.T) {
-	e, err := Open("store", Options{FS: vfs.NewMem(), NewestCached: []Span{{Start: []byte("k"), End: []byte("l")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = e.Close() }()
-	b := e.NewBatch()
-	if err := b.MVCCPut([]byte("key"), 5, []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(false); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
+	e := openCached(t, Span{Start: []byte("k"), End: []byte("l")})
+	commitBatch(t, e, func(b *Batch) error { return b.MVCCPut([]byte("key"), 5, []byte("v")) })
 	if _, _, found, _ := e.MVCCGet([]byte("key"), 10); !found {
 		t.Fatal("written key not found")
 	}
-	b = e.NewBatch()
-	if err := b.ClearSpan([]byte("a"), []byte("z")); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(false); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
+	commitBatch(t, e, func(b *Batch) error { return b.ClearSpan([]byte("a"), []byte("z")) })
 	if v, vts, found, _ := e.MVCCGet([]byte("key"), 10); found {
 		t.Fatalf("key cleared by a range deletion still read: %q@%d", v, vts)
 	}
@@ -104,29 +100,14 @@ func TestNewestCacheClearSpan(t *testing.T) {
 // snapshot's data), so the cache drops the key rather than trust the
 // version written to be the newest.
 func TestNewestCachePutRaw(t *testing.T) {
-	e, err := Open("store", Options{FS: vfs.NewMem(), NewestCached: []Span{{Start: []byte{}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = e.Close() }()
-	commit := func(f func(b *Batch) error) {
-		t.Helper()
-		b := e.NewBatch()
-		defer b.Close()
-		if err := f(b); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Commit(false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := openCached(t, Span{Start: []byte{}})
 	key := []byte("key")
-	commit(func(b *Batch) error { return b.MVCCPut(key, 5, []byte("v5")) })
+	commitBatch(t, e, func(b *Batch) error { return b.MVCCPut(key, 5, []byte("v5")) })
 	if v, _, _, _ := e.MVCCGet(key, 100); string(v) != "v5" { // fills the cache
 		t.Fatalf("read %q, want v5", v)
 	}
 	// A raw version above the cached one, written alone.
-	commit(func(b *Batch) error { return b.PutRaw(EncodeMVCCKey(key, 9), encodeValue([]byte("v9"))) })
+	commitBatch(t, e, func(b *Batch) error { return b.PutRaw(EncodeMVCCKey(key, 9), encodeValue([]byte("v9"))) })
 	if v, vts, _, _ := e.MVCCGet(key, 100); string(v) != "v9" || vts != 9 {
 		t.Fatalf("after PutRaw read %q@%d, want v9@9", v, vts)
 	}
@@ -135,24 +116,18 @@ func TestNewestCachePutRaw(t *testing.T) {
 // TestNewestCacheBounds: however many keys are read, the cache keeps
 // within its entry and byte bounds, and large values are not cached.
 func TestNewestCacheBounds(t *testing.T) {
-	e, err := Open("store", Options{FS: vfs.NewMem(), NewestCached: []Span{{Start: []byte{}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = e.Close() }()
+	e := openCached(t, Span{Start: []byte{}})
 	value := make([]byte, 1000)
 	const keys = 40_000 // 40 MB of values against a 32 MiB bound
 	for i := 0; i < keys; i += maxNotedWrites {
-		b := e.NewBatch()
-		for j := i; j < min(i+maxNotedWrites, keys); j++ {
-			if err := b.MVCCPut([]byte(fmt.Sprintf("k%06d", j)), 1, value); err != nil {
-				t.Fatal(err)
+		commitBatch(t, e, func(b *Batch) error {
+			for j := i; j < min(i+maxNotedWrites, keys); j++ {
+				if err := b.MVCCPut([]byte(fmt.Sprintf("k%06d", j)), 1, value); err != nil {
+					return err
+				}
 			}
-		}
-		if err := b.Commit(false); err != nil {
-			t.Fatal(err)
-		}
-		b.Close()
+			return nil
+		})
 	}
 	for i := 0; i < keys; i++ {
 		if _, _, found, err := e.MVCCGet([]byte(fmt.Sprintf("k%06d", i)), 10); err != nil || !found {
@@ -170,14 +145,7 @@ func TestNewestCacheBounds(t *testing.T) {
 	if n == 0 || n > maxNewestEntries || size > maxNewestBytes || sum != size {
 		t.Fatalf("%d entries of %d bytes (accounted %d); bounds %d entries, %d bytes", n, sum, size, maxNewestEntries, maxNewestBytes)
 	}
-	b := e.NewBatch()
-	if err := b.MVCCPut([]byte("big"), 1, make([]byte, maxNewestValue+1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(false); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
+	commitBatch(t, e, func(b *Batch) error { return b.MVCCPut([]byte("big"), 1, make([]byte, maxNewestValue+1)) })
 	if _, _, found, _ := e.MVCCGet([]byte("big"), 10); !found {
 		t.Fatal("big value not found")
 	}
