@@ -1288,7 +1288,6 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 		}
 	}
 	cmd := &pb.TxnDecide{TxnId: meta.ID[:], Commit: commit, Participants: req.Participants}
-	var waitDone chan error
 	if commit {
 		if err := s.clock.CheckCommit(); err != nil {
 			return nil, err
@@ -1318,11 +1317,6 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		// Commit wait overlaps the decision's replication. The goroutine
-		// owns its channel: waitDone may be replaced below.
-		ch, ts := make(chan error, 1), cmd.CommitTs
-		waitDone = ch
-		go func() { ch <- s.commitWait(ctx, ts) }()
 	}
 	res, err := s.propose(ctx, group, &pb.TxnCommand{Cmd: &pb.TxnCommand_Decide{Decide: cmd}})
 	if err != nil {
@@ -1340,12 +1334,11 @@ func (s *Server) decide(ctx context.Context, req *pb.TxnDecideRequest) (*pb.TxnD
 	}
 	replicated := time.Now()
 	if resp.Committed {
-		if waitDone == nil || res.CommitTs != cmd.CommitTs {
-			// A decision recorded earlier (a retried request): wait for it.
-			waitDone = make(chan error, 1)
-			waitDone <- s.commitWait(ctx, res.CommitTs)
-		}
-		if err := <-waitDone; err != nil {
+		// Commit wait overlaps the decision's replication: it waits for a
+		// deadline, which the Raft round has brought nearer or passed. A
+		// decision recorded earlier (a retried request) has its own
+		// timestamp, res.CommitTs.
+		if err := s.commitWait(ctx, res.CommitTs); err != nil {
 			s.spawn(func(ctx context.Context) {
 				if s.commitWait(ctx, res.CommitTs) == nil {
 					s.releaseOwnPart(ls, meta.ID, res.CommitTs)
@@ -1711,8 +1704,6 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest,
 			return nil, err
 		}
 	}
-	waitDone := make(chan error, 1)
-	go func() { waitDone <- s.commitWait(ctx, ts) }()
 	pw := make([]*pb.TxnWrite, len(writes))
 	for i, w := range writes {
 		pw[i] = &pb.TxnWrite{Key: w.Key, Value: w.Value, Delete: w.Delete}
@@ -1720,7 +1711,10 @@ func (s *Server) commitOnePhase(ctx context.Context, req *pb.TxnOnePhaseRequest,
 	cmd := &pb.TxnCommand{Cmd: &pb.TxnCommand_OnePhase{OnePhase: &pb.TxnOnePhase{TxnId: meta.ID[:], Ts: ts, Writes: pw, Unrecorded: unrecorded}}}
 	res, err := s.propose(ctx, group, cmd)
 	replicated := time.Now()
-	werr := <-waitDone
+	// Commit wait is a deadline, not a duration: waiting only now ends
+	// when waiting from the timestamp's choice would have, and under load
+	// the Raft round has outlasted it, so it costs no goroutine.
+	werr := s.commitWait(ctx, ts)
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if err != nil && errors.Is(err, paxosgroup.ErrAmbiguousResult) {
