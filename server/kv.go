@@ -89,17 +89,16 @@ func (s kvService) write(ctx context.Context, routing *pb.Routing, cmd *pb.KVCom
 }
 
 // writeLocal runs a single-key write at this node, the group's leader,
-// as a one-phase transaction: it respects the locks of transactions,
+// as a one-phase transaction, batched with the group's concurrent
+// single-key writes (writeBatcher): it respects the locks of transactions,
 // gets a timestamp above everything the leader closed, and commit-waits.
 // Wound-wait aborts are retried with the same start timestamp.
 func (s kvService) writeLocal(ctx context.Context, rt *pb.Routing, cmd *pb.KVCommand) (int64, error) {
 	w := &pb.TxnWrite{Key: cmd.Key, Value: cmd.Value, Delete: cmd.Op == pb.KVCommand_DELETE}
 	var ts int64
 	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error {
-		resp, err := srv.CommitUnrecorded(ctx, &pb.TxnOnePhaseRequest{GroupId: rt.GroupId, Txn: meta, Writes: []*pb.TxnWrite{w}})
-		if err == nil {
-			ts = resp.CommitTs
-		}
+		var err error
+		ts, err = s.n.writes.write(ctx, srv, rt.GroupId, w, meta.StartTs)
 		return err
 	})
 	return ts, err

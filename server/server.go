@@ -164,6 +164,8 @@ type Node struct {
 		txnClient *txn.Client
 		sql       *engine.Engine
 	}
+	// writes batches the single-key KV writes of the groups led here.
+	writes *writeBatcher
 	// sqlStreams tracks the gRPC SQL sessions.
 	sqlStreams sqlStreams
 
@@ -197,6 +199,7 @@ func Start(cfg Config) (*Node, error) {
 		Name: "meridian_storage_fsync_seconds", Help: "Latency of write-ahead log fsyncs.",
 		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18)})
 	n.reg.MustRegister(n.syncLat, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.writes = newWriteBatcher(n.reg)
 	sopts := cfg.Storage
 	prev := sopts.SyncObserver
 	sopts.SyncObserver = func(d time.Duration) {
