@@ -17,12 +17,18 @@ type Options struct {
 	// source, declared to be within LocalUncertainty of true time.
 	Masters []string
 
-	// PollInterval is the time between polling rounds. Default 1s.
+	// PollInterval is the time between polling rounds. Default 250ms.
+	// Between rounds ε grows by MaxDriftPPM of the time since the last
+	// sample, and commit wait lasts 2ε: at 1s the drift term averaged
+	// 0.1ms and commit wait outlasted a single write's Raft round on
+	// loopback; at 250ms it is 0.025ms (docs/BENCHMARKS.md). A round is a
+	// few UDP exchanges per master.
 	PollInterval time.Duration
 
 	// QueryTimeout bounds one NTP exchange; an exchange that times out
-	// counts as the source being unreachable for that round. Must be below
-	// PollInterval. Default PollInterval/2.
+	// counts as the source being unreachable for that round. Rounds do not
+	// overlap: the next starts PollInterval after one ends. Must be below
+	// SourceTimeout. Default 500ms.
 	QueryTimeout time.Duration
 
 	// MaxDriftPPM is the assumed bound on the local clock's rate error, in
@@ -39,7 +45,8 @@ type Options struct {
 
 	// SourceTimeout is how long a source's last good sample keeps voting
 	// after it stops answering; the sample is widened by drift meanwhile, so
-	// it stays correct, only less useful. Default 10 × PollInterval.
+	// it stays correct, only less useful. Default 10 × PollInterval, and
+	// at least 10s.
 	SourceTimeout time.Duration
 
 	// LocalUncertainty is the uncertainty declared for the local system
@@ -98,10 +105,10 @@ const LocalSource = "local-clock"
 // EnsureDefaults fills zero fields with their defaults.
 func (o *Options) EnsureDefaults() {
 	if o.PollInterval == 0 {
-		o.PollInterval = time.Second
+		o.PollInterval = 250 * time.Millisecond
 	}
 	if o.QueryTimeout == 0 {
-		o.QueryTimeout = o.PollInterval / 2
+		o.QueryTimeout = 500 * time.Millisecond
 	}
 	if o.MaxDriftPPM == 0 {
 		o.MaxDriftPPM = 200
@@ -110,7 +117,7 @@ func (o *Options) EnsureDefaults() {
 		o.MaxEpsilon = 250 * time.Millisecond
 	}
 	if o.SourceTimeout == 0 {
-		o.SourceTimeout = 10 * o.PollInterval
+		o.SourceTimeout = max(10*o.PollInterval, 10*time.Second)
 	}
 	if o.LocalUncertainty == 0 {
 		o.LocalUncertainty = time.Millisecond
@@ -131,8 +138,8 @@ func (o *Options) Validate() error {
 	switch {
 	case o.PollInterval <= 0:
 		return errors.Newf("truetime: PollInterval must be positive, got %s", o.PollInterval)
-	case o.QueryTimeout <= 0 || o.QueryTimeout >= o.PollInterval:
-		return errors.Newf("truetime: QueryTimeout %s must be positive and below PollInterval %s", o.QueryTimeout, o.PollInterval)
+	case o.QueryTimeout <= 0 || o.QueryTimeout >= o.SourceTimeout:
+		return errors.Newf("truetime: QueryTimeout %s must be positive and below SourceTimeout %s", o.QueryTimeout, o.SourceTimeout)
 	case o.MaxDriftPPM < 0 || o.MaxDriftPPM > 100000:
 		return errors.Newf("truetime: MaxDriftPPM must be in [0, 100000], got %d", o.MaxDriftPPM)
 	case o.MaxEpsilon <= 0:

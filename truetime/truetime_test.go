@@ -365,7 +365,7 @@ func TestOptionsValidate(t *testing.T) {
 	for name, o := range map[string]Options{
 		"duplicate master":  {Masters: []string{"a:1", "a:1"}},
 		"reserved name":     {Masters: []string{LocalSource}},
-		"timeout too long":  {PollInterval: time.Second, QueryTimeout: 2 * time.Second},
+		"timeout too long":  {SourceTimeout: 10 * time.Second, QueryTimeout: 10 * time.Second},
 		"negative drift":    {MaxDriftPPM: -1},
 		"bad outlier":       {RTTOutlierFactor: 0.5},
 		"list in one entry": {Masters: []string{"a:1,b:2"}},
@@ -380,7 +380,7 @@ func TestOptionsValidate(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o.PollInterval != time.Second || o.MaxDriftPPM != 200 || o.MaxEpsilon != 250*time.Millisecond || o.LocalUncertainty != time.Millisecond {
+	if o.PollInterval != 250*time.Millisecond || o.QueryTimeout != 500*time.Millisecond || o.SourceTimeout != 10*time.Second || o.MaxDriftPPM != 200 || o.MaxEpsilon != 250*time.Millisecond || o.LocalUncertainty != time.Millisecond {
 		t.Fatalf("defaults: %+v", o)
 	}
 	if got := ParseMasters(" a:1, ,b:2,"); len(got) != 2 || got[0] != "a:1" || got[1] != "b:2" {
