@@ -90,10 +90,15 @@ func (b *writeBatcher) write(ctx context.Context, srv *txn.Server, group uint64,
 		batch = q.takeLocked()
 	}
 	b.mu.Unlock()
-	if batch != nil {
-		// This writer commits the batch it took (its own write is in it
-		// unless the batch filled up first).
+	switch {
+	case len(batch) == 1 && batch[0] == qw:
+		// Alone: commit on this goroutine, under this request's context,
+		// as an unbatched write would.
 		b.run(srv, group, q, batch)
+	case batch != nil:
+		// The batch's context outlives this request's if others wait for
+		// it, so this request must not be the one that waits for it.
+		go b.run(srv, group, q, batch)
 	}
 	select {
 	case r := <-qw.done:
