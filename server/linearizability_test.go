@@ -491,21 +491,39 @@ func TestLinearizabilityUnderFaults(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		seed := seed + int64(round)
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			plan := generateLinPlan(seed, duration, true)
-			t.Logf("seed %d: %d nodes, %d clients, %d keys, %d fault steps over %s", seed, plan.nodes, plan.clients,
-				len(plan.keys), len(plan.faults), plan.duration)
-			c := servertest.Start(t, servertest.Options{Nodes: plan.nodes})
-			r := newLinRun(t, c, plan)
-			ops := r.apply(func(rng *rand.Rand, _ regOpKind) (int, *pb.Routing) { return r.randomUpNode(rng), nil }, true)
-			t.Logf("seed %d: %d ops recorded, %d puts possibly applied, %d failed gets dropped", seed, len(ops),
-				r.ambiguousPuts.Load(), r.failedGets.Load())
-			if len(ops) < 50 {
-				t.Fatalf("seed %d: only %d operations completed: the workload made no real progress", seed, len(ops))
-			}
-			if res := checkLinearizable(t, seed, ops, 60*time.Second, porcupine.Ok); res != porcupine.Ok {
-				t.Fatalf("seed %d: history is not linearizable (porcupine: %s)", seed, res)
-			}
+			runUnderFaults(t, generateLinPlan(seed, duration, true))
 		})
+	}
+}
+
+// TestLinearizabilityBatchedWritesUnderFaults is the faults run with
+// enough clients that leaseholders commit single-key writes in batches
+// (server.writeBatcher) while the nemesis isolates, restarts, moves and
+// splits them.
+func TestLinearizabilityBatchedWritesUnderFaults(t *testing.T) {
+	seed := linSeed(t)
+	plan := generateLinPlan(seed, 6*time.Second, true)
+	plan.clients, plan.keys = 48, nil
+	for i := range 24 {
+		plan.keys = append(plan.keys, fmt.Sprintf("k%02d", i))
+	}
+	runUnderFaults(t, plan)
+}
+
+func runUnderFaults(t *testing.T, plan linPlan) {
+	seed := plan.seed
+	t.Logf("seed %d: %d nodes, %d clients, %d keys, %d fault steps over %s", seed, plan.nodes, plan.clients,
+		len(plan.keys), len(plan.faults), plan.duration)
+	c := servertest.Start(t, servertest.Options{Nodes: plan.nodes})
+	r := newLinRun(t, c, plan)
+	ops := r.apply(func(rng *rand.Rand, _ regOpKind) (int, *pb.Routing) { return r.randomUpNode(rng), nil }, true)
+	t.Logf("seed %d: %d ops recorded, %d puts possibly applied, %d failed gets dropped", seed, len(ops),
+		r.ambiguousPuts.Load(), r.failedGets.Load())
+	if len(ops) < 50 {
+		t.Fatalf("seed %d: only %d operations completed: the workload made no real progress", seed, len(ops))
+	}
+	if res := checkLinearizable(t, seed, ops, 60*time.Second, porcupine.Ok); res != porcupine.Ok {
+		t.Fatalf("seed %d: history is not linearizable (porcupine: %s)", seed, res)
 	}
 }
 
