@@ -7,7 +7,9 @@
 // # Flow of a client request
 //
 //	client ──gRPC KV.Put──► any node (gateway) ──range cache──► leader node
-//	   leader: KV.Put with Routing ──► Host.Propose ──Raft──► txn.StateMachine.Apply
+//	   leader: KV.Put with Routing ──► writeBatcher (kvbatch.go: the group's
+//	   concurrent single-key writes as one transaction) ──► txn.Server
+//	   CommitUnrecorded ──► Host.Propose ──Raft──► txn.StateMachine.Apply
 //
 // A gateway retries on "not leader" (following the leader hint) and on
 // "wrong range" (refreshing its range cache from the meta group), but never

@@ -88,7 +88,8 @@
 //	new participant leader ──► RebuildLocks(Prepared()): write and read locks
 //	single-group transaction ──► log CommitOnePhase(txn, ts, writes)
 //	single-key KV write ──► the same, unrecorded: no tombstone, since its
-//	  ID is the leader's own and never sent again (Server.CommitUnrecorded)
+//	  ID is the leader's own and never sent again (Server.CommitUnrecorded);
+//	  the server batches concurrent ones of a group into one such commit
 //
 // Further invariants of these files:
 //
