@@ -96,8 +96,8 @@ func (c *Connector) clientConn() (*grpc.ClientConn, error) {
 	if c.mu.cc == nil {
 		// Rows and arguments may be large; the node bounds what it
 		// accepts.
-		cc, err := grpc.NewClient(c.cfg.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
+		cc, err := grpc.NewClient(c.cfg.Addr, append(pb.WindowDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))...)
 		if err != nil {
 			return nil, fmt.Errorf("driver: %w", err)
 		}

@@ -94,6 +94,7 @@ func newTransport(nodeID uint64, h transportHandler, resolve func(uint64) (strin
 	if len(t.dialOps) == 0 {
 		t.dialOps = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
+	t.dialOps = append(pb.WindowDialOptions(), t.dialOps...)
 	t.mu.peers = make(map[uint64]*peer)
 	return t
 }

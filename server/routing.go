@@ -40,7 +40,7 @@ func (c *connCache) get(addr string) (*grpc.ClientConn, error) {
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize))},
-		c.dialOpts...)
+		append(pb.WindowDialOptions(), c.dialOpts...)...)
 	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, err

@@ -294,6 +294,7 @@ func (n *Node) listen() error {
 		// the pool is sized for a loaded node's requests in flight;
 		// an idle worker is one parked goroutine.
 		grpc.NumStreamWorkers(streamWorkers)}
+	opts = append(opts, pb.WindowServerOptions()...)
 	if n.cfg.Network != nil {
 		// Installed only with a network: without, a call costs nothing.
 		opts = append(opts, n.cfg.Network.ServerOptions(n.cfg.Region, n.NodeID)...)

@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 }
 
 func dial(addr string) (*grpc.ClientConn, func(), error) {
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(addr, append(pb.WindowDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("geo: dial %s: %w", addr, err)
 	}

@@ -40,7 +40,7 @@ func (r *Result) Throughput() float64 {
 func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	conns := make([]*grpc.ClientConn, cfg.Conns)
 	for j := range conns {
-		c, err := grpc.NewClient(cfg.Hosts[j%len(cfg.Hosts)], grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c, err := grpc.NewClient(cfg.Hosts[j%len(cfg.Hosts)], append(pb.WindowDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 		if err != nil {
 			return nil, fmt.Errorf("kvbench: dial %s: %w", cfg.Hosts[j%len(cfg.Hosts)], err)
 		}

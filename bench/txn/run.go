@@ -19,7 +19,7 @@ import (
 // summary and the server metrics to out. cfg must have passed Validate.
 func Run(ctx context.Context, cfg Config, out io.Writer) (*loadgen.Result, error) {
 	dial := func(h string) (*grpc.ClientConn, error) {
-		c, err := grpc.NewClient(h, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c, err := grpc.NewClient(h, append(pb.WindowDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 		if err != nil {
 			return nil, fmt.Errorf("txnbench: dial %s: %w", h, err)
 		}

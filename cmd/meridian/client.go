@@ -23,8 +23,8 @@ func dial(host string) (*grpc.ClientConn, error) {
 	if host == "" {
 		return nil, errors.New("--host is required")
 	}
-	return grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+	return grpc.NewClient(host, append(pb.WindowDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))...)
 }
 
 // rpcError turns a gRPC status into the message users read.
