@@ -105,6 +105,11 @@ func (b *writeBatcher) write(ctx context.Context, srv *txn.Server, group uint64,
 		return r.ts, r.err
 	case <-ctx.Done():
 	}
+	select {
+	case r := <-qw.done: // the outcome arrived as the client left
+		return r.ts, r.err
+	default:
+	}
 	b.mu.Lock()
 	queued := q.removeLocked(qw)
 	b.mu.Unlock()
