@@ -36,7 +36,8 @@ const (
 // commit timestamp is chosen after all of them arrived (invariant 2), and
 // each is acknowledged after the shared commit wait (invariant 3). One
 // transaction writes a key once, so a second write of a key already in the
-// batch waits for the next one, which keeps the order of a key's writes.
+// batch waits for a later one; the two are concurrent requests too, and
+// the lock table orders them either way.
 type writeBatcher struct {
 	size prometheus.Histogram
 
@@ -163,7 +164,7 @@ func (b *writeBatcher) commit(srv *txn.Server, group uint64, batch []*queuedWrit
 // takeLocked removes the next batch from the queue, in arrival order: at
 // most maxBatchWrites writes and maxBatchBytes bytes (the first write is
 // taken whatever its size), each key once. Writes left out keep their
-// order.
+// places in the queue.
 func (q *writeQueue) takeLocked() []*queuedWrite {
 	var batch []*queuedWrite
 	var keys map[string]bool
