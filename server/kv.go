@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"time"
 
 	pb "github.com/meridiandb/meridian/api/meridianpb"
@@ -96,26 +95,25 @@ func (s kvService) write(ctx context.Context, routing *pb.Routing, cmd *pb.KVCom
 func (s kvService) writeLocal(ctx context.Context, rt *pb.Routing, cmd *pb.KVCommand) (int64, error) {
 	w := &pb.TxnWrite{Key: cmd.Key, Value: cmd.Value, Delete: cmd.Op == pb.KVCommand_DELETE}
 	var ts int64
-	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error {
+	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, start int64) error {
 		var err error
-		ts, err = s.n.writes.write(ctx, srv, rt.GroupId, w, meta.StartTs)
+		ts, err = s.n.writes.write(ctx, srv, rt.GroupId, w, start)
 		return err
 	})
 	return ts, err
 }
 
 // singleKeyTxn runs fn as a transaction of its own at this node, retrying
-// retryable aborts with the first attempt's start timestamp.
-func (s kvService) singleKeyTxn(ctx context.Context, fn func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error) error {
+// retryable aborts with the first attempt's start timestamp. Each attempt
+// is a new transaction; fn names it (newTxnID), or a write batch does.
+func (s kvService) singleKeyTxn(ctx context.Context, fn func(ctx context.Context, srv *txn.Server, start int64) error) error {
 	srv := s.n.txnServer()
 	if srv == nil {
 		return status.Error(codes.Unavailable, errNotReady.Error())
 	}
 	start := s.n.clock.Now().Latest
 	for backoff := time.Millisecond; ; backoff = min(2*backoff, 50*time.Millisecond) {
-		id := make([]byte, 16)
-		_, _ = rand.Read(id)
-		err := fn(ctx, srv, &pb.TxnMetaPB{Id: id, StartTs: start})
+		err := fn(ctx, srv, start)
 		if st, ok := status.FromError(err); !ok || st.Code() != codes.Aborted || ctx.Err() != nil {
 			return err
 		}
@@ -170,7 +168,8 @@ func (s kvService) getLocal(ctx context.Context, req *pb.GetRequest) (*pb.GetRes
 			return out, nil
 		}
 	}
-	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, meta *pb.TxnMetaPB) error {
+	err := s.singleKeyTxn(ctx, func(ctx context.Context, srv *txn.Server, start int64) error {
+		meta := &pb.TxnMetaPB{Id: newTxnID(), StartTs: start}
 		resp, err := srv.Read(ctx, &pb.TxnReadRequest{GroupId: req.Routing.GroupId, Txn: meta, Keys: [][]byte{req.Key}})
 		_, _ = srv.Release(context.WithoutCancel(ctx), &pb.TxnReleaseRequest{GroupId: req.Routing.GroupId, TxnId: meta.Id})
 		if err != nil {

@@ -139,9 +139,7 @@ func (b *writeBatcher) run(srv *txn.Server, group uint64, q *writeQueue, batch [
 
 func (b *writeBatcher) commit(srv *txn.Server, group uint64, batch []*queuedWrite) {
 	b.size.Observe(float64(len(batch)))
-	id := make([]byte, 16)
-	_, _ = rand.Read(id)
-	meta := &pb.TxnMetaPB{Id: id, StartTs: batch[0].start}
+	meta := &pb.TxnMetaPB{Id: newTxnID(), StartTs: batch[0].start}
 	writes := make([]*pb.TxnWrite, len(batch))
 	for i, qw := range batch {
 		writes[i] = qw.w
@@ -159,6 +157,13 @@ func (b *writeBatcher) commit(srv *txn.Server, group uint64, batch []*queuedWrit
 	for _, qw := range batch {
 		qw.done <- r
 	}
+}
+
+// newTxnID makes the ID of a transaction this node runs for one request.
+func newTxnID() []byte {
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	return id
 }
 
 // takeLocked removes the next batch from the queue, in arrival order: at
